@@ -1,0 +1,49 @@
+/**
+ * The file-system layer the embedded store does all its I/O through. Production uses
+ * `nodeFileSystem`; crash tests and the simulator use `sim/disk.ts`, which can cut power and drop every
+ * write not yet made durable.
+ *
+ * Durability model (what the store relies on, and what the simulated disk enforces):
+ * - bytes written to a file are durable only after `sync()` on that file returns;
+ * - a newly created or renamed file's *name* is durable only after `syncDir()` on its folder returns.
+ */
+export interface FileHandle {
+  /** Writes all of `data` at byte `position`. */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /** Reads up to `length` bytes at `position` into a new buffer (shorter at end of file). */
+  read(position: number, length: number): Promise<Uint8Array>;
+  /** Makes every write so far durable (fsync/fdatasync). */
+  sync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface FileSystem {
+  /** Opens a file for reading and writing, creating it when `create` is set. */
+  open(path: string, options: { create: boolean }): Promise<FileHandle>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** File names (not paths) in a folder, sorted; empty when the folder does not exist. */
+  list(dir: string): Promise<string[]>;
+  mkdirp(dir: string): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  remove(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** Makes creations, renames and removals in `dir` durable. */
+  syncDir(dir: string): Promise<void>;
+}
+
+/** Writes a whole file durably: temp file, sync, rename, sync folder. */
+export async function writeFileAtomic(fs: FileSystem, dir: string, name: string, data: Uint8Array): Promise<void> {
+  const temp = `${dir}/${name}.tmp`;
+  const handle = await fs.open(temp, { create: true });
+  try {
+    await handle.truncate(0);
+    await handle.write(data, 0);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temp, `${dir}/${name}`);
+  await fs.syncDir(dir);
+}

@@ -1,0 +1,249 @@
+/**
+ * The reference event store: everything in memory, every rule of the contract, nothing durable.
+ * The simulator runs apps on it; the contract suite's property tests compare other stores to it.
+ */
+import { ClosedError, InvalidInputError } from '../../model/errors.ts';
+import type { NewEvent, ShardHead, Snapshot, SnapshotInfo, StoredEvent } from '../../model/event.ts';
+import { realClock, type Clock } from '../../time/clock.ts';
+import { columnsFromEvents } from '../columns.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  ColumnBatch,
+  EventStore,
+  Lease,
+  LeaseRequest,
+  ReadShardOptions,
+  ReadStreamOptions,
+  ScanColumnsOptions,
+  SnapshotQuery,
+  StoreStats,
+  SubscribeOptions,
+} from '../event-store.ts';
+import { SnapshotIndex } from '../snapshot-index.ts';
+import { StoreState, shardId } from '../store-state.ts';
+import { CommitSignal, subscribeWith } from '../subscription.ts';
+import {
+  encodeData,
+  validateAppendOptions,
+  validateBatchSize,
+  validateEvents,
+  validateKey,
+  validateRange,
+  validateStream,
+  validateTtl,
+} from '../validate.ts';
+
+export interface MemoryStoreOptions {
+  /** Time source for lease expiry (default: the real clock). */
+  readonly clock?: Clock;
+}
+
+export class MemoryStore implements EventStore {
+  readonly location = 'memory:';
+  private readonly clock: Clock;
+  private readonly state = new StoreState();
+  /** All events in global order: `all[p - 1]` has position p. */
+  private readonly all: StoredEvent[] = [];
+  private readonly shards = new Map<string, StoredEvent[]>();
+  private readonly streams = new Map<string, StoredEvent[]>();
+  private readonly snapshots = new SnapshotIndex<Uint8Array>();
+  private readonly commits = new CommitSignal();
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.clock = options.clock ?? realClock;
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new ClosedError();
+  }
+
+  async append(stream: string, key: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
+    this.ensureOpen();
+    validateStream(stream);
+    validateKey(key);
+    validateEvents(events);
+    validateAppendOptions(options);
+    const copies = events.map((e, i) => ({ type: e.type, time: e.time, data: JSON.parse(encodeData(e.data, `events[${i}].data`)) }));
+    const plan = this.state.planAppend(stream, key, events, options);
+    let maxTime = Number.NEGATIVE_INFINITY;
+    const stored = copies.map((e, i): StoredEvent => {
+      if (e.time > maxTime) maxTime = e.time;
+      return Object.freeze({ stream, key, seq: plan.firstSeq + i, position: plan.firstPosition + i, ...e });
+    });
+    this.state.applyAppend(plan, maxTime);
+    this.all.push(...stored);
+    push(this.shards, shardId(stream, key), stored);
+    push(this.streams, stream, stored);
+    this.commits.notify();
+    return {
+      firstSeq: plan.firstSeq,
+      lastSeq: plan.firstSeq + plan.count - 1,
+      firstPosition: plan.firstPosition,
+      lastPosition: plan.firstPosition + plan.count - 1,
+    };
+  }
+
+  async head(stream: string, key: string): Promise<ShardHead> {
+    validateStream(stream);
+    validateKey(key);
+    return this.state.head(stream, key);
+  }
+
+  async *readShard(stream: string, key: string, options?: ReadShardOptions): AsyncIterable<StoredEvent[]> {
+    validateStream(stream);
+    validateKey(key);
+    const batchSize = validateBatchSize(options?.batchSize);
+    const events = this.shards.get(shardId(stream, key)) ?? [];
+    const fromTime = options?.fromTime ?? Number.NEGATIVE_INFINITY;
+    // seq is 1-based and contiguous, so the shard array index is seq - 1.
+    yield* batches(events, Math.max(0, (options?.fromSeq ?? 1) - 1), batchSize, (e) => e.time >= fromTime);
+  }
+
+  async *readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent[]> {
+    validateStream(stream);
+    const batchSize = validateBatchSize(options?.batchSize);
+    const events = this.streams.get(stream) ?? [];
+    const fromTime = options?.fromTime ?? Number.NEGATIVE_INFINITY;
+    const start = lowerBound(events, options?.fromPosition ?? 1);
+    yield* batches(events, start, batchSize, (e) => e.time >= fromTime);
+  }
+
+  async *readAll(options?: { fromPosition?: number; batchSize?: number }): AsyncIterable<StoredEvent[]> {
+    const batchSize = validateBatchSize(options?.batchSize);
+    yield* batches(this.all, Math.max(0, (options?.fromPosition ?? 1) - 1), batchSize, () => true);
+  }
+
+  subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent[]> {
+    return subscribeWith(options, this.commits, () => this.state.lastPosition, (stream) =>
+      stream === undefined
+        ? (from, batchSize) => this.readAll({ fromPosition: from, batchSize })
+        : (from, batchSize) => this.readStream(stream, { fromPosition: from, batchSize }),
+    );
+  }
+
+  async *scanColumns(stream: string, options?: ScanColumnsOptions): AsyncIterable<ColumnBatch> {
+    validateStream(stream);
+    const events = this.streams.get(stream) ?? [];
+    const chunk = 65536;
+    for (let i = 0; i < events.length; i += chunk) {
+      yield columnsFromEvents(stream, events.slice(i, i + chunk), options?.fields);
+    }
+  }
+
+  async acquireLease(request: LeaseRequest): Promise<Lease> {
+    this.ensureOpen();
+    validateStream(request.stream, 'request.stream');
+    validateRange(request.range, 'request.range');
+    validateTtl(request.ttlMs);
+    if (typeof request.owner !== 'string' || request.owner === '') {
+      throw new InvalidInputError('request.owner', 'a non-empty owner name', request.owner);
+    }
+    const lease = this.state.planAcquire(request, this.clock.nowMs());
+    this.state.applyLease(lease);
+    return lease;
+  }
+
+  async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
+    this.ensureOpen();
+    validateTtl(ttlMs);
+    const renewed = this.state.planRenew(lease, ttlMs, this.clock.nowMs());
+    this.state.applyLease(renewed);
+    return renewed;
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    this.ensureOpen();
+    if (this.state.planRelease(lease)) this.state.applyRelease(lease.stream, lease.token);
+  }
+
+  async putSnapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): Promise<void> {
+    this.ensureOpen();
+    const info = snapshotInfo(snapshot);
+    this.snapshots.put(info, snapshot.data.slice());
+  }
+
+  async getSnapshot(query: SnapshotQuery): Promise<Snapshot | undefined> {
+    const found = this.snapshots.find(query);
+    return found === undefined ? undefined : { ...found.info, data: found.locator.slice() };
+  }
+
+  async listSnapshots(filter?: { process?: string; version?: string }): Promise<SnapshotInfo[]> {
+    return this.snapshots.list(filter);
+  }
+
+  async stats(): Promise<StoreStats> {
+    return {
+      events: this.all.length,
+      lastPosition: this.state.lastPosition,
+      streams: this.state.streamStats(),
+      snapshots: this.snapshots.size,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.commits.close();
+  }
+}
+
+/** Validates a snapshot and returns its metadata. Shared with other stores. */
+export function snapshotInfo(snapshot: Omit<Snapshot, 'sizeBytes'>): SnapshotInfo {
+  for (const field of ['process', 'version', 'shard'] as const) {
+    if (typeof snapshot[field] !== 'string' || snapshot[field] === '') {
+      throw new InvalidInputError(`snapshot.${field}`, 'a non-empty string', snapshot[field]);
+    }
+  }
+  if (!Number.isSafeInteger(snapshot.position) || snapshot.position < 0) {
+    throw new InvalidInputError('snapshot.position', 'an integer position >= 0', snapshot.position);
+  }
+  if (!Number.isSafeInteger(snapshot.time)) throw new InvalidInputError('snapshot.time', 'an integer time', snapshot.time);
+  if (!(snapshot.data instanceof Uint8Array)) throw new InvalidInputError('snapshot.data', 'a Uint8Array');
+  return {
+    process: snapshot.process,
+    version: snapshot.version,
+    shard: snapshot.shard,
+    position: snapshot.position,
+    time: snapshot.time,
+    sizeBytes: snapshot.data.byteLength,
+  };
+}
+
+function push<T>(map: Map<string, T[]>, id: string, items: readonly T[]): void {
+  const list = map.get(id);
+  if (list === undefined) map.set(id, [...items]);
+  else list.push(...items);
+}
+
+/** First index whose position is >= `position` (events are sorted by position). */
+function lowerBound(events: readonly StoredEvent[], position: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((events[mid] as StoredEvent).position < position) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function* batches(
+  events: readonly StoredEvent[],
+  start: number,
+  batchSize: number,
+  keep: (e: StoredEvent) => boolean,
+): Iterable<StoredEvent[]> {
+  let batch: StoredEvent[] = [];
+  // Bound by the length at call time plus what is appended meanwhile: reads see new commits.
+  for (let i = start; i < events.length; i++) {
+    const e = events[i] as StoredEvent;
+    if (!keep(e)) continue;
+    batch.push(e);
+    if (batch.length === batchSize) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

@@ -1,0 +1,34 @@
+/**
+ * Timers are injected, like the clock: the simulator fires them in simulated time.
+ */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+export interface Timers {
+  /** Calls `fn` once after `delayMs`. */
+  after(delayMs: number, fn: () => void): TimerHandle;
+  /** Resolves after `delayMs`, or rejects with the signal's reason when aborted first. */
+  sleep(delayMs: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const realTimers: Timers = {
+  after(delayMs, fn) {
+    const t = setTimeout(fn, delayMs);
+    return { cancel: () => clearTimeout(t) };
+  },
+  sleep(delayMs, signal) {
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        clearTimeout(t);
+        reject(signal?.reason);
+      };
+      const t = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, delayMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  },
+};

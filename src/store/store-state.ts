@@ -84,6 +84,11 @@ export class StoreState {
     };
   }
 
+  /** Where the next event of a shard lands, with no checks: for replaying records already accepted. */
+  nextPlacement(stream: string, key: string): { firstSeq: number; firstPosition: number } {
+    return { firstSeq: this.head(stream, key).lastSeq + 1, firstPosition: this.lastPositionValue + 1 };
+  }
+
   applyAppend(plan: PlannedAppend, maxTime: EventTimeMs): void {
     assert(plan.firstPosition === this.lastPositionValue + 1, `applyAppend: positions are contiguous (${plan.firstPosition} after ${this.lastPositionValue})`);
     const id = shardId(plan.stream, plan.key);

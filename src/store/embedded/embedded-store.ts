@@ -176,11 +176,11 @@ export class EmbeddedStore implements EventStore {
     switch (record.kind) {
       case RecordKind.Events: {
         const m = record.meta;
-        const plan = this.state.planAppend(m.s, m.k, [{ type: '', time: m.lt, data: null }], undefined);
+        const plan = this.state.nextPlacement(m.s, m.k);
         if (plan.firstPosition !== m.p || plan.firstSeq !== m.q) {
           throw new CorruptDataError(`${this.dir}/wal/${segmentName(at.segment)}`, at.offset, `events record at position ${m.p} seq ${m.q} does not follow position ${plan.firstPosition - 1}, seq ${plan.firstSeq - 1}`);
         }
-        this.state.applyAppend({ ...plan, count: m.n, minTime: m.lo, lastTime: m.lt }, m.hi);
+        this.state.applyAppend({ stream: m.s, key: m.k, firstSeq: m.q, firstPosition: m.p, count: m.n, minTime: m.lo, lastTime: m.lt }, m.hi);
         this.frames.add(m, at);
         return;
       }

@@ -133,8 +133,8 @@ export interface EventStore {
   /** A short description such as `memory:` or `file:/path/.spive`. */
   readonly location: string;
 
-  /** Appends a non-empty batch to one shard, atomically: all events or none. */
-  append(stream: StreamName, key: Key, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+  /** Appends a non-empty batch to one shard, atomically: all events or none. `data` must be JSON-serializable. */
+  append(stream: StreamName, key: Key, events: readonly NewEvent<unknown>[], options?: AppendOptions): Promise<AppendResult>;
   /** The shard's head (`{lastSeq: 0, lastTime: null}` when empty). */
   head(stream: StreamName, key: Key): Promise<ShardHead>;
 

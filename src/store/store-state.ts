@@ -55,7 +55,7 @@ export class StoreState {
   planAppend(
     stream: string,
     key: string,
-    events: readonly NewEvent[],
+    events: readonly NewEvent<unknown>[],
     options: AppendOptions | undefined,
     pending?: PendingAppends,
   ): PlannedAppend {

@@ -18,12 +18,12 @@ export function validateKey(key: unknown, field = 'key'): asserts key is string 
   }
 }
 
-export function validateEvents(events: readonly NewEvent[]): void {
+export function validateEvents(events: readonly NewEvent<unknown>[]): void {
   if (!Array.isArray(events) || events.length === 0) {
     throw new InvalidInputError('events', 'a non-empty array of events', events);
   }
   for (let i = 0; i < events.length; i++) {
-    const e = events[i] as NewEvent | undefined;
+    const e = events[i] as NewEvent<unknown> | undefined;
     if (typeof e !== 'object' || e === null) throw new InvalidInputError(`events[${i}]`, 'an object', e);
     if (typeof e.type !== 'string' || e.type.length === 0 || e.type.length > 256) {
       throw new InvalidInputError(`events[${i}].type`, 'a non-empty string of at most 256 chars', e.type);

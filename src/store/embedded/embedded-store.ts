@@ -367,7 +367,7 @@ export class EmbeddedStore implements EventStore {
 
   // ---------------------------------------------------------------- writes
 
-  append(stream: string, key: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
+  append(stream: string, key: string, events: readonly NewEvent<unknown>[], options?: AppendOptions): Promise<AppendResult> {
     try {
       this.ensureWritable();
       validateStream(stream);

@@ -59,7 +59,7 @@ export class MemoryStore implements EventStore {
     if (this.closed) throw new ClosedError();
   }
 
-  async append(stream: string, key: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
+  async append(stream: string, key: string, events: readonly NewEvent<unknown>[], options?: AppendOptions): Promise<AppendResult> {
     this.ensureOpen();
     validateStream(stream);
     validateKey(key);

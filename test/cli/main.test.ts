@@ -86,7 +86,8 @@ describe('spive CLI', () => {
     await store.close();
     const wal = `${d.path}/wal/0000000001.log`;
     const bytes = readFileSync(wal);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = (bytes[middle] as number) ^ 0xff;
     writeFileSync(wal, bytes);
     const r = await run('store', 'verify', d.path, '--json');
     expect(r.code).toBe(1);

@@ -19,7 +19,11 @@ describe('shard buckets and ranges', () => {
       for (let i = 0; i < key.length; i++) h = ((h ^ BigInt(key.charCodeAt(i))) * 0x01000193n) % 2n ** 32n;
       return Number(h % 4096n);
     };
-    fc.assert(fc.property(fc.string(), (key) => expect(bucketOf(key)).toBe(reference(key))));
+    fc.assert(
+      fc.property(fc.string(), (key) => {
+        expect(bucketOf(key)).toBe(reference(key));
+      }),
+    );
   });
 
   it('spreads keys over buckets', () => {

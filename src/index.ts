@@ -2,6 +2,7 @@
  * Spive's public API. Apps import from here (`import { … } from 'spive'`), never from deep paths.
  */
 export type {
+  EventMeta,
   EventTimeMs,
   FencingToken,
   GlobalPosition,

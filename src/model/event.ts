@@ -17,11 +17,18 @@ export type EventTimeMs = number;
 /** Monotonically increasing per stream; an append carrying a stale token is rejected. */
 export type FencingToken = number;
 
+/**
+ * Platform metadata of an event, kept apart from the payload: for a process output, the version that
+ * made it and the input it came from (see src/runtime/). Absent on events users append.
+ */
+export type EventMeta = Readonly<Record<string, JsonValue>>;
+
 /** What a writer hands the store. */
 export interface NewEvent<D = JsonValue> {
   readonly type: string;
   readonly time: EventTimeMs;
   readonly data: D;
+  readonly meta?: EventMeta;
 }
 
 /** What the store hands back: a NewEvent placed in its shard and in the global order. */

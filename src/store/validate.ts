@@ -32,6 +32,9 @@ export function validateEvents(events: readonly NewEvent<unknown>[]): void {
       throw new InvalidInputError(`events[${i}].time`, 'an integer event time in ms since the epoch', e.time);
     }
     if (e.data === undefined) throw new InvalidInputError(`events[${i}].data`, 'a JSON value (use null for none)');
+    if (e.meta !== undefined && (typeof e.meta !== 'object' || e.meta === null || Array.isArray(e.meta))) {
+      throw new InvalidInputError(`events[${i}].meta`, 'an object of JSON values, or no meta', e.meta);
+    }
   }
 }
 

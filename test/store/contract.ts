@@ -125,6 +125,20 @@ export function eventStoreContract(name: string, factory: ContractFactory): void
         expect((await collect(store.readAll())).length).toBe(1);
       });
 
+      it('keeps platform metadata apart from the payload, and only where it was given', async () => {
+        const { store } = await fresh();
+        await store.append('out', 'k', [
+          { type: 'A', time: T0, data: { x: 1 }, meta: { v: 'v1', in: [0, 17] } },
+          { type: 'B', time: T0, data: null },
+        ]);
+        const [a, b] = await collect(store.readShard('out', 'k'));
+        expect(a?.meta).toEqual({ v: 'v1', in: [0, 17] });
+        expect(a?.data).toEqual({ x: 1 });
+        expect(b !== undefined && 'meta' in b).toBe(false);
+        const bad = await settle(store.append('out', 'k', [{ type: 'C', time: T0, data: 1, meta: [1] as never }]));
+        expect(!bad.ok && isInvalidInput(bad.error)).toBe(true);
+      });
+
       it('reports per-stream statistics', async () => {
         const { store } = await fresh();
         await store.append('a', 'x', [ev(5), ev(1)]);

@@ -378,6 +378,7 @@ export class EmbeddedStore implements EventStore {
       return Promise.reject(e);
     }
     const dataTexts = events.map((e, i) => encodeData(e.data, `events[${i}].data`));
+    const metaTexts = events.map((e, i) => (e.meta === undefined ? undefined : encodeData(e.meta, `events[${i}].meta`)));
     let maxTime = Number.NEGATIVE_INFINITY;
     for (const e of events) if (e.time > maxTime) maxTime = e.time;
     return this.submit<AppendResult>(false, (pending) => {
@@ -385,7 +386,7 @@ export class EmbeddedStore implements EventStore {
       pending.add(plan);
       const meta = { s: stream, k: key, q: plan.firstSeq, p: plan.firstPosition, n: plan.count, lo: plan.minTime, hi: maxTime, lt: plan.lastTime };
       return {
-        body: encodeRecord(RecordKind.Events, meta, eventsPayload(events, dataTexts)),
+        body: encodeRecord(RecordKind.Events, meta, eventsPayload(events, dataTexts, metaTexts)),
         publish: (at) => {
           this.state.applyAppend(plan, maxTime);
           this.frames.add(meta, at);
@@ -492,7 +493,11 @@ export class EmbeddedStore implements EventStore {
     const key = this.frames.key[id] as string;
     const seq = this.frames.firstSeq[id] as number;
     const position = this.frames.firstPosition[id] as number;
-    return tuples.map(([time, type, data], i) => ({ stream, key, seq: seq + i, position: position + i, time, type, data: data as never }));
+    return tuples.map(([time, type, data, meta], i) =>
+      meta === undefined
+        ? { stream, key, seq: seq + i, position: position + i, time, type, data: data as never }
+        : { stream, key, seq: seq + i, position: position + i, time, type, data: data as never, meta: meta as never },
+    );
   }
 
   private async *readFrames(

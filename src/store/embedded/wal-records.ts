@@ -40,12 +40,17 @@ export function encodeRecord(kind: RecordKind, meta: unknown, payload?: Uint8Arr
   return body;
 }
 
-/** Events payload: a JSON array of `[time, type, data]`, built from already-serialized data. */
-export function eventsPayload(events: ReadonlyArray<{ time: number; type: string }>, dataTexts: readonly string[]): string {
+/** Events payload: a JSON array of `[time, type, data(, meta)]`, built from already-serialized data. */
+export function eventsPayload(
+  events: ReadonlyArray<{ time: number; type: string }>,
+  dataTexts: readonly string[],
+  metaTexts: ReadonlyArray<string | undefined>,
+): string {
   const parts = new Array<string>(events.length);
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as { time: number; type: string };
-    parts[i] = `[${e.time},${JSON.stringify(e.type)},${dataTexts[i]}]`;
+    const meta = metaTexts[i];
+    parts[i] = `[${e.time},${JSON.stringify(e.type)},${dataTexts[i]}${meta === undefined ? '' : `,${meta}`}]`;
   }
   return `[${parts.join(',')}]`;
 }
@@ -71,7 +76,7 @@ export function decodeRecord(body: Uint8Array): WalRecord {
   }
 }
 
-export type EventTuple = [time: number, type: string, data: unknown];
+export type EventTuple = [time: number, type: string, data: unknown, meta?: Record<string, unknown>];
 
 export function decodeEventsPayload(payload: Uint8Array): EventTuple[] {
   return JSON.parse(decoder.decode(payload)) as EventTuple[];

@@ -65,7 +65,10 @@ export class MemoryStore implements EventStore {
     validateKey(key);
     validateEvents(events);
     validateAppendOptions(options);
-    const copies = events.map((e, i) => ({ type: e.type, time: e.time, data: JSON.parse(encodeData(e.data, `events[${i}].data`)) }));
+    const copies = events.map((e, i) => {
+      const copy = { type: e.type, time: e.time, data: JSON.parse(encodeData(e.data, `events[${i}].data`)) };
+      return e.meta === undefined ? copy : { ...copy, meta: JSON.parse(encodeData(e.meta, `events[${i}].meta`)) };
+    });
     const plan = this.state.planAppend(stream, key, events, options);
     let maxTime = Number.NEGATIVE_INFINITY;
     const stored = copies.map((e, i): StoredEvent => {

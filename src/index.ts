@@ -29,3 +29,41 @@ export { EmbeddedStore, STORE_FORMAT, type EmbeddedStoreOptions } from './store/
 export type { FileHandle, FileSystem } from './store/embedded/file-system.ts';
 export { nodeFileSystem } from './store/embedded/node-file-system.ts';
 export { DEFAULT_STORE_LOCATION, openStore, parseStoreLocation, type StoreLocation } from './store/open-store.ts';
+
+// Writing apps
+export {
+  defineApp,
+  defineGateway,
+  defineInvariant,
+  defineProcess,
+  defineStream,
+  ingressStreams,
+  keyedBy,
+  type AppDef,
+  type AppOptions,
+  type AppView,
+  type EffectCall,
+  type EventMap,
+  type EventOf,
+  type FailureKind,
+  type GatewayDef,
+  type GatewayImpl,
+  type Handler,
+  type HandlerContext,
+  type InputEvent,
+  type InvariantDef,
+  type ProcessDef,
+  type SnapshotPolicy,
+  type StreamDef,
+  type WorkloadEvent,
+  type WorkloadSpec,
+} from './app/define.ts';
+
+// Running them
+export { Platform, type IngressEvent, type PlatformOptions, type PlatformStatus } from './runtime/platform.ts';
+export { ProcessRunner, HandlerBugError, IDLE_EVENT, PROGRESS_EVENT, type IdlePolicy, type RunnerMode, type RunnerStatus } from './runtime/runner.ts';
+export { EffectBugError, GatewayRuntime, type GatewayStatus } from './runtime/gateway-runtime.ts';
+export { MemoryLog, silentLog, type LogEntry, type RuntimeLog } from './runtime/log.ts';
+export { MemoryGateway } from './runtime/memory-gateway.ts';
+export { httpGateway, HttpStatusError, type HttpGatewayOptions } from './runtime/http-gateway.ts';
+export type { BackoffPolicy } from './runtime/backoff.ts';

@@ -97,6 +97,8 @@ export interface StreamStats {
   readonly shards: number;
   readonly minTime: EventTimeMs | null;
   readonly maxTime: EventTimeMs | null;
+  /** Global position of the stream's newest event. */
+  readonly lastPosition: GlobalPosition;
 }
 
 export interface StoreStats {

@@ -25,6 +25,7 @@ interface MutableStreamStats {
   shards: number;
   minTime: number | null;
   maxTime: number | null;
+  lastPosition: number;
 }
 
 /** Shard identity as one string (stream names cannot contain NUL). */
@@ -98,13 +99,14 @@ export class StoreState {
     this.lastPositionValue = plan.firstPosition + plan.count - 1;
     let s = this.streams.get(plan.stream);
     if (s === undefined) {
-      s = { events: 0, shards: 0, minTime: null, maxTime: null };
+      s = { events: 0, shards: 0, minTime: null, maxTime: null, lastPosition: 0 };
       this.streams.set(plan.stream, s);
     }
     if (head.lastSeq === 0) s.shards++;
     s.events += plan.count;
     s.minTime = s.minTime === null ? plan.minTime : Math.min(s.minTime, plan.minTime);
     s.maxTime = s.maxTime === null ? maxTime : Math.max(s.maxTime, maxTime);
+    s.lastPosition = this.lastPositionValue;
   }
 
   streamStats(): StreamStats[] {

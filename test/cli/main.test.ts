@@ -72,7 +72,7 @@ describe('spive CLI', () => {
     const parsed = JSON.parse(stats.stdout);
     expect(stats.stdout.trim().split('\n').length).toBe(1);
     expect(parsed.events).toBe(2);
-    expect(parsed.streams).toEqual([{ stream: 'orders', events: 2, shards: 1, minTime: 1000, maxTime: 2000 }]);
+    expect(parsed.streams).toEqual([{ stream: 'orders', events: 2, shards: 1, minTime: 1000, maxTime: 2000, lastPosition: 2 }]);
     const verify = await run('store', 'verify', `file:${d.path}`, '--json');
     expect(verify.code).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, events: 2, problem: null });

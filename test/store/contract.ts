@@ -148,8 +148,8 @@ export function eventStoreContract(name: string, factory: ContractFactory): void
         expect(stats.events).toBe(4);
         expect(stats.lastPosition).toBe(4);
         expect(stats.streams).toEqual([
-          { stream: 'a', events: 3, shards: 2, minTime: T0 + 1, maxTime: T0 + 9 },
-          { stream: 'b', events: 1, shards: 1, minTime: T0 + 2, maxTime: T0 + 2 },
+          { stream: 'a', events: 3, shards: 2, minTime: T0 + 1, maxTime: T0 + 9, lastPosition: 3 },
+          { stream: 'b', events: 1, shards: 1, minTime: T0 + 2, maxTime: T0 + 2, lastPosition: 4 },
         ]);
       });
     });

@@ -1,0 +1,188 @@
+/**
+ * A bank: accounts, deposits and transfers between them.
+ *
+ *   transfers ──▶ ledger ──▶ ledger (stream) ──▶ balances ──▶ balances (stream)
+ *   (input)       per source account:              per account, the ledger re-keyed so that a
+ *                 overdraft check, dedupe,         debit reaches both the payer and the payee
+ *                 debit / credit / reject
+ *
+ * Run it:       npx spive run examples/bank
+ * Feed it:      npx spive append transfers '{"type":"AccountOpened","data":{"account":"alice","overdraftLimit":100}}'
+ */
+import { defineApp, defineGateway, defineInvariant, defineProcess, defineStream, keyedBy, MemoryGateway, httpGateway } from 'spive';
+
+// ---------------------------------------------------------------- streams
+
+export type TransferEvents = {
+  AccountOpened: { account: string; overdraftLimit: number };
+  Deposited: { id: string; account: string; amount: number };
+  TransferRequested: { id: string; from: string; to: string; amount: number };
+};
+
+/** Requests from outside, keyed by the account whose money moves (the payer). */
+export const transfers = defineStream<TransferEvents>('transfers', {
+  key: (e) => (e.type === 'TransferRequested' ? e.data.from : e.data.account),
+});
+
+export type LedgerEvents = {
+  Opened: { account: string; overdraftLimit: number };
+  Credited: { account: string; amount: number; id: string };
+  Debited: { account: string; to: string; amount: number; id: string };
+  Rejected: { account: string; amount: number; id: string; reason: string };
+};
+
+export const ledgerStream = defineStream<LedgerEvents>('ledger');
+
+export type BalanceEvents = {
+  BalanceChanged: { account: string; balance: number };
+};
+
+export const balancesStream = defineStream<BalanceEvents>('balances');
+
+// ---------------------------------------------------------------- gateway
+
+export interface Notification {
+  account: string;
+  message: string;
+}
+
+/** Where notifications go: a webhook when BANK_NOTIFY_URL is set, otherwise an in-process outbox. */
+export const outbox = new MemoryGateway<Notification>();
+export const notifications = defineGateway<Notification>(
+  'notifications',
+  process.env.BANK_NOTIFY_URL ? httpGateway({ url: process.env.BANK_NOTIFY_URL }) : outbox,
+);
+
+// ---------------------------------------------------------------- processes
+
+export interface LedgerState {
+  opened: boolean;
+  overdraftLimit: number;
+  /** What the payer may spend: deposits minus debits (incoming transfers are not counted: conservative). */
+  available: number;
+  /** Request ids already applied: a retried request is not applied twice. */
+  seen: Record<string, true>;
+}
+
+export const ledger = defineProcess({
+  name: 'ledger',
+  inputs: { transfers },
+  output: ledgerStream,
+  initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: {} }),
+  on: {
+    transfers: {
+      AccountOpened(state, e, ctx) {
+        if (state.opened) return state;
+        ctx.emit('Opened', { account: e.data.account, overdraftLimit: e.data.overdraftLimit });
+        return { ...state, opened: true, overdraftLimit: e.data.overdraftLimit };
+      },
+      Deposited(state, e, ctx) {
+        if (state.seen[e.data.id]) return state;
+        ctx.emit('Credited', { account: e.data.account, amount: e.data.amount, id: e.data.id });
+        return { ...state, available: state.available + e.data.amount, seen: { ...state.seen, [e.data.id]: true as const } };
+      },
+      TransferRequested(state, e, ctx) {
+        const { id, from, to, amount } = e.data;
+        if (state.seen[id]) return state;
+        const seen = { ...state.seen, [id]: true as const };
+        const reason = !state.opened ? 'no such account' : amount <= 0 ? 'amount must be positive' : state.available - amount < -state.overdraftLimit ? 'insufficient funds' : undefined;
+        if (reason !== undefined) {
+          ctx.emit('Rejected', { account: from, amount, id, reason });
+          ctx.effect(notifications, { account: from, message: `transfer ${id} of ${amount} to ${to} rejected: ${reason}` });
+          return { ...state, seen };
+        }
+        ctx.emit('Debited', { account: from, to, amount, id });
+        return { ...state, available: state.available - amount, seen };
+      },
+    },
+  },
+});
+
+export interface BalanceState {
+  balance: number;
+  overdraftLimit: number;
+  /** Money that entered the bank through this account (for the conservation invariant). */
+  deposited: number;
+  /** Ledger entries applied, by id and side: an entry seen twice is a platform bug. */
+  applied: Record<string, true>;
+  appliedTwice: number;
+}
+
+export const balances = defineProcess({
+  name: 'balances',
+  inputs: {
+    // A debit concerns two accounts: deliver it to both shards.
+    ledger: keyedBy(ledgerStream, (e) => (e.type === 'Debited' ? [e.data.account, e.data.to] : e.data.account)),
+  },
+  output: balancesStream,
+  initial: (): BalanceState => ({ balance: 0, overdraftLimit: 0, deposited: 0, applied: {}, appliedTwice: 0 }),
+  on: {
+    ledger: {
+      Opened: (state, e) => ({ ...state, overdraftLimit: e.data.overdraftLimit }),
+      Credited(state, e, ctx) {
+        const next = apply(state, `${e.data.id}:credit`, e.data.amount);
+        next.deposited += e.data.amount;
+        ctx.emit('BalanceChanged', { account: ctx.key, balance: next.balance });
+        return next;
+      },
+      Debited(state, e, ctx) {
+        const payer = ctx.key === e.data.account;
+        const next = apply(state, `${e.data.id}:${payer ? 'out' : 'in'}`, payer ? -e.data.amount : e.data.amount);
+        if (payer && next.balance < 0 && state.balance >= 0) {
+          ctx.effect(notifications, { account: ctx.key, message: `account ${ctx.key} is overdrawn: ${next.balance}` });
+        }
+        ctx.emit('BalanceChanged', { account: ctx.key, balance: next.balance });
+        return next;
+      },
+    },
+  },
+});
+
+function apply(state: BalanceState, entry: string, delta: number): BalanceState {
+  if (state.applied[entry]) return { ...state, appliedTwice: state.appliedTwice + 1 };
+  return { ...state, balance: state.balance + delta, applied: { ...state.applied, [entry]: true } };
+}
+
+// ---------------------------------------------------------------- the app
+
+export default defineApp({
+  name: 'bank',
+  streams: [transfers, ledgerStream, balancesStream],
+  processes: [ledger, balances],
+  gateways: [notifications],
+  invariants: [
+    defineInvariant('money is conserved', 'safety', (view) => {
+      let total = 0;
+      let deposited = 0;
+      for (const key of view.keys(balances)) {
+        const s = view.state(balances, key);
+        total += s.balance;
+        deposited += s.deposited;
+      }
+      return total === deposited ? undefined : `balances sum to ${total} but ${deposited} was deposited`;
+    }),
+    defineInvariant('no transfer applied twice', 'safety', (view) => {
+      const twice = view.keys(balances).filter((k) => view.state(balances, k).appliedTwice > 0);
+      return twice.length === 0 ? undefined : `ledger entries applied twice in accounts ${twice.join(', ')}`;
+    }),
+    defineInvariant('no balance below its overdraft limit', 'safety', (view) => {
+      for (const key of view.keys(balances)) {
+        const s = view.state(balances, key);
+        if (s.balance < -s.overdraftLimit) return `account ${key} has balance ${s.balance}, below its overdraft limit ${s.overdraftLimit}`;
+      }
+      return undefined;
+    }),
+  ],
+  workload: {
+    ratePerSecond: 100,
+    keys: 50,
+    skew: 0.99,
+    events: 1000,
+    make: ({ i, key, random }) => {
+      if (i < 50) return { stream: transfers, type: 'AccountOpened', data: { account: `acct-${i}`, overdraftLimit: 100 } };
+      if (random.chance(0.3)) return { stream: transfers, type: 'Deposited', data: { id: `d${i}`, account: key, amount: random.int(1, 200) } };
+      const to = `acct-${random.int(0, 49)}`;
+      return { stream: transfers, type: 'TransferRequested', data: { id: `t${i}`, from: key, to, amount: random.int(1, 150) } };
+    },
+  },
+});

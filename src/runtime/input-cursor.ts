@@ -1,0 +1,73 @@
+/**
+ * One input stream of a runner, read through the store's subscription (catch up, then tail) with a
+ * one-event lookahead, so the runner can merge several inputs by event time.
+ */
+import type { StoredEvent } from '../model/event.ts';
+import type { EventStore } from '../store/event-store.ts';
+
+export class InputCursor {
+  private buffer: StoredEvent[] = [];
+  private index = 0;
+  private pending: Promise<void> | undefined;
+  private ended = false;
+  private readonly iterator: AsyncIterator<StoredEvent[]>;
+  /** Position of the last event taken (0 before the first). */
+  lastPosition: number;
+  /** Event time of the last event taken, null before the first. */
+  lastTime: number | null = null;
+
+  constructor(
+    store: EventStore,
+    readonly stream: string,
+    /** Position of the last event already consumed: reading starts after it. */
+    consumedPosition: number,
+    signal: AbortSignal,
+    batchSize = 1000,
+  ) {
+    this.lastPosition = consumedPosition;
+    this.iterator = store.subscribe({ stream, fromPosition: consumedPosition + 1, signal, batchSize })[Symbol.asyncIterator]();
+  }
+
+  /** The next event, if one is buffered. */
+  head(): StoredEvent | undefined {
+    return this.buffer[this.index];
+  }
+
+  /** Takes the head. */
+  take(): StoredEvent {
+    const e = this.buffer[this.index++];
+    if (e === undefined) throw new Error(`input ${this.stream}: take() without a head`);
+    this.lastPosition = e.position;
+    this.lastTime = e.time;
+    return e;
+  }
+
+  get isEnded(): boolean {
+    return this.ended && this.head() === undefined;
+  }
+
+  /** Resolves when more events are buffered or the subscription ended (aborted or store closed). */
+  fill(): Promise<void> {
+    if (this.head() !== undefined || this.ended) return Promise.resolve();
+    this.pending ??= this.iterator.next().then(
+      (r) => {
+        this.pending = undefined;
+        if (r.done) this.ended = true;
+        else {
+          this.buffer = r.value;
+          this.index = 0;
+        }
+      },
+      (e: unknown) => {
+        this.pending = undefined;
+        this.ended = true;
+        throw e;
+      },
+    );
+    return this.pending;
+  }
+
+  async close(): Promise<void> {
+    await this.iterator.return?.();
+  }
+}

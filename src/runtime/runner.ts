@@ -1,0 +1,576 @@
+/**
+ * A runner hosts one process for a range of shards.
+ *
+ * 1. It takes the lease on its output stream's shard range (single writer, fencing token), renews it,
+ *    and gives up cleanly when fenced.
+ * 2. It restores the newest complete snapshot round of its own version (others are ignored, with a log
+ *    line) and re-reads its inputs from there.
+ * 3. It merges its inputs in event-time order: it takes an event only when every input has one
+ *    buffered (idle events keep quiet inputs moving) and picks the earliest, ties broken by input order.
+ *    The merged sequence number `m` of an input event is therefore the same on every run.
+ * 4. Per shard it applies the handler, then — unless the shard's output already reflects this input
+ *    (catch-up) — performs the requested effects through gateways and appends the outputs as one
+ *    batch, conditional on the shard's last seq and carrying the lease token, with `meta.m` recording
+ *    the input. On restart a shard is in catch-up exactly up to the `m` of its last output: each input
+ *    is reflected once, and effects happen live only.
+ */
+import type { HandlerContext, InputEvent, ProcessDef } from '../app/define.ts';
+import { isConflict, isFenced, isLeaseHeld } from '../model/errors.ts';
+import type { StoredEvent } from '../model/event.ts';
+import { ALL_SHARDS, bucketOf, rangeContains, type ShardRange } from '../model/shard.ts';
+import { deriveSeed, seededRandom, type Random } from '../random/random.ts';
+import type { EventStore, Lease } from '../store/event-store.ts';
+import type { Clock } from '../time/clock.ts';
+import type { TimerHandle, Timers } from '../time/timers.ts';
+import { assert } from '../util/assert.ts';
+import { backoffDelayMs } from './backoff.ts';
+import { EffectBugError, type GatewayRuntime } from './gateway-runtime.ts';
+import { InputCursor } from './input-cursor.ts';
+import type { RuntimeLog } from './log.ts';
+
+/** Event types starting with `$` belong to the platform (idle events, progress markers). */
+export const IDLE_EVENT = '$idle';
+export const PROGRESS_EVENT = '$progress';
+/** The snapshot "shard" that records a complete snapshot round. */
+export const ROUND_SHARD = '$round';
+
+export type RunnerMode = 'starting' | 'catch-up' | 'live' | 'stopped' | 'fenced' | 'failed';
+
+export interface IdlePolicy {
+  /** Quiet time before the first idle event (ms). */
+  readonly baseMs: number;
+  /** Largest spacing between idle events (ms); spacing doubles up to it while quiet. */
+  readonly capMs: number;
+}
+
+export interface RunnerOptions {
+  readonly store: EventStore;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly random: Random;
+  readonly log: RuntimeLog;
+  readonly gateways: ReadonlyMap<string, GatewayRuntime<unknown>>;
+  /** The process version: tags every output and snapshot. */
+  readonly version: string;
+  /** Who runs it (lease owner), e.g. `spive-run@host:pid`. */
+  readonly owner: string;
+  readonly range?: ShardRange;
+  readonly leaseTtlMs?: number;
+  /** Idle events on the output while inputs are quiet; false turns them off. */
+  readonly idle?: IdlePolicy | false;
+}
+
+export interface RunnerStatus {
+  readonly process: string;
+  readonly version: string;
+  readonly owner: string;
+  readonly mode: RunnerMode;
+  readonly range: ShardRange;
+  readonly leaseToken: number | null;
+  /** Input events taken (including idle events), and the merged sequence number of the last one. */
+  readonly eventsIn: number;
+  readonly lastM: number;
+  /** Output events appended by this runner instance. */
+  readonly eventsOut: number;
+  readonly idleEventsOut: number;
+  /** Input events handled in catch-up (outputs already existed). */
+  readonly caughtUp: number;
+  /** Event time up to which every input has been read (min over inputs), null until each input has an event. */
+  readonly watermark: number | null;
+  readonly inputs: ReadonlyArray<{ readonly stream: string; readonly position: number; readonly time: number | null }>;
+  readonly shards: number;
+  readonly snapshotRounds: number;
+  readonly restoredFromM: number;
+  readonly error: string | null;
+}
+
+/** A handler threw or returned nothing: a bug in the app. The runner stops with the event that caused it. */
+export class HandlerBugError extends Error {
+  override name = 'HandlerBugError';
+  constructor(
+    readonly process: string,
+    readonly key: string,
+    readonly event: StoredEvent,
+    override readonly cause: unknown,
+  ) {
+    super(
+      `process ${process} stopped: its handler for ${event.stream}/${event.key}#${event.seq} (${event.type}, position ${event.position}) ` +
+        `in shard ${key} ${cause instanceof Error ? `threw: ${cause.message}` : String(cause)}`,
+    );
+  }
+}
+
+interface Shard {
+  state: unknown;
+  /** Merged sequence number of the last input reflected in this shard's output (0: none). */
+  lastOutM: number;
+  lastSeq: number;
+  dirty: boolean;
+}
+
+interface Round {
+  readonly m: number;
+  readonly consumed: readonly number[];
+}
+
+export class ProcessRunner {
+  private mode: RunnerMode = 'starting';
+  private readonly abort = new AbortController();
+  private readonly shards = new Map<string, Shard>();
+  private cursors: InputCursor[] = [];
+  private lease: Lease | undefined;
+  private renewTimer: TimerHandle | undefined;
+  private round: Round | undefined;
+  private m = 0;
+  private eventsIn = 0;
+  private eventsOut = 0;
+  private idleEventsOut = 0;
+  private caughtUp = 0;
+  private snapshotRounds = 0;
+  private eventsSinceRound = 0;
+  private lastRoundAtMs = 0;
+  private idleSpacingMs = 0;
+  private lastOutputAtMs = 0;
+  private error: unknown;
+  private stopping = false;
+  private readonly range: ShardRange;
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+  /** Resolves when the runner's loop has ended, for whatever reason. */
+  readonly done: Promise<void>;
+  private started!: () => void;
+  private readonly running: Promise<void>;
+  private markReady!: () => void;
+  private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
+
+  constructor(
+    readonly def: ProcessDef<unknown>,
+    private readonly options: RunnerOptions,
+  ) {
+    this.range = options.range ?? ALL_SHARDS;
+    this.running = new Promise((resolve) => (this.started = resolve));
+    this.done = this.running.then(() => this.loop());
+  }
+
+  /** Starts the loop; resolves once the lease is held and restore is done (or the runner failed). */
+  async start(): Promise<void> {
+    this.started();
+    await this.ready;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort(new Error('runner stopped'));
+    this.started();
+    await this.done;
+  }
+
+  get version(): string {
+    return this.options.version;
+  }
+
+  status(): RunnerStatus {
+    return {
+      process: this.def.name,
+      version: this.options.version,
+      owner: this.options.owner,
+      mode: this.mode,
+      range: this.range,
+      leaseToken: this.lease?.token ?? null,
+      eventsIn: this.eventsIn,
+      lastM: this.m,
+      eventsOut: this.eventsOut,
+      idleEventsOut: this.idleEventsOut,
+      caughtUp: this.caughtUp,
+      watermark: this.watermark(),
+      inputs: this.cursors.map((c) => ({ stream: c.stream, position: c.lastPosition, time: c.lastTime })),
+      shards: this.shards.size,
+      snapshotRounds: this.snapshotRounds,
+      restoredFromM: this.round?.m ?? 0,
+      error: this.error === undefined ? null : this.error instanceof Error ? this.error.message : String(this.error),
+    };
+  }
+
+  /** The failure that stopped the runner, if any. */
+  get failure(): unknown {
+    return this.error;
+  }
+
+  /** In-memory state of a shard (initial state if the runner holds none). For invariants and tests. */
+  stateOf(key: string): unknown {
+    return this.shards.get(key)?.state ?? this.def.initial(key);
+  }
+
+  shardKeys(): string[] {
+    return [...this.shards.keys()].sort();
+  }
+
+  /** True when every input has nothing buffered: everything committed so far has been taken. */
+  isCaughtUpWithInputs(): boolean {
+    return this.mode === 'live' && this.cursors.every((c) => c.head() === undefined);
+  }
+
+  // ------------------------------------------------------------------ main loop
+
+  private async loop(): Promise<void> {
+    const { log } = this.options;
+    try {
+      if (this.stopping) return;
+      await this.acquireLease();
+      await this.restore();
+      const consumed = this.round?.consumed ?? this.def.inputs.map(() => 0);
+      this.cursors = this.def.inputs.map((input, i) => new InputCursor(this.options.store, input.stream.name, consumed[i] ?? 0, this.abort.signal));
+      this.mode = 'catch-up';
+      this.markReady();
+      this.lastOutputAtMs = this.options.clock.monotonicMs();
+      this.lastRoundAtMs = this.options.clock.monotonicMs();
+      log.write({ level: 'info', kind: 'runner.started', message: `${this.def.name}@${this.options.version} started from input #${this.m}`, fields: this.fields() });
+      while (!this.stopping) {
+        const next = this.pickNext();
+        if (next === undefined) {
+          if (this.cursors.some((c) => c.isEnded)) break; // the store closed
+          this.goLive();
+          await this.waitForInput();
+          continue;
+        }
+        const cursor = this.cursors[next] as InputCursor;
+        const event = cursor.take();
+        this.m++;
+        this.eventsIn++;
+        this.eventsSinceRound++;
+        await this.handle(next, event);
+        await this.maybeSnapshot();
+      }
+      this.mode = 'stopped';
+    } catch (e) {
+      if (this.stopping && !(e instanceof HandlerBugError) && !(e instanceof EffectBugError)) {
+        this.mode = 'stopped';
+      } else if (isFenced(e)) {
+        this.mode = 'fenced';
+        this.error = e;
+        log.write({ level: 'warn', kind: 'runner.fenced', message: `${this.def.name}: fenced, giving up its shards: ${(e as Error).message}`, fields: this.fields() });
+      } else {
+        this.mode = 'failed';
+        this.error = e;
+        log.write({ level: 'error', kind: 'runner.failed', message: `${this.def.name}: ${e instanceof Error ? e.message : String(e)}`, fields: this.fields() });
+      }
+    } finally {
+      this.markReady();
+      this.renewTimer?.cancel();
+      this.abort.abort(new Error('runner ended'));
+      for (const c of this.cursors) await c.close().catch(() => undefined);
+      if (this.lease !== undefined && this.mode !== 'fenced') {
+        await this.options.store.releaseLease(this.lease).catch(() => undefined);
+      }
+    }
+  }
+
+  private fields(): Record<string, unknown> {
+    return { process: this.def.name, version: this.options.version, owner: this.options.owner };
+  }
+
+  /** Index of the input whose head comes first, or undefined when some input has nothing buffered. */
+  private pickNext(): number | undefined {
+    let best: number | undefined;
+    let bestTime = 0;
+    for (let i = 0; i < this.cursors.length; i++) {
+      const head = (this.cursors[i] as InputCursor).head();
+      if (head === undefined) return undefined;
+      if (best === undefined || head.time < bestTime) {
+        best = i;
+        bestTime = head.time;
+      }
+    }
+    return best;
+  }
+
+  private goLive(): void {
+    if (this.mode !== 'catch-up') return;
+    this.mode = 'live';
+    this.options.log.write({ level: 'info', kind: 'runner.live', message: `${this.def.name}: caught up at input #${this.m}; live`, fields: { ...this.fields(), m: this.m } });
+  }
+
+  private async waitForInput(): Promise<void> {
+    const waiting = this.cursors.filter((c) => c.head() === undefined).map((c) => c.fill());
+    const idle = this.options.idle === false ? undefined : this.idleTimer();
+    try {
+      const woke = await Promise.race([...waiting.map((p) => p.then(() => 'input' as const)), ...(idle === undefined ? [] : [idle.fired])]);
+      if (woke === 'idle') await this.emitIdle();
+    } finally {
+      idle?.handle.cancel();
+    }
+  }
+
+  // ------------------------------------------------------------------ handling one input event
+
+  private async handle(inputIndex: number, event: StoredEvent): Promise<void> {
+    if (event.type.startsWith('$')) return; // platform events only move watermarks
+    const input = this.def.inputs[inputIndex];
+    const handler = this.def.handlers[inputIndex]?.[event.type];
+    assert(input !== undefined, 'inputs and cursors line up');
+    if (handler === undefined) return;
+    for (const key of this.keysOf(inputIndex, event)) {
+      const shard = await this.shard(key);
+      const ctx = new Context(this.def.name, this.options.version, key, event.time, this.m);
+      let next: unknown;
+      try {
+        next = handler(shard.state, event as InputEvent<string, unknown>, ctx);
+      } catch (e) {
+        throw new HandlerBugError(this.def.name, key, event, e);
+      }
+      if (next === undefined) throw new HandlerBugError(this.def.name, key, event, 'returned undefined instead of the new state');
+      shard.state = next;
+      shard.dirty = true;
+      if (this.m <= shard.lastOutM) {
+        this.caughtUp++;
+        for (const effect of ctx.effects) {
+          this.gatewayFor(effect.gateway).suppress(effect.request, this.effectCall(key, inputIndex, event, effect.index));
+        }
+        continue;
+      }
+      for (const effect of ctx.effects) {
+        await this.gatewayFor(effect.gateway).perform(effect.request, this.effectCall(key, inputIndex, event, effect.index), this.abort.signal);
+      }
+      if (ctx.outputs.length > 0 || ctx.effects.length > 0) await this.appendOutputs(key, shard, inputIndex, event, ctx);
+    }
+  }
+
+  private keysOf(inputIndex: number, event: StoredEvent): string[] {
+    const keyFn = this.def.inputs[inputIndex]?.key;
+    let keys: readonly string[];
+    if (keyFn === undefined) keys = [event.key];
+    else {
+      const k = keyFn(event as never);
+      keys = typeof k === 'string' ? [k] : k;
+    }
+    const out: string[] = [];
+    for (const key of keys) {
+      if (typeof key !== 'string' || key === '') throw new HandlerBugError(this.def.name, String(key), event, `its input key function returned ${JSON.stringify(key)}, not a non-empty string`);
+      if (rangeContains(this.range, bucketOf(key)) && !out.includes(key)) out.push(key);
+    }
+    return out;
+  }
+
+  private gatewayFor(name: string): GatewayRuntime<unknown> {
+    const g = this.options.gateways.get(name);
+    if (g === undefined) throw new Error(`process ${this.def.name} requested an effect through gateway '${name}', which the app does not declare`);
+    return g;
+  }
+
+  private effectCall(key: string, inputIndex: number, event: StoredEvent, index: number) {
+    const stream = this.def.inputs[inputIndex]?.stream.name;
+    return { idempotencyKey: `${this.def.name}/${key}/${stream}@${event.position}/${index}`, process: this.def.name, key };
+  }
+
+  private async appendOutputs(key: string, shard: Shard, inputIndex: number, event: StoredEvent, ctx: Context): Promise<void> {
+    const meta = { v: this.options.version, m: this.m, in: [inputIndex, event.position] };
+    const events =
+      ctx.outputs.length > 0
+        ? ctx.outputs.map((o) => ({ type: o.type, time: event.time, data: o.data, meta }))
+        : [{ type: PROGRESS_EVENT, time: event.time, data: null, meta }];
+    const token = this.lease?.token;
+    try {
+      const result = await this.options.store.append(this.def.output.name, key, events, { expect: { lastSeq: shard.lastSeq }, ...(token === undefined ? {} : { token }) });
+      shard.lastSeq = result.lastSeq;
+      shard.lastOutM = this.m;
+      this.eventsOut += events.length;
+      this.lastOutputAtMs = this.options.clock.monotonicMs();
+      this.idleSpacingMs = 0;
+    } catch (e) {
+      if (isConflict(e)) {
+        throw new Error(`process ${this.def.name}: output shard ${key} changed underneath its single writer (${(e as Error).message}); another writer must be running without a lease`);
+      }
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ shards, leases, snapshots
+
+  private async shard(key: string): Promise<Shard> {
+    const known = this.shards.get(key);
+    if (known !== undefined) return known;
+    const { store } = this.options;
+    let state = this.def.initial(key);
+    if (this.round !== undefined) {
+      const snap = await store.getSnapshot({ process: this.def.name, version: this.options.version, shard: key, atOrBefore: this.round.m });
+      if (snap !== undefined) state = JSON.parse(this.decoder.decode(snap.data)).state;
+    }
+    const head = await store.head(this.def.output.name, key);
+    let lastOutM = 0;
+    if (head.lastSeq > 0) {
+      for await (const batch of store.readShard(this.def.output.name, key, { fromSeq: head.lastSeq, batchSize: 1 })) {
+        const last = batch[batch.length - 1];
+        const m = last?.meta?.m;
+        if (typeof m !== 'number') {
+          throw new Error(`output ${this.def.output.name}/${key}#${head.lastSeq} has no input reference (meta.m): was it written by something other than process ${this.def.name}?`);
+        }
+        lastOutM = m;
+      }
+    }
+    const shard: Shard = { state, lastOutM, lastSeq: head.lastSeq, dirty: false };
+    this.shards.set(key, shard);
+    return shard;
+  }
+
+  private async acquireLease(): Promise<void> {
+    const { store, timers, random, log } = this.options;
+    const ttlMs = this.options.leaseTtlMs ?? 10_000;
+    for (let attempt = 1; !this.stopping; attempt++) {
+      try {
+        this.lease = await store.acquireLease({ stream: this.def.output.name, range: this.range, owner: this.options.owner, ttlMs });
+        log.write({ level: 'info', kind: 'lease.acquired', message: `${this.def.name}: holds ${this.def.output.name} [${this.range.from}, ${this.range.to}) with token ${this.lease.token}`, fields: { ...this.fields(), token: this.lease.token } });
+        this.scheduleRenewal(ttlMs);
+        return;
+      } catch (e) {
+        if (!isLeaseHeld(e)) throw e;
+        if (attempt === 1) log.write({ level: 'warn', kind: 'lease.waiting', message: `${this.def.name}: waiting for the lease: ${(e as Error).message}`, fields: this.fields() });
+        await timers.sleep(backoffDelayMs({ baseMs: ttlMs / 10, capMs: ttlMs }, attempt, random), this.abort.signal);
+      }
+    }
+  }
+
+  private scheduleRenewal(ttlMs: number): void {
+    this.renewTimer = this.options.timers.after(ttlMs / 3, () => {
+      const lease = this.lease;
+      if (lease === undefined || this.stopping) return;
+      this.options.store.renewLease(lease, ttlMs).then(
+        (renewed) => {
+          this.lease = renewed;
+          if (!this.stopping) this.scheduleRenewal(ttlMs);
+        },
+        (e: unknown) => {
+          if (isFenced(e)) {
+            this.error = e;
+            this.mode = 'fenced';
+            this.stopping = true;
+            this.abort.abort(e);
+            this.options.log.write({ level: 'warn', kind: 'runner.fenced', message: `${this.def.name}: lost its lease, giving up: ${(e as Error).message}`, fields: this.fields() });
+          } else if (!this.stopping) {
+            this.scheduleRenewal(ttlMs); // a fault: try again soon
+          }
+        },
+      );
+    });
+  }
+
+  private async restore(): Promise<void> {
+    const { store, log } = this.options;
+    const foreign = (await store.listSnapshots({ process: this.def.name })).filter((s) => s.version !== this.options.version);
+    if (foreign.length > 0) {
+      const versions = [...new Set(foreign.map((s) => s.version))].sort();
+      log.write({ level: 'info', kind: 'snapshot.ignored', message: `${this.def.name}@${this.options.version}: ignoring ${foreign.length} snapshots made by other versions (${versions.join(', ')})`, fields: { ...this.fields(), versions } });
+    }
+    const round = await store.getSnapshot({ process: this.def.name, version: this.options.version, shard: ROUND_SHARD });
+    if (round === undefined) return;
+    const decoded = JSON.parse(this.decoder.decode(round.data)) as Round;
+    if (decoded.consumed.length !== this.def.inputs.length) {
+      log.write({ level: 'warn', kind: 'snapshot.ignored', message: `${this.def.name}: snapshot round at #${decoded.m} has ${decoded.consumed.length} inputs, the process has ${this.def.inputs.length}; starting from scratch`, fields: this.fields() });
+      return;
+    }
+    this.round = decoded;
+    this.m = decoded.m;
+    log.write({ level: 'info', kind: 'snapshot.restored', message: `${this.def.name}: restored snapshot round at input #${decoded.m}`, fields: { ...this.fields(), m: decoded.m } });
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const policy = this.def.snapshots;
+    const byCount = policy.everyEvents > 0 && this.eventsSinceRound >= policy.everyEvents;
+    const byTime = policy.everyMs > 0 && this.options.clock.monotonicMs() - this.lastRoundAtMs >= policy.everyMs;
+    if (byCount || byTime) await this.takeSnapshotRound();
+  }
+
+  /** Snapshots every shard changed since the last round, then the round marker (last, so a torn round is ignored). */
+  async takeSnapshotRound(): Promise<void> {
+    const { store } = this.options;
+    const time = this.watermark() ?? 0;
+    for (const [key, shard] of this.shards) {
+      if (!shard.dirty) continue;
+      await store.putSnapshot({ process: this.def.name, version: this.options.version, shard: key, position: this.m, time, data: this.encoder.encode(JSON.stringify({ state: shard.state })) });
+      shard.dirty = false;
+    }
+    const round: Round = { m: this.m, consumed: this.cursors.map((c) => c.lastPosition) };
+    await store.putSnapshot({ process: this.def.name, version: this.options.version, shard: ROUND_SHARD, position: this.m, time, data: this.encoder.encode(JSON.stringify(round)) });
+    this.round = round;
+    this.snapshotRounds++;
+    this.eventsSinceRound = 0;
+    this.lastRoundAtMs = this.options.clock.monotonicMs();
+  }
+
+  // ------------------------------------------------------------------ idle events and watermarks
+
+  private watermark(): number | null {
+    let min: number | null = null;
+    for (const c of this.cursors) {
+      if (c.lastTime === null) return null;
+      if (min === null || c.lastTime < min) min = c.lastTime;
+    }
+    return min;
+  }
+
+  private idleTimer(): { fired: Promise<'idle'>; handle: TimerHandle } | undefined {
+    const policy = this.options.idle ?? { baseMs: 1000, capMs: 60_000 };
+    if (policy === false || this.watermark() === null) return undefined;
+    const quietMs = this.options.clock.monotonicMs() - this.lastOutputAtMs;
+    const spacing = this.idleSpacingMs === 0 ? policy.baseMs : this.idleSpacingMs;
+    let handle!: TimerHandle;
+    const fired = new Promise<'idle'>((resolve) => {
+      handle = this.options.timers.after(Math.max(0, spacing - quietMs), () => resolve('idle'));
+    });
+    return { fired, handle };
+  }
+
+  private async emitIdle(): Promise<void> {
+    const policy = this.options.idle === false ? undefined : (this.options.idle ?? { baseMs: 1000, capMs: 60_000 });
+    const watermark = this.watermark();
+    if (policy === undefined || watermark === null) return;
+    const token = this.lease?.token;
+    await this.options.store.append(this.def.output.name, idleKey(this.range), [{ type: IDLE_EVENT, time: watermark, data: null, meta: { v: this.options.version } }], token === undefined ? {} : { token });
+    this.idleEventsOut++;
+    this.lastOutputAtMs = this.options.clock.monotonicMs();
+    this.idleSpacingMs = Math.min(policy.capMs, (this.idleSpacingMs === 0 ? policy.baseMs : this.idleSpacingMs) * 2);
+  }
+}
+
+/** The shard a runner writes its idle events to: the first `$idle/N` that falls in its range. */
+export function idleKey(range: ShardRange): string {
+  for (let i = 0; ; i++) {
+    const key = `${IDLE_EVENT}/${i}`;
+    if (rangeContains(range, bucketOf(key))) return key;
+  }
+}
+
+/** Collects a handler's outputs and effect requests; nothing leaves until the handler has returned. */
+class Context implements HandlerContext<Record<string, unknown>> {
+  readonly outputs: Array<{ type: string; data: unknown }> = [];
+  readonly effects: Array<{ gateway: string; request: unknown; index: number }> = [];
+  private ids = 0;
+  private rng: Random | undefined;
+
+  constructor(
+    readonly process: string,
+    readonly version: string,
+    readonly key: string,
+    readonly time: number,
+    private readonly m: number,
+  ) {}
+
+  emit(type: string, data: unknown): void {
+    if (typeof type !== 'string' || type === '' || type.startsWith('$')) {
+      throw new TypeError(`emit: event type must be a non-empty string not starting with '$', got ${JSON.stringify(type)}`);
+    }
+    this.outputs.push({ type, data });
+  }
+
+  effect<Req>(gateway: { name: string }, request: Req): void {
+    this.effects.push({ gateway: gateway.name, request, index: this.effects.length });
+  }
+
+  get random(): Random {
+    this.rng ??= seededRandom(deriveSeed(this.m, `${this.process}/${this.key}`));
+    return this.rng;
+  }
+
+  id(): string {
+    return `${this.process}:${this.key}:${this.m}:${this.ids++}`;
+  }
+}

@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSpiveError } from '../src/model/errors.ts';
+import { registerAppend } from './commands/append.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerRun } from './commands/run.ts';
 import { registerStore } from './commands/store.ts';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './exit-codes.ts';
 import type { Streams } from './output.ts';
@@ -30,6 +32,8 @@ export function buildProgram(context: CommandContext): Command {
       writeErr: (text) => context.streams.stderr.write(text),
     });
   registerDemo(program, context);
+  registerRun(program, context);
+  registerAppend(program, context);
   registerStore(program, context);
   // Every subcommand inherits the same error handling and output streams.
   for (const command of program.commands) applyCommonSettings(command, context);

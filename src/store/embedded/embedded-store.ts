@@ -360,6 +360,11 @@ export class EmbeddedStore implements EventStore {
     }
   }
 
+  /** Writes the running instance's endpoint into the lock file, so other commands hand it their work. */
+  advertise(endpoint: string): void {
+    this.lock?.advertise(endpoint);
+  }
+
   /** Sealed segments' manifests, in segment order (for tools that read the columnar files). */
   sealedSegments(): SegmentManifest[] {
     return [...this.sealed.entries()].sort(([a], [b]) => a - b).map(([, m]) => m);

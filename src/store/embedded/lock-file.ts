@@ -52,6 +52,15 @@ export class LockFile {
     return h !== undefined && !isStale(h) ? h : undefined;
   }
 
+  /** Records where the running instance accepts work, for `spive append` and `spive replay`. */
+  advertise(endpoint: string): void {
+    const updated: LockHolder = { ...this.holder, endpoint };
+    const temp = `${this.path}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, `${JSON.stringify(updated)}\n`);
+    fs.renameSync(temp, this.path);
+    (this as { holder: LockHolder }).holder = updated;
+  }
+
   release(): void {
     const current = readHolder(this.path);
     if (current?.pid === this.holder.pid && current.since === this.holder.since) fs.rmSync(this.path, { force: true });

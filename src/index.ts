@@ -21,6 +21,7 @@ export * from './model/errors.ts';
 export { ALL_SHARDS, SHARD_BUCKETS, bucketOf, parseShardRange, type ShardRange } from './model/shard.ts';
 export { ManualClock, realClock, type Clock } from './time/clock.ts';
 export { realTimers, type TimerHandle, type Timers } from './time/timers.ts';
+export { ManualTimers } from './time/manual-timers.ts';
 export { deriveSeed, seededRandom, type Random } from './random/random.ts';
 export { realRandom } from './random/real-random.ts';
 export type * from './store/event-store.ts';

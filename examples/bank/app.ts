@@ -85,7 +85,15 @@ export const ledger = defineProcess({
         const { id, from, to, amount } = e.data;
         if (state.seen[id]) return state;
         const seen = { ...state.seen, [id]: true as const };
-        const reason = !state.opened ? 'no such account' : amount <= 0 ? 'amount must be positive' : state.available - amount < -state.overdraftLimit ? 'insufficient funds' : undefined;
+        const reason = !state.opened
+          ? 'no such account'
+          : from === to
+            ? 'cannot transfer to the same account'
+            : amount <= 0
+              ? 'amount must be positive'
+              : state.available - amount < -state.overdraftLimit
+                ? 'insufficient funds'
+                : undefined;
         if (reason !== undefined) {
           ctx.emit('Rejected', { account: from, amount, id, reason });
           ctx.effect(notifications, { account: from, message: `transfer ${id} of ${amount} to ${to} rejected: ${reason}` });
@@ -120,14 +128,15 @@ export const balances = defineProcess({
     ledger: {
       Opened: (state, e) => ({ ...state, overdraftLimit: e.data.overdraftLimit }),
       Credited(state, e, ctx) {
-        const next = apply(state, `${e.data.id}:credit`, e.data.amount);
+        const next = apply(state, `${e.data.id}@${e.data.account}:credit`, e.data.amount);
         next.deposited += e.data.amount;
         ctx.emit('BalanceChanged', { account: ctx.key, balance: next.balance });
         return next;
       },
       Debited(state, e, ctx) {
         const payer = ctx.key === e.data.account;
-        const next = apply(state, `${e.data.id}:${payer ? 'out' : 'in'}`, payer ? -e.data.amount : e.data.amount);
+        // Request ids are unique per payer account (the ledger dedupes per account), so entries are named by both.
+        const next = apply(state, `${e.data.id}@${e.data.account}:${payer ? 'out' : 'in'}`, payer ? -e.data.amount : e.data.amount);
         if (payer && next.balance < 0 && state.balance >= 0) {
           ctx.effect(notifications, { account: ctx.key, message: `account ${ctx.key} is overdrawn: ${next.balance}` });
         }

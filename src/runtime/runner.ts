@@ -121,6 +121,7 @@ export class ProcessRunner {
   private lease: Lease | undefined;
   private renewTimer: TimerHandle | undefined;
   private round: Round | undefined;
+  private restoredFromM = 0;
   private m = 0;
   private eventsIn = 0;
   private eventsOut = 0;
@@ -186,7 +187,7 @@ export class ProcessRunner {
       inputs: this.cursors.map((c) => ({ stream: c.stream, position: c.lastPosition, time: c.lastTime })),
       shards: this.shards.size,
       snapshotRounds: this.snapshotRounds,
-      restoredFromM: this.round?.m ?? 0,
+      restoredFromM: this.restoredFromM,
       error: this.error === undefined ? null : this.error instanceof Error ? this.error.message : String(this.error),
     };
   }
@@ -469,6 +470,7 @@ export class ProcessRunner {
     }
     this.round = decoded;
     this.m = decoded.m;
+    this.restoredFromM = decoded.m;
     log.write({ level: 'info', kind: 'snapshot.restored', message: `${this.def.name}: restored snapshot round at input #${decoded.m}`, fields: { ...this.fields(), m: decoded.m } });
   }
 

@@ -7,6 +7,8 @@
  * - bytes written to a file are durable only after `sync()` on that file returns;
  * - a newly created or renamed file's *name* is durable only after `syncDir()` on its folder returns.
  */
+import { dirname } from 'node:path';
+
 export interface FileHandle {
   /** Writes all of `data` at byte `position`. */
   write(data: Uint8Array, position: number): Promise<void>;
@@ -46,4 +48,17 @@ export async function writeFileAtomic(fs: FileSystem, dir: string, name: string,
   }
   await fs.rename(temp, `${dir}/${name}`);
   await fs.syncDir(dir);
+}
+
+/**
+ * Creates `dir` (and missing parents) and makes its name durable: a new folder is a new name in its
+ * parent, so the parent of every folder created here is synced (top down), and so is the parent of
+ * `dir` even when `dir` existed already (a crash may have left its name unsynced).
+ */
+export async function mkdirpDurable(fs: FileSystem, dir: string): Promise<void> {
+  const created: string[] = [];
+  for (let d = dir; dirname(d) !== d && !(await fs.exists(d)); d = dirname(d)) created.push(d);
+  await fs.mkdirp(dir);
+  const parents = new Set([...created.reverse().map((d) => dirname(d)), dirname(dir)]);
+  for (const parent of parents) if (parent !== dir) await fs.syncDir(parent);
 }

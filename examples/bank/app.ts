@@ -76,15 +76,19 @@ export const ledger = defineProcess({
         ctx.emit('Opened', { account: e.data.account, overdraftLimit: e.data.overdraftLimit });
         return { ...state, opened: true, overdraftLimit: e.data.overdraftLimit };
       },
+      // Handlers may update the shard's state in place and return it (the fast path): no copying of
+      // the growing `seen` record on every event.
       Deposited(state, e, ctx) {
         if (state.seen[e.data.id]) return state;
         ctx.emit('Credited', { account: e.data.account, amount: e.data.amount, id: e.data.id });
-        return { ...state, available: state.available + e.data.amount, seen: { ...state.seen, [e.data.id]: true as const } };
+        state.available += e.data.amount;
+        state.seen[e.data.id] = true;
+        return state;
       },
       TransferRequested(state, e, ctx) {
         const { id, from, to, amount } = e.data;
         if (state.seen[id]) return state;
-        const seen = { ...state.seen, [id]: true as const };
+        state.seen[id] = true;
         const reason = !state.opened
           ? 'no such account'
           : from === to
@@ -97,10 +101,11 @@ export const ledger = defineProcess({
         if (reason !== undefined) {
           ctx.emit('Rejected', { account: from, amount, id, reason });
           ctx.effect(notifications, { account: from, message: `transfer ${id} of ${amount} to ${to} rejected: ${reason}` });
-          return { ...state, seen };
+          return state;
         }
         ctx.emit('Debited', { account: from, to, amount, id });
-        return { ...state, available: state.available - amount, seen };
+        state.available -= amount;
+        return state;
       },
     },
   },
@@ -135,9 +140,10 @@ export const balances = defineProcess({
       },
       Debited(state, e, ctx) {
         const payer = ctx.key === e.data.account;
+        const before = state.balance;
         // Request ids are unique per payer account (the ledger dedupes per account), so entries are named by both.
         const next = apply(state, `${e.data.id}@${e.data.account}:${payer ? 'out' : 'in'}`, payer ? -e.data.amount : e.data.amount);
-        if (payer && next.balance < 0 && state.balance >= 0) {
+        if (payer && next.balance < 0 && before >= 0) {
           ctx.effect(notifications, { account: ctx.key, message: `account ${ctx.key} is overdrawn: ${next.balance}` });
         }
         ctx.emit('BalanceChanged', { account: ctx.key, balance: next.balance });
@@ -147,9 +153,14 @@ export const balances = defineProcess({
   },
 });
 
+/** Applies a ledger entry once (in place); an entry seen again is counted, not applied. */
 function apply(state: BalanceState, entry: string, delta: number): BalanceState {
-  if (state.applied[entry]) return { ...state, appliedTwice: state.appliedTwice + 1 };
-  return { ...state, balance: state.balance + delta, applied: { ...state.applied, [entry]: true } };
+  if (state.applied[entry]) state.appliedTwice++;
+  else {
+    state.balance += delta;
+    state.applied[entry] = true;
+  }
+  return state;
 }
 
 // ---------------------------------------------------------------- the app

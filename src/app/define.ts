@@ -107,7 +107,7 @@ export interface ProcessOptions<S, In extends Record<string, InputSpec>, Out ext
    * Handlers per input (by the name given in `inputs`) and event type. A handler returns the new
    * state; it may also mutate the state it got and return that same object (the fast path).
    */
-  readonly on: { readonly [K in keyof In]?: HandlersFor<S, EventsOfInput<In[K]>, Out> };
+  readonly on: { readonly [K in keyof In]?: HandlersFor<NoInfer<S>, EventsOfInput<In[K]>, Out> };
   readonly snapshots?: SnapshotPolicy;
 }
 

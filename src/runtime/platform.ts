@@ -210,7 +210,7 @@ export class Platform {
       const settled = this.runners.every((r) => {
         const s = r.status();
         if (s.mode === 'stopped' || s.mode === 'failed' || s.mode === 'fenced') return true;
-        return s.mode === 'live' && s.inputs.every((i) => i.position >= (last.get(i.stream) ?? 0));
+        return r.isIdle() && s.inputs.every((i) => i.position >= (last.get(i.stream) ?? 0));
       });
       if (settled) return;
       if (this.clock.monotonicMs() > deadline) {

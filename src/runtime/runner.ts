@@ -34,6 +34,9 @@ export const PROGRESS_EVENT = '$progress';
 /** The snapshot "shard" that records a complete snapshot round. */
 export const ROUND_SHARD = '$round';
 
+/** Output appends a runner may have submitted and not yet seen acknowledged. */
+const MAX_IN_FLIGHT = 256;
+
 export type RunnerMode = 'starting' | 'catch-up' | 'live' | 'stopped' | 'fenced' | 'failed';
 
 export interface IdlePolicy {
@@ -134,6 +137,11 @@ export class ProcessRunner {
   private lastOutputAtMs = 0;
   private error: unknown;
   private stopping = false;
+  /** Output appends submitted but not yet acknowledged (the store keeps their order). */
+  private readonly inFlight = new Set<Promise<void>>();
+  private inFlightError: unknown;
+  /** True while the loop waits for input with nothing in flight. */
+  private idle = false;
   private readonly range: ShardRange;
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
@@ -206,9 +214,12 @@ export class ProcessRunner {
     return [...this.shards.keys()].sort();
   }
 
-  /** True when every input has nothing buffered: everything committed so far has been taken. */
-  isCaughtUpWithInputs(): boolean {
-    return this.mode === 'live' && this.cursors.every((c) => c.head() === undefined);
+  /**
+   * True when the runner has handled everything committed to its inputs that it has seen: it is
+   * waiting for input, nothing is buffered, and every output it submitted is durable.
+   */
+  isIdle(): boolean {
+    return this.idle && this.inFlight.size === 0 && this.cursors.every((c) => c.head() === undefined);
   }
 
   // ------------------------------------------------------------------ main loop
@@ -230,8 +241,14 @@ export class ProcessRunner {
         const next = this.pickNext();
         if (next === undefined) {
           if (this.cursors.some((c) => c.isEnded)) break; // the store closed
+          await this.drainAppends();
           this.goLive();
-          await this.waitForInput();
+          this.idle = true;
+          try {
+            await this.waitForInput();
+          } finally {
+            this.idle = false;
+          }
           continue;
         }
         const cursor = this.cursors[next] as InputCursor;
@@ -242,6 +259,7 @@ export class ProcessRunner {
         await this.handle(next, event);
         await this.maybeSnapshot();
       }
+      await this.drainAppends();
       this.mode = 'stopped';
     } catch (e) {
       if (this.stopping && !(e instanceof HandlerBugError) && !(e instanceof EffectBugError)) {
@@ -256,6 +274,7 @@ export class ProcessRunner {
         log.write({ level: 'error', kind: 'runner.failed', message: `${this.def.name}: ${e instanceof Error ? e.message : String(e)}`, fields: this.fields() });
       }
     } finally {
+      await Promise.allSettled([...this.inFlight]);
       this.markReady();
       this.renewTimer?.cancel();
       this.abort.abort(new Error('runner ended'));
@@ -329,6 +348,7 @@ export class ProcessRunner {
         }
         continue;
       }
+      if (this.inFlightError !== undefined) throw this.inFlightError;
       for (const effect of ctx.effects) {
         await this.gatewayFor(effect.gateway).perform(effect.request, this.effectCall(key, inputIndex, event, effect.index), this.abort.signal);
       }
@@ -370,19 +390,35 @@ export class ProcessRunner {
         ? ctx.outputs.map((o) => ({ type: o.type, time: event.time, data: o.data, meta }))
         : [{ type: PROGRESS_EVENT, time: event.time, data: null, meta }];
     const token = this.lease?.token;
-    try {
-      const result = await this.options.store.append(this.def.output.name, key, events, { expect: { lastSeq: shard.lastSeq }, ...(token === undefined ? {} : { token }) });
-      shard.lastSeq = result.lastSeq;
-      shard.lastOutM = this.m;
-      this.eventsOut += events.length;
-      this.lastOutputAtMs = this.options.clock.monotonicMs();
-      this.idleSpacingMs = 0;
-    } catch (e) {
-      if (isConflict(e)) {
-        throw new Error(`process ${this.def.name}: output shard ${key} changed underneath its single writer (${(e as Error).message}); another writer must be running without a lease`);
-      }
-      throw e;
-    }
+    // Pipelined: the append is submitted now and acknowledged later; the store commits in submission
+    // order and groups concurrent appends into one fsync. The shard's head advances optimistically;
+    // a failure stops the runner before anything that depends on durability (snapshots, idle events).
+    const expectSeq = shard.lastSeq;
+    shard.lastSeq += events.length;
+    shard.lastOutM = this.m;
+    this.eventsOut += events.length;
+    this.lastOutputAtMs = this.options.clock.monotonicMs();
+    this.idleSpacingMs = 0;
+    const pending = this.options.store.append(this.def.output.name, key, events, { expect: { lastSeq: expectSeq }, ...(token === undefined ? {} : { token }) }).then(
+      (result) => {
+        assert(result.lastSeq === expectSeq + events.length, 'pipelined appends land where planned');
+      },
+      (e: unknown) => {
+        this.inFlightError ??= isConflict(e)
+          ? new Error(`process ${this.def.name}: output shard ${key} changed underneath its single writer (${(e as Error).message}); another writer must be running without a lease`)
+          : e;
+      },
+    );
+    const tracked = pending.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    if (this.inFlightError !== undefined) throw this.inFlightError;
+    if (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
+  }
+
+  /** Waits until every submitted output is durable; rethrows the first failure. */
+  private async drainAppends(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    if (this.inFlightError !== undefined) throw this.inFlightError;
   }
 
   // ------------------------------------------------------------------ shards, leases, snapshots
@@ -471,6 +507,9 @@ export class ProcessRunner {
     this.round = decoded;
     this.m = decoded.m;
     this.restoredFromM = decoded.m;
+    // Load every snapshotted shard now, so the app view (invariants, status) sees all of them.
+    const keys = new Set((await store.listSnapshots({ process: this.def.name, version: this.options.version })).filter((s) => s.shard !== ROUND_SHARD && s.position <= decoded.m).map((s) => s.shard));
+    for (const key of [...keys].sort()) if (rangeContains(this.range, bucketOf(key))) await this.shard(key);
     log.write({ level: 'info', kind: 'snapshot.restored', message: `${this.def.name}: restored snapshot round at input #${decoded.m}`, fields: { ...this.fields(), m: decoded.m } });
   }
 
@@ -484,12 +523,17 @@ export class ProcessRunner {
   /** Snapshots every shard changed since the last round, then the round marker (last, so a torn round is ignored). */
   async takeSnapshotRound(): Promise<void> {
     const { store } = this.options;
+    // A round must never be ahead of durable outputs, or a restart would skip inputs whose outputs were lost.
+    await this.drainAppends();
     const time = this.watermark() ?? 0;
+    // Submitted together, so the store commits them in one group (one fsync).
+    const puts: Promise<void>[] = [];
     for (const [key, shard] of this.shards) {
       if (!shard.dirty) continue;
-      await store.putSnapshot({ process: this.def.name, version: this.options.version, shard: key, position: this.m, time, data: this.encoder.encode(JSON.stringify({ state: shard.state })) });
+      puts.push(store.putSnapshot({ process: this.def.name, version: this.options.version, shard: key, position: this.m, time, data: this.encoder.encode(JSON.stringify({ state: shard.state })) }));
       shard.dirty = false;
     }
+    await Promise.all(puts);
     const round: Round = { m: this.m, consumed: this.cursors.map((c) => c.lastPosition) };
     await store.putSnapshot({ process: this.def.name, version: this.options.version, shard: ROUND_SHARD, position: this.m, time, data: this.encoder.encode(JSON.stringify(round)) });
     this.round = round;

@@ -196,6 +196,18 @@ export class StoreState {
     return false;
   }
 
+  /**
+   * Marks every lease as expired (keeping tokens and fencing as they are). Used when a store is
+   * opened for exclusive writing: whoever held those leases no longer has the store open.
+   */
+  expireAllLeases(): number {
+    let n = 0;
+    for (const [stream, list] of this.leases) {
+      this.leases.set(stream, list.map((l) => (n++, { ...l, expiresAt: Number.NEGATIVE_INFINITY })));
+    }
+    return n;
+  }
+
   planRelease(lease: Lease): boolean {
     return (this.leases.get(lease.stream) ?? []).some((l) => l.token === lease.token);
   }

@@ -31,11 +31,15 @@
  *   float64 amount) in one raw binary file, read with one readFile and summed by the same loop: the
  *   physical limit of a scan from the page cache.
  *
+ * - runtime.bank.ledger.live (events/s; higher is better). See bank-live.ts: input events through the
+ *   bank's ledger process live on the embedded store, against its handlers alone in a loop.
+ *
  * - embedded.open.10m (ms; lower is better). `EmbeddedStore.open` of that store (recovery reads and
  *   checks every WAL frame to rebuild the indexes). Median of 3. Baseline: readFile of every WAL
  *   segment, i.e. just reading the bytes open has to read.
  */
 import { appendBatched, appendSingle, type AppendSizes } from './append.ts';
+import { bankLive } from './bank-live.ts';
 import { buildBigStore, openBench, scanBench, type BigStore, type BigStoreSizes } from './scan.ts';
 import { emit, fmt, info, removeAllTemps, removeTemp, type BenchResult } from './util.ts';
 import { dirname } from 'node:path';
@@ -86,6 +90,7 @@ async function main(): Promise<void> {
     { names: ['embedded.append.single.p50', 'embedded.append.single.p99'], run: (r) => appendSingle(appendSizes, r) },
     { names: ['embedded.scan.10m'], run: async (r) => scanBench(await bigStore(), bigSizes, r) },
     { names: ['embedded.open.10m'], run: async (r) => openBench(await bigStore(), bigSizes, r) },
+    { names: ['runtime.bank.ledger.live', 'runtime.bank.ledger.backlog'], run: (r) => bankLive({ events: size(200_000), accounts: 1000 }, r) },
   ];
   const selected = (name: string): boolean => only.length === 0 || only.some((prefix) => name.startsWith(prefix));
   const chosen = suites.filter((s) => s.names.some(selected));

@@ -6,23 +6,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedStore, ManualClock, MemoryStore, Platform, type EventStore, type StoredEvent } from 'spive';
 import bank, { balances, ledger } from '../../examples/bank/app.ts';
+import { bankInputs, type BankInput } from '../examples/bank-inputs.ts';
 import { FaultyStore } from '../helpers/faulty-store.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
-type Input = { type: string; data: Record<string, unknown>; time: number };
-
-function bankInputs(seed: number, n: number): Input[] {
-  const inputs: Input[] = [];
-  let x = seed >>> 0;
-  const next = (k: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % k);
-  for (let a = 0; a < 6; a++) inputs.push({ type: 'AccountOpened', data: { account: `a${a}`, overdraftLimit: 50 }, time: inputs.length });
-  while (inputs.length < n) {
-    const i = inputs.length;
-    if (next(3) === 0) inputs.push({ type: 'Deposited', data: { id: `d${next(n)}`, account: `a${next(6)}`, amount: 1 + next(100) }, time: i });
-    else inputs.push({ type: 'TransferRequested', data: { id: `t${next(n)}`, from: `a${next(6)}`, to: `a${next(6)}`, amount: 1 + next(120) }, time: i });
-  }
-  return inputs;
-}
+type Input = BankInput;
 
 const quiet = { idle: false as const, ingressIdle: false as const, version: 'v1' };
 

@@ -47,7 +47,7 @@ import {
   validateTtl,
 } from '../validate.ts';
 import { decodeColumnFile, type ColumnFileInfo } from './columnar-segment.ts';
-import { writeFileAtomic, type FileHandle, type FileSystem } from './file-system.ts';
+import { mkdirpDurable, writeFileAtomic, type FileHandle, type FileSystem } from './file-system.ts';
 import { FrameIndex, type FrameLocation } from './frame-index.ts';
 import { LockFile } from './lock-file.ts';
 import { nodeFileSystem } from './node-file-system.ts';
@@ -103,6 +103,8 @@ export class EmbeddedStore implements EventStore {
   private readonly commits = new CommitSignal();
   private readonly readers = new Map<number, Promise<FileHandle>>();
   private readonly sealed = new Map<number, SegmentManifest>();
+  /** Bodies of the most recently committed events records (already durable), by frame id. */
+  private readonly tail = new TailCache(32 * 1024 * 1024);
   private queue: CommitOp[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private flushRunning = false;
@@ -131,9 +133,10 @@ export class EmbeddedStore implements EventStore {
     if (options.segmentBytes !== undefined && !(Number.isSafeInteger(options.segmentBytes) && options.segmentBytes >= 4096)) {
       throw new InvalidInputError('segmentBytes', 'an integer >= 4096', options.segmentBytes);
     }
-    if (!options.readOnly) await fs.mkdirp(dir);
+    // The folders' names must be durable too, or a power cut can take the whole store or wal/ with it.
+    if (!options.readOnly) await mkdirpDurable(fs, dir);
     await checkFormat(fs, dir, options.readOnly === true);
-    if (!options.readOnly) await fs.mkdirp(`${dir}/wal`);
+    if (!options.readOnly) await mkdirpDurable(fs, `${dir}/wal`);
     const useLock = !options.readOnly && (options.lock ?? fs === nodeFileSystem);
     const lock = useLock
       ? LockFile.acquire(`${dir}/LOCK`, { since: new Date(clock.nowMs()).toISOString(), command: options.command ?? 'spive' }, warn)
@@ -165,6 +168,9 @@ export class EmbeddedStore implements EventStore {
       this.sealed.set(Number(m[1]), manifest);
     }
     if (this.options.readOnly) return;
+    // Only the process holding the write lock takes leases, so leases found on open belong to a
+    // previous holder (which stopped or crashed): they may be taken over at once. Fencing stays.
+    if (this.lock !== undefined) this.state.expireAllLeases();
     this.active = await this.fs.open(`${this.dir}/wal/${segmentName(this.activeSegment)}`, { create: true });
     if (segments.length === 0) await this.fs.syncDir(`${this.dir}/wal`);
     if (this.options.autoSeal !== false) {
@@ -215,12 +221,18 @@ export class EmbeddedStore implements EventStore {
     });
   }
 
-  /** Drains the queue. `flushRunning` is cleared with no await after the last emptiness check. */
+  /**
+   * Drains the queue. `drain` itself clears `flushRunning` with no await after its last emptiness
+   * check. Clearing it again here after a normal return would be wrong: a submit in the microtask gap
+   * may already have started the next flush, and a third would then run beside it (two drains writing
+   * at the same offset). So it is cleared here only when `drain` threw.
+   */
   private async flush(): Promise<void> {
     try {
       await this.drain();
-    } finally {
+    } catch (e) {
       this.flushRunning = false;
+      throw e;
     }
   }
 
@@ -390,11 +402,13 @@ export class EmbeddedStore implements EventStore {
       const plan = this.state.planAppend(stream, key, events, options, pending);
       pending.add(plan);
       const meta = { s: stream, k: key, q: plan.firstSeq, p: plan.firstPosition, n: plan.count, lo: plan.minTime, hi: maxTime, lt: plan.lastTime };
+      const body = encodeRecord(RecordKind.Events, meta, eventsPayload(events, dataTexts, metaTexts));
       return {
-        body: encodeRecord(RecordKind.Events, meta, eventsPayload(events, dataTexts, metaTexts)),
+        body,
         publish: (at) => {
           this.state.applyAppend(plan, maxTime);
           this.frames.add(meta, at);
+          this.tail.put(this.frames.size - 1, body);
           return {
             firstSeq: plan.firstSeq,
             lastSeq: plan.firstSeq + plan.count - 1,
@@ -484,7 +498,9 @@ export class EmbeddedStore implements EventStore {
 
   private async readFrame(id: number): Promise<StoredEvent[]> {
     const at = { segment: this.frames.segment[id] as number, offset: this.frames.offset[id] as number, length: this.frames.length[id] as number };
-    const body = await this.readBody(at);
+    // Subscribers mostly read what was just written: serve it from memory, not through the thread
+    // pool (where reads would queue behind fsyncs).
+    const body = this.tail.get(id) ?? (await this.readBody(at));
     const file = `${this.dir}/wal/${segmentName(at.segment)}`;
     let tuples;
     try {
@@ -647,9 +663,31 @@ async function checkFormat(fs: FileSystem, dir: string, readOnly: boolean): Prom
     return;
   }
   if (readOnly) throw new NotFoundError(`embedded store at ${dir}`);
-  const entries = (await fs.list(dir)).filter((n) => n !== 'wal' && n !== 'LOCK');
+  // FORMAT.tmp is what a crash during the very first open leaves behind; writing FORMAT replaces it.
+  const entries = (await fs.list(dir)).filter((n) => n !== 'wal' && n !== 'LOCK' && n !== 'FORMAT.tmp');
   if (entries.length > 0) {
     throw new InvalidInputError('store', `an empty folder or a Spive store, but ${dir} holds other files (${entries.slice(0, 3).join(', ')})`);
   }
   await writeFileAtomic(fs, dir, 'FORMAT', new TextEncoder().encode(`${JSON.stringify(STORE_FORMAT)}\n`));
+}
+
+/** The newest frame bodies, up to a byte budget; the oldest are dropped first. */
+class TailCache {
+  private readonly bodies = new Map<number, Uint8Array>();
+  private bytes = 0;
+  constructor(private readonly budgetBytes: number) {}
+
+  put(id: number, body: Uint8Array): void {
+    this.bodies.set(id, body);
+    this.bytes += body.byteLength;
+    for (const [old, b] of this.bodies) {
+      if (this.bytes <= this.budgetBytes) break;
+      this.bodies.delete(old);
+      this.bytes -= b.byteLength;
+    }
+  }
+
+  get(id: number): Uint8Array | undefined {
+    return this.bodies.get(id);
+  }
 }

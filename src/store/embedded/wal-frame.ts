@@ -8,6 +8,12 @@ import { crc32 } from 'node:zlib';
 export const FRAME_MAGIC = 0x31565053; // "SPV1" read as little-endian bytes
 export const FRAME_HEADER_BYTES = 12;
 export const MAX_FRAME_BODY_BYTES = 256 * 1024 * 1024;
+/**
+ * Every record body holds at least its kind and meta length (wal-records.ts). A shorter frame is never
+ * written; it is what a torn write leaves when only the magic landed and zeros follow (length 0 and
+ * CRC 0 "match"), so it must not pass as a valid frame.
+ */
+export const MIN_FRAME_BODY_BYTES = 5;
 
 export function encodeFrame(body: Uint8Array): Uint8Array {
   const frame = new Uint8Array(FRAME_HEADER_BYTES + body.byteLength);
@@ -31,7 +37,7 @@ export function checkFrame(bytes: Uint8Array, offset: number): FrameCheck {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (view.getUint32(offset, true) !== FRAME_MAGIC) return { ok: false, reason: 'bad frame magic', truncated: false };
   const length = view.getUint32(offset + 4, true);
-  if (length > MAX_FRAME_BODY_BYTES) return { ok: false, reason: `implausible frame length ${length}`, truncated: false };
+  if (length > MAX_FRAME_BODY_BYTES || length < MIN_FRAME_BODY_BYTES) return { ok: false, reason: `implausible frame length ${length}`, truncated: false };
   const end = offset + FRAME_HEADER_BYTES + length;
   if (end > bytes.byteLength) return { ok: false, reason: `frame of ${length} bytes runs past end of data`, truncated: true };
   const body = bytes.subarray(offset + FRAME_HEADER_BYTES, end);

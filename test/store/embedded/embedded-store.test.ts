@@ -152,3 +152,18 @@ describe('embedded store', () => {
     expect(total).toBe(expected);
   });
 });
+
+describe('embedded store leases across holders', () => {
+  it('frees leases left by a previous holder of the write lock, keeping fencing and token order', async () => {
+    const path = dir();
+    const first = await EmbeddedStore.open(path, { warn: () => undefined });
+    const lease = await first.acquireLease({ stream: 'out', range: { from: 0, to: 4096 }, owner: 'crashed-runner', ttlMs: 3_600_000 });
+    await first.append('out', 'k', [{ type: 'T', time: T0, data: 1 }], { token: lease.token });
+    await first.close();
+    const second = await open(path);
+    const next = await second.acquireLease({ stream: 'out', range: { from: 0, to: 4096 }, owner: 'new-runner', ttlMs: 1000 });
+    expect(next.token).toBe(lease.token + 1);
+    const stale = await second.append('out', 'k', [{ type: 'T', time: T0, data: 2 }], { token: lease.token }).catch((e: unknown) => e);
+    expect((stale as { code?: string }).code).toBe('FENCED');
+  });
+});

@@ -10,7 +10,8 @@ export type SpiveErrorCode =
   | 'NOT_FOUND' // a named thing (store, stream, snapshot, file) does not exist
   | 'INVALID_INPUT' // a caller passed a value that breaks the documented contract
   | 'LOCKED' // the embedded store is held open for writing by another process
-  | 'CLOSED'; // the store was closed (or poisoned by a failed fsync)
+  | 'CLOSED' // the store was closed (or poisoned by a failed fsync)
+  | 'UNAVAILABLE'; // a hardware fault: the store or network did not answer (retried, never a bug)
 
 export class SpiveError extends Error {
   override name = 'SpiveError';
@@ -126,6 +127,21 @@ function describe(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/**
+ * A hardware fault: a timeout, a refused connection, a lost reply. Callers retry (the operation may or
+ * may not have happened: after a lost reply, check before repeating a non-idempotent write).
+ */
+export class UnavailableError extends SpiveError {
+  override name = 'UnavailableError';
+  constructor(what: string, reason: string) {
+    super('UNAVAILABLE', `${what}: ${reason}`, { what, reason });
+  }
+}
+
+export function isUnavailable(e: unknown): e is UnavailableError {
+  return e instanceof SpiveError && e.code === 'UNAVAILABLE';
 }
 
 export function isSpiveError(e: unknown): e is SpiveError {

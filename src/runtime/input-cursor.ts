@@ -15,6 +15,8 @@ export class InputCursor {
   lastPosition: number;
   /** Event time of the last event taken, null before the first. */
   lastTime: number | null = null;
+  /** Why reading stopped, when it stopped on an error (a store fault, say). */
+  failure: unknown;
 
   constructor(
     store: EventStore,
@@ -59,9 +61,10 @@ export class InputCursor {
         }
       },
       (e: unknown) => {
+        // Reported through `failure`, so a race over several cursors never leaves a rejection unhandled.
         this.pending = undefined;
         this.ended = true;
-        throw e;
+        this.failure = e;
       },
     );
     return this.pending;

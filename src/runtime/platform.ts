@@ -103,6 +103,8 @@ export class Platform {
             range: options.range ?? ALL_SHARDS,
             ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
             ...(options.idle !== undefined ? { idle: options.idle } : {}),
+            ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
+            ...(options.overdueAfterMs !== undefined ? { overdueAfterMs: options.overdueAfterMs } : {}),
           }),
       );
     for (const s of ingressStreams(app)) this.ingress.set(s.name, { def: s, events: 0, idleEvents: 0, spacingMs: 0, lastMs: this.clock.monotonicMs() });

@@ -15,7 +15,7 @@
  *    is reflected once, and effects happen live only.
  */
 import type { HandlerContext, InputEvent, ProcessDef } from '../app/define.ts';
-import { isConflict, isFenced, isLeaseHeld } from '../model/errors.ts';
+import { isConflict, isFenced, isLeaseHeld, isUnavailable } from '../model/errors.ts';
 import type { StoredEvent } from '../model/event.ts';
 import { ALL_SHARDS, bucketOf, rangeContains, type ShardRange } from '../model/shard.ts';
 import { deriveSeed, seededRandom, type Random } from '../random/random.ts';
@@ -23,7 +23,7 @@ import type { EventStore, Lease } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerHandle, Timers } from '../time/timers.ts';
 import { assert } from '../util/assert.ts';
-import { backoffDelayMs } from './backoff.ts';
+import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { EffectBugError, type GatewayRuntime } from './gateway-runtime.ts';
 import { InputCursor } from './input-cursor.ts';
 import type { RuntimeLog } from './log.ts';
@@ -61,6 +61,10 @@ export interface RunnerOptions {
   readonly leaseTtlMs?: number;
   /** Idle events on the output while inputs are quiet; false turns them off. */
   readonly idle?: IdlePolicy | false;
+  /** Backoff between restarts after store faults. */
+  readonly backoff?: BackoffPolicy;
+  /** A series of store faults longer than this raises an overdue warning (default 30 s). */
+  readonly overdueAfterMs?: number;
 }
 
 export interface RunnerStatus {
@@ -84,6 +88,10 @@ export interface RunnerStatus {
   readonly shards: number;
   readonly snapshotRounds: number;
   readonly restoredFromM: number;
+  /** Store faults survived (each one restarted the runner from the durable state). */
+  readonly faults: number;
+  /** Set while a series of store faults has lasted longer than the overdue threshold. */
+  readonly overdueSinceMs: number | null;
   readonly error: string | null;
 }
 
@@ -142,6 +150,11 @@ export class ProcessRunner {
   private inFlightError: unknown;
   /** True while the loop waits for input with nothing in flight. */
   private idle = false;
+  private incarnationAbort = new AbortController();
+  private crashed = false;
+  private faults = 0;
+  private overdueSinceMs: number | null = null;
+  private lastProgressMs: number | undefined;
   private readonly range: ShardRange;
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
@@ -196,6 +209,8 @@ export class ProcessRunner {
       shards: this.shards.size,
       snapshotRounds: this.snapshotRounds,
       restoredFromM: this.restoredFromM,
+      faults: this.faults,
+      overdueSinceMs: this.overdueSinceMs,
       error: this.error === undefined ? null : this.error instanceof Error ? this.error.message : String(this.error),
     };
   }
@@ -227,11 +242,71 @@ export class ProcessRunner {
   private async loop(): Promise<void> {
     const { log } = this.options;
     try {
-      if (this.stopping) return;
-      await this.acquireLease();
+      // Hardware faults (the store or network not answering) are retried forever: the runner drops
+      // everything it holds in memory and starts a new *incarnation* from the durable state — the same
+      // path as a restart, so it is exactly as correct. A long series raises an overdue warning.
+      let firstFaultMs: number | undefined;
+      for (let attempt = 1; !this.stopping; attempt++) {
+        try {
+          await this.incarnation();
+          break;
+        } catch (e) {
+          if (!isUnavailable(e) || this.stopping) throw e;
+          const now = this.options.clock.monotonicMs();
+          if (this.lastProgressMs !== undefined && firstFaultMs !== undefined && this.lastProgressMs > firstFaultMs) {
+            firstFaultMs = undefined; // the last series ended in progress: this is a new one
+            this.overdueSinceMs = null;
+          }
+          firstFaultMs ??= now;
+          this.faults++;
+          log.write({ level: 'warn', kind: 'runner.fault', message: `${this.def.name}: ${(e as Error).message}; retrying (attempt ${attempt})`, fields: { ...this.fields(), attempt } });
+          if (this.overdueSinceMs === null && now - firstFaultMs >= (this.options.overdueAfterMs ?? 30_000)) {
+            this.overdueSinceMs = this.options.clock.nowMs();
+            log.write({ level: 'warn', kind: 'runner.overdue', message: `${this.def.name}: store faults for ${Math.round(now - firstFaultMs)} ms (${attempt} attempts)`, fields: this.fields() });
+          }
+          await this.endIncarnation();
+          await this.options.timers.sleep(backoffDelayMs(this.options.backoff ?? DEFAULT_BACKOFF, Math.min(attempt, 12), this.options.random), this.abort.signal).catch(() => undefined);
+        }
+      }
+      if (!this.crashed) await this.drainAppends();
+      this.mode = 'stopped';
+    } catch (e) {
+      if (this.stopping && !(e instanceof HandlerBugError) && !(e instanceof EffectBugError)) {
+        this.mode = 'stopped';
+      } else if (isFenced(e)) {
+        this.mode = 'fenced';
+        this.error = e;
+        log.write({ level: 'warn', kind: 'runner.fenced', message: `${this.def.name}: fenced, giving up its shards: ${(e as Error).message}`, fields: this.fields() });
+      } else {
+        this.mode = 'failed';
+        this.error = e;
+        log.write({ level: 'error', kind: 'runner.failed', message: `${this.def.name}: ${e instanceof Error ? e.message : String(e)}`, fields: this.fields() });
+      }
+    } finally {
+      if (!this.crashed) await Promise.allSettled([...this.inFlight]);
+      this.markReady();
+      this.renewTimer?.cancel();
+      this.abort.abort(new Error('runner ended'));
+      this.incarnationAbort.abort(new Error('runner ended'));
+      for (const c of this.cursors) await c.close().catch(() => undefined);
+      if (this.lease !== undefined && this.mode !== 'fenced' && !this.crashed) {
+        await this.options.store.releaseLease(this.lease).catch(() => undefined);
+      }
+    }
+  }
+
+  /** One life of the runner: lease, restore, then take inputs until stopped. */
+  private async incarnation(): Promise<void> {
+    const { log } = this.options;
+    this.incarnationAbort = new AbortController();
+    if (this.abort.signal.aborted) return;
+    const stop = () => this.incarnationAbort.abort(new Error('runner stopped'));
+    this.abort.signal.addEventListener('abort', stop, { once: true });
+    try {
+      if (this.lease === undefined) await this.acquireLease();
       await this.restore();
       const consumed = this.round?.consumed ?? this.def.inputs.map(() => 0);
-      this.cursors = this.def.inputs.map((input, i) => new InputCursor(this.options.store, input.stream.name, consumed[i] ?? 0, this.abort.signal));
+      this.cursors = this.def.inputs.map((input, i) => new InputCursor(this.options.store, input.stream.name, consumed[i] ?? 0, this.incarnationAbort.signal));
       this.mode = 'catch-up';
       this.markReady();
       this.lastOutputAtMs = this.options.clock.monotonicMs();
@@ -240,9 +315,12 @@ export class ProcessRunner {
       while (!this.stopping) {
         const next = this.pickNext();
         if (next === undefined) {
+          const failed = this.cursors.find((c) => c.failure !== undefined);
+          if (failed !== undefined) throw failed.failure;
           if (this.cursors.some((c) => c.isEnded)) break; // the store closed
           await this.drainAppends();
           this.goLive();
+          this.lastProgressMs = this.options.clock.monotonicMs();
           this.idle = true;
           try {
             await this.waitForInput();
@@ -259,30 +337,35 @@ export class ProcessRunner {
         await this.handle(next, event);
         await this.maybeSnapshot();
       }
-      await this.drainAppends();
-      this.mode = 'stopped';
-    } catch (e) {
-      if (this.stopping && !(e instanceof HandlerBugError) && !(e instanceof EffectBugError)) {
-        this.mode = 'stopped';
-      } else if (isFenced(e)) {
-        this.mode = 'fenced';
-        this.error = e;
-        log.write({ level: 'warn', kind: 'runner.fenced', message: `${this.def.name}: fenced, giving up its shards: ${(e as Error).message}`, fields: this.fields() });
-      } else {
-        this.mode = 'failed';
-        this.error = e;
-        log.write({ level: 'error', kind: 'runner.failed', message: `${this.def.name}: ${e instanceof Error ? e.message : String(e)}`, fields: this.fields() });
-      }
     } finally {
-      await Promise.allSettled([...this.inFlight]);
-      this.markReady();
-      this.renewTimer?.cancel();
-      this.abort.abort(new Error('runner ended'));
-      for (const c of this.cursors) await c.close().catch(() => undefined);
-      if (this.lease !== undefined && this.mode !== 'fenced') {
-        await this.options.store.releaseLease(this.lease).catch(() => undefined);
-      }
+      this.abort.signal.removeEventListener('abort', stop);
     }
+  }
+
+  /** Drops everything held in memory after a fault, so the next incarnation starts from the store. */
+  private async endIncarnation(): Promise<void> {
+    this.incarnationAbort.abort(new Error('runner restarting after a fault'));
+    await Promise.allSettled([...this.inFlight]);
+    this.inFlight.clear();
+    this.inFlightError = undefined;
+    for (const c of this.cursors) await c.close().catch(() => undefined);
+    this.cursors = [];
+    this.shards.clear();
+    this.round = undefined;
+    this.m = 0;
+    this.eventsSinceRound = 0;
+  }
+
+  /**
+   * Dies on the spot, as a process killed by the OS would: no lease release, no waiting for
+   * in-flight work (what was sent may still land). For the simulator's crash faults.
+   */
+  async crash(): Promise<void> {
+    this.crashed = true;
+    this.stopping = true;
+    this.abort.abort(new Error('runner crashed'));
+    this.started();
+    await this.done;
   }
 
   private fields(): Record<string, unknown> {

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EmbeddedStore, ManualClock, MemoryStore, Platform, type EventStore, type StoredEvent } from 'spive';
+import { EmbeddedStore, ManualClock, MemoryLog, MemoryStore, Platform, type EventStore, type StoredEvent } from 'spive';
 import bank, { balances, ledger } from '../../examples/bank/app.ts';
 import { bankInputs, type BankInput } from '../examples/bank-inputs.ts';
 import { FaultyStore } from '../helpers/faulty-store.ts';
@@ -116,6 +116,40 @@ describe('exactly-once reflection', () => {
         expectEachInputOnce(balancesOut);
         if (crashAfter < 20) expect(crashed).toBe(true);
       }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('rides out store faults (no answer, or a lost reply after the write) without losing or repeating output', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.constantFrom('ledger', 'balances'),
+        fc.constantFrom('unavailable' as const, 'reply-lost' as const),
+        fc.integer({ min: 1, max: 4 }),
+        async (seed, faultAfter, stream, kind, times) => {
+          const inputs = bankInputs(seed, 60);
+          const expected = await reference(inputs);
+          const faulty = new FaultyStore(new MemoryStore());
+          faulty.failAppendsAfter(stream, faultAfter, kind, times);
+          const log = new MemoryLog();
+          const platform = await Platform.start(bank, { store: faulty.store, log, backoff: { baseMs: 1, capMs: 2 }, ...quiet });
+          for (const input of inputs) await platform.append('transfers', input);
+          await platform.settle();
+          expect(platform.failure()).toBeUndefined();
+          const faults = platform.status().processes.reduce((n, p) => n + p.faults, 0);
+          expect(faults).toBe(faulty.faultsInjected);
+          expect(log.ofKind('runner.fault')).toHaveLength(faulty.faultsInjected);
+          await platform.stop();
+          const ledgerOut = await outputs(faulty.store, 'ledger');
+          const balancesOut = await outputs(faulty.store, 'balances');
+          expect(byShard(ledgerOut)).toEqual(byShard(expected.ledger));
+          expect(byShard(balancesOut)).toEqual(byShard(expected.balances));
+          expectEachInputOnce(ledgerOut);
+          expectEachInputOnce(balancesOut);
+        },
+      ),
       { numRuns: 25 },
     );
   });

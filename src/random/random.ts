@@ -31,7 +31,8 @@ export function deriveSeed(rootSeed: number, name: string): number {
 class SeededRandom implements Random {
   private readonly rng;
   constructor(readonly seed: number) {
-    this.rng = xoroshiro128plus(seed);
+    // Small seeds make weak xoroshiro states (a first float near 1): scramble the seed first.
+    this.rng = xoroshiro128plus(scramble(seed));
   }
   float(): number {
     return uniformFloat64(this.rng);
@@ -55,4 +56,15 @@ class SeededRandom implements Random {
 export function seededRandom(rootSeed: number): Random {
   if (!Number.isSafeInteger(rootSeed)) throw new RangeError(`seed must be a safe integer, got ${rootSeed}`);
   return new SeededRandom((rootSeed | 0) === rootSeed ? rootSeed : deriveSeed(rootSeed, 'root'));
+}
+
+/** A 32-bit finalizer (murmur3 fmix32): nearby seeds become unrelated states. */
+function scramble(seed: number): number {
+  let h = seed | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h | 0;
 }

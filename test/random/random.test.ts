@@ -50,3 +50,12 @@ describe('seeded random streams', () => {
     for (const b of buckets) expect(Math.abs(b - 10_000)).toBeLessThan(500);
   });
 });
+
+describe('small seeds', () => {
+  it('give well-spread first draws (no weak initial states)', () => {
+    const firsts = Array.from({ length: 200 }, (_, seed) => seededRandom(seed).float());
+    const mean = firsts.reduce((a, b) => a + b, 0) / firsts.length;
+    expect(Math.abs(mean - 0.5)).toBeLessThan(0.08);
+    expect(firsts.filter((f) => f > 0.99).length).toBeLessThan(10);
+  });
+});

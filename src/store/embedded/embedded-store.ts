@@ -164,7 +164,13 @@ export class EmbeddedStore implements EventStore {
     for (const name of await this.fs.list(`${this.dir}/columns`)) {
       const m = /^(\d{10})\.json$/.exec(name);
       if (m === null) continue;
-      const manifest = JSON.parse(new TextDecoder().decode(await this.fs.readFile(`${this.dir}/columns/${name}`))) as SegmentManifest;
+      const path = `${this.dir}/columns/${name}`;
+      let manifest: SegmentManifest;
+      try {
+        manifest = JSON.parse(new TextDecoder().decode(await this.fs.readFile(path))) as SegmentManifest;
+      } catch (e) {
+        throw new CorruptDataError(path, 0, `unreadable segment manifest (${String(e)}); remove it and the store reseals the segment from the WAL`);
+      }
       this.sealed.set(Number(m[1]), manifest);
     }
     if (this.options.readOnly) return;

@@ -198,6 +198,7 @@ export default defineApp({
     keys: 50,
     skew: 0.99,
     events: 1000,
+    keyName: (n) => `acct-${n}`,
     make: ({ i, key, random }) => {
       if (i < 50) return { stream: transfers, type: 'AccountOpened', data: { account: `acct-${i}`, overdraftLimit: 100 } };
       if (random.chance(0.3)) return { stream: transfers, type: 'Deposited', data: { id: `d${i}`, account: key, amount: random.int(1, 200) } };

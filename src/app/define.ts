@@ -188,7 +188,13 @@ export interface WorkloadSpec {
   readonly skew?: number;
   /** Total input events (default 1000). */
   readonly events?: number;
-  /** Makes the i-th input event for `key` at `time`; return undefined to skip. */
+  /** Names key number n (0 = the most popular); default `key-<n>`. */
+  readonly keyName?: (n: number) => string;
+  /**
+   * Makes the i-th input event for `key` at `time`; return undefined to skip. `random` is the
+   * workload's own stream (shared by all calls, in order), so `make` may draw freely; it must not
+   * keep state of its own between calls.
+   */
   readonly make: (input: { readonly i: number; readonly key: string; readonly time: number; readonly random: Random }) => WorkloadEvent | undefined;
 }
 

@@ -212,8 +212,12 @@ describe('torn tails', () => {
   let tornFrame: Frame;
   let tornId: string;
   beforeAll(async () => {
-    built = await build(31, 25);
-    lastSegment = Math.max(...built.segments.keys());
+    // The first history (from 25 batches on) whose last segment holds several frames.
+    for (let batches = 25; ; batches++) {
+      built = await build(31, batches);
+      lastSegment = Math.max(...built.segments.keys());
+      if ((built.segments.get(lastSegment) as Frame[]).length > 1) break;
+    }
     const frames = built.segments.get(lastSegment) as Frame[];
     expect(frames.length).toBeGreaterThan(1);
     tornFrame = frames[frames.length - 1] as Frame;

@@ -1,0 +1,169 @@
+/**
+ * The simulated network between nodes (runners, the ingress) and the store. Each node gets its own
+ * `EventStore` whose calls travel with latency, in order (one connection per node: FIFO, as TCP),
+ * and suffer the fault plan: lost requests, lost replies (the work was done), slow answers, store
+ * outages, partitions, duplicated subscription batches. A paused node receives nothing until it
+ * wakes: replies and timers wait, as for a process frozen by a long GC pause.
+ */
+import { UnavailableError } from '../src/model/errors.ts';
+import type { Random } from '../src/random/random.ts';
+import type { EventStore } from '../src/store/event-store.ts';
+import type { Timers, TimerHandle } from '../src/time/timers.ts';
+import { draw, type FaultKind, type FaultOptions } from './faults.ts';
+import type { Scheduler } from './scheduler.ts';
+
+export interface FaultCounter {
+  count(kind: FaultKind, detail: string): void;
+}
+
+export interface NodeState {
+  readonly name: string;
+  /** Calls fail until this simulated time (a partition). */
+  partitionedUntil: number;
+  /** The node is frozen until this simulated time (a pause). */
+  pausedUntil: number;
+  /** Set when the node crashed: every pending reply to it is dropped. */
+  dead: boolean;
+}
+
+const PROMISE_METHODS = new Set(['append', 'head', 'acquireLease', 'renewLease', 'releaseLease', 'putSnapshot', 'getSnapshot', 'listSnapshots', 'stats']);
+const ITERATOR_METHODS = new Set(['readShard', 'readStream', 'readAll', 'scanColumns', 'subscribe']);
+
+export class SimNetwork {
+  /** The store is down for everyone until this time. */
+  outageUntil = 0;
+  /** Faults are injected only while this is true. */
+  faultsOn = true;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly store: EventStore,
+    private readonly faults: FaultOptions,
+    private readonly random: Random,
+    private readonly counter: FaultCounter,
+  ) {}
+
+  node(name: string): NodeState {
+    return { name, partitionedUntil: 0, pausedUntil: 0, dead: false };
+  }
+
+  /** The store as `node` reaches it over the network. */
+  storeFor(node: NodeState): EventStore {
+    let lastArrival = 0;
+    let lastReply = 0;
+    const net = this;
+    const inOrder = (t: number, last: number) => Math.max(t, last);
+    const call = <T>(method: string, invoke: () => Promise<T>): Promise<T> => {
+      const now = net.scheduler.now;
+      const f = net.faults;
+      const on = net.faultsOn;
+      const latency = () => draw(net.random, f.latencyMs) + (on && net.random.chance(f.slow.probability) ? (net.count('slow', `${node.name} ${method}`), draw(net.random, f.slow.extraMs)) : 0);
+      const arrival = (lastArrival = inOrder(now + latency(), lastArrival));
+      const down = now < net.outageUntil || now < node.partitionedUntil;
+      const lostRequest = !down && on && net.random.chance(f.requestLost);
+      const lostReply = !down && !lostRequest && on && net.random.chance(f.replyLost);
+      return new Promise<T>((resolve, reject) => {
+        const fail = (why: string) => {
+          const at = Math.max(now + f.timeoutMs, node.pausedUntil);
+          net.scheduler.at(at, () => {
+            if (!node.dead) reject(new UnavailableError(`${method} from ${node.name}`, why));
+          }, `net.timeout ${node.name}`);
+        };
+        if (down) return fail(now < net.outageUntil ? 'the store is unavailable' : 'partitioned from the store');
+        if (lostRequest) {
+          net.count('requestLost', `${node.name} ${method}`);
+          return fail('the request was lost');
+        }
+        net.scheduler.at(arrival, () => {
+          invoke().then(
+            (value) => {
+              if (lostReply) {
+                net.count('replyLost', `${node.name} ${method}`);
+                return fail('the reply was lost');
+              }
+              const at = (lastReply = inOrder(Math.max(net.scheduler.now + latency(), node.pausedUntil), lastReply));
+              net.scheduler.at(at, () => !node.dead && resolve(value), `net.reply ${node.name}`);
+            },
+            (error: unknown) => {
+              const at = (lastReply = inOrder(Math.max(net.scheduler.now + latency(), node.pausedUntil), lastReply));
+              net.scheduler.at(at, () => !node.dead && reject(error), `net.reply ${node.name}`);
+            },
+          );
+        }, `net.request ${node.name} ${method}`);
+      });
+    };
+    const iterate = <T>(method: string, open: () => AsyncIterable<T[]>): AsyncIterable<T[]> => ({
+      [Symbol.asyncIterator]() {
+        let inner: AsyncIterator<T[]> | undefined;
+        let repeat: T[] | undefined;
+        return {
+          next: async () => {
+            if (repeat !== undefined) {
+              const value = repeat;
+              repeat = undefined;
+              return { done: false, value };
+            }
+            inner ??= open()[Symbol.asyncIterator]();
+            const it = inner;
+            const r = await call(`${method}.next`, () => it.next());
+            if (!r.done && net.faultsOn && net.random.chance(net.faults.duplicateDelivery)) {
+              net.count('duplicateDelivery', `${node.name} ${method}`);
+              repeat = r.value;
+            }
+            return r;
+          },
+          return: async () => {
+            await inner?.return?.();
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    });
+    return new Proxy(this.store, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof property !== 'string' || typeof value !== 'function') return value;
+        if (PROMISE_METHODS.has(property)) return (...args: unknown[]) => call(property, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        if (ITERATOR_METHODS.has(property)) return (...args: unknown[]) => iterate(property, () => (value as (...a: unknown[]) => AsyncIterable<unknown[]>).apply(target, args));
+        return value.bind(target);
+      },
+    });
+  }
+
+  /** Timers of a node: they run at the node's clock rate and never fire while it is paused. */
+  timersFor(node: NodeState, rate: number): Timers {
+    const scheduler = this.scheduler;
+    const at = (delayMs: number, fn: () => void): number => {
+      const fire = () => {
+        if (node.dead) return;
+        if (scheduler.now < node.pausedUntil) scheduler.at(node.pausedUntil, fire, `timer ${node.name}`);
+        else fn();
+      };
+      return scheduler.after(Math.max(0, delayMs) / rate, fire, `timer ${node.name}`);
+    };
+    return {
+      after(delayMs: number, fn: () => void): TimerHandle {
+        const id = at(delayMs, fn);
+        return { cancel: () => scheduler.cancel(id) };
+      },
+      sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
+        return new Promise((resolve, reject) => {
+          if (signal?.aborted) return reject(signal.reason);
+          const onAbort = () => {
+            scheduler.cancel(id);
+            reject(signal?.reason);
+          };
+          const id = at(delayMs, () => {
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          });
+          signal?.addEventListener('abort', onAbort, { once: true });
+        });
+      },
+    };
+  }
+
+  private count(kind: FaultKind, detail: string): void {
+    this.counter.count(kind, detail);
+  }
+}

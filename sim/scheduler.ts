@@ -19,9 +19,8 @@ export interface StepInfo {
 
 export class Scheduler {
   private readonly queue = new TimeQueue();
-  private readonly callbacks: Array<(() => void) | undefined> = [];
-  private readonly labels: string[] = [];
-  private readonly free: number[] = [];
+  /** Pending callbacks by id. Ids are never reused, so cancelling a fired timer cannot hit another. */
+  private readonly callbacks = new Map<number, { fn: () => void; label: string }>();
   private seq = 0;
   private nowValue = 0;
   steps = 0;
@@ -40,10 +39,10 @@ export class Scheduler {
   };
 
   at(timeMs: number, fn: () => void, label = 'timer'): number {
-    const id = this.free.pop() ?? this.callbacks.length;
-    this.callbacks[id] = fn;
-    this.labels[id] = label;
-    this.queue.push(Math.max(timeMs, this.nowValue), this.seq++, id);
+    if (Number.isNaN(timeMs)) throw new RangeError(`scheduler: step '${label}' at NaN`);
+    const id = this.seq++;
+    this.callbacks.set(id, { fn, label });
+    this.queue.push(Math.max(timeMs, this.nowValue), id, id);
     return id;
   }
 
@@ -52,7 +51,7 @@ export class Scheduler {
   }
 
   cancel(id: number): void {
-    this.callbacks[id] = undefined;
+    this.callbacks.delete(id);
   }
 
   get pending(): number {
@@ -73,17 +72,17 @@ export class Scheduler {
       if (stop?.()) return;
       const time = this.queue.peekTime();
       const id = this.queue.pop();
-      const fn = this.callbacks[id];
-      this.callbacks[id] = undefined;
-      this.free.push(id);
-      if (fn === undefined) continue; // cancelled
+      const entry = this.callbacks.get(id);
+      if (entry === undefined) continue; // cancelled
+      this.callbacks.delete(id);
       this.nowValue = time;
       this.steps++;
-      this.onStep?.({ timeMs: time, seq: this.steps, label: this.labels[id] as string });
-      fn();
+      this.onStep?.({ timeMs: time, seq: this.steps, label: entry.label });
+      entry.fn();
       await settle();
     }
-    if (this.queue.size === 0 || this.queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, Math.min(untilMs, this.nowValue));
+    // Nothing else is due before `untilMs`: time passes to it.
+    if (this.queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, untilMs);
   }
 
   /** Timers on this scheduler as seen by a node whose clock runs at `rate` (1 = true time). */

@@ -6,7 +6,7 @@
 export class TimeQueue {
   private times = new Float64Array(1024);
   private seqs = new Float64Array(1024);
-  private ids = new Int32Array(1024);
+  private ids = new Float64Array(1024);
   private count = 0;
 
   get size(): number {
@@ -72,7 +72,7 @@ export class TimeQueue {
     const n = this.times.length * 2;
     const times = new Float64Array(n);
     const seqs = new Float64Array(n);
-    const ids = new Int32Array(n);
+    const ids = new Float64Array(n);
     times.set(this.times);
     seqs.set(this.seqs);
     ids.set(this.ids);

@@ -17,6 +17,8 @@ export class InputCursor {
   lastTime: number | null = null;
   /** Why reading stopped, when it stopped on an error (a store fault, say). */
   failure: unknown;
+  /** Highest position buffered so far. */
+  private seenPosition: number;
 
   constructor(
     store: EventStore,
@@ -27,6 +29,7 @@ export class InputCursor {
     batchSize = 1000,
   ) {
     this.lastPosition = consumedPosition;
+    this.seenPosition = consumedPosition;
     this.iterator = store.subscribe({ stream, fromPosition: consumedPosition + 1, signal, batchSize })[Symbol.asyncIterator]();
   }
 
@@ -56,7 +59,10 @@ export class InputCursor {
         this.pending = undefined;
         if (r.done) this.ended = true;
         else {
-          this.buffer = r.value;
+          // Deliveries may repeat (a retried read, a duplicated message): keep only what is new.
+          const fresh = r.value.filter((e) => e.position > this.seenPosition);
+          if (fresh.length > 0) this.seenPosition = (fresh[fresh.length - 1] as StoredEvent).position;
+          this.buffer = fresh;
           this.index = 0;
         }
       },

@@ -15,7 +15,7 @@
  *    is reflected once, and effects happen live only.
  */
 import type { HandlerContext, InputEvent, ProcessDef } from '../app/define.ts';
-import { isConflict, isFenced, isLeaseHeld, isUnavailable } from '../model/errors.ts';
+import { isConflict, isFenced, isLeaseHeld, isUnavailable, UnavailableError } from '../model/errors.ts';
 import type { StoredEvent } from '../model/event.ts';
 import { ALL_SHARDS, bucketOf, rangeContains, type ShardRange } from '../model/shard.ts';
 import { deriveSeed, seededRandom, type Random } from '../random/random.ts';
@@ -487,9 +487,15 @@ export class ProcessRunner {
         assert(result.lastSeq === expectSeq + events.length, 'pipelined appends land where planned');
       },
       (e: unknown) => {
-        this.inFlightError ??= isConflict(e)
-          ? new Error(`process ${this.def.name}: output shard ${key} changed underneath its single writer (${(e as Error).message}); another writer must be running without a lease`)
-          : e;
+        if (isConflict(e) && e.conflict.actual.lastSeq < expectSeq) {
+          // The shard is behind what this runner planned: an earlier append of its own never landed
+          // (a lost request). A fault, not a bug: restart from the store.
+          this.inFlightError ??= new UnavailableError(`append to ${this.def.output.name}/${key}`, `an earlier append did not land (${e.message})`);
+        } else {
+          this.inFlightError ??= isConflict(e)
+            ? new Error(`process ${this.def.name}: output shard ${key} changed underneath its single writer (${(e as Error).message}); another writer must be running without a lease`)
+            : e;
+        }
       },
     );
     const tracked = pending.finally(() => this.inFlight.delete(tracked));

@@ -60,6 +60,8 @@ export class StoreState {
     options: AppendOptions | undefined,
     pending?: PendingAppends,
   ): PlannedAppend {
+    // Fencing first: a stale writer must learn it is fenced, not that its expectation was off.
+    this.checkToken(stream, key, options?.token);
     const head = pending?.head(stream, key) ?? this.head(stream, key);
     const expect = options?.expect;
     if (expect !== undefined) {
@@ -69,7 +71,6 @@ export class StoreState {
         throw new ConflictError({ stream, key, expected: { ...expect }, actual: { ...head } });
       }
     }
-    this.checkToken(stream, key, options?.token);
     let minTime = Number.POSITIVE_INFINITY;
     for (const e of events) if (e.time < minTime) minTime = e.time;
     const last = events[events.length - 1];

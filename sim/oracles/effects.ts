@@ -1,0 +1,65 @@
+/**
+ * Effects: every effect a handler requested is performed at least once (live), nothing is performed
+ * that no handler requested, and no runner performs an effect after the output of its input became
+ * durable under its own lease (or an older one) — that would be an effect performed during catch-up.
+ * Repeats before that point are at-least-once delivery (a lost reply, a crash between effect and
+ * output), and a repeat by a fenced instance that had not yet learnt it was fenced *trails* the new
+ * owner: both are allowed, and the idempotency key lets the receiver drop them.
+ */
+import type { Commit } from '../world.ts';
+import type { PerformedEffect } from '../outside-world.ts';
+import { canonical, type ExpectedEffect } from './final-state.ts';
+import type { Violation } from './violation.ts';
+
+export function checkEffects(
+  performed: readonly PerformedEffect[],
+  expected: ReadonlyMap<string, ExpectedEffect>,
+  commits: readonly Commit[],
+  outputs: ReadonlyMap<string, string>,
+  tokens: ReadonlyMap<string, number>,
+  end: { step: number; simulatedMs: number },
+): Violation[] {
+  const violations: Violation[] = [];
+  const done = new Set(performed.map((e) => e.idempotencyKey));
+  const missing = [...expected].filter(([k]) => !done.has(k));
+  if (missing.length > 0) {
+    violations.push({
+      invariant: 'effects performed at least once',
+      ...end,
+      message: `requested but never performed: ${missing.slice(0, 3).map(([k, e]) => `${e.gateway} ${canonical(e.request)} (${k})`).join('; ')}${missing.length > 3 ? ` (+${missing.length - 3} more)` : ''}`,
+    });
+  }
+  const spurious = performed.filter((e) => !expected.has(e.idempotencyKey));
+  if (spurious.length > 0) {
+    const e = spurious[0] as PerformedEffect;
+    violations.push({ invariant: 'effects performed at least once', step: e.step, simulatedMs: e.simulatedMs, message: `${e.gateway} ${canonical(e.request)} (${e.idempotencyKey}) was performed, but no handler requested it` });
+  }
+  // When did the output of each effect's input become durable? Idempotency keys are process/key/stream@position/i.
+  const durableAt = new Map<string, { step: number; token: number }>();
+  for (const c of commits) {
+    const process = outputs.get(c.stream);
+    if (process === undefined) continue;
+    for (const e of c.events) {
+      const input = e.meta?.in as [number, number] | undefined;
+      const id = input === undefined ? undefined : `${process}/${c.key}/${input[1]}`;
+      if (id !== undefined && !durableAt.has(id)) durableAt.set(id, { step: c.step, token: c.token ?? 0 });
+    }
+  }
+  for (const e of performed) {
+    const m = /^(.+?)\/(.+)\/[^/@]+@(\d+)\/\d+$/.exec(e.idempotencyKey);
+    const output = m === null ? undefined : durableAt.get(`${m[1]}/${m[2]}/${m[3]}`);
+    const outputStep = output?.step;
+    // A performer with an older token than the output's writer is a fenced instance trailing it.
+    const trailing = output !== undefined && (tokens.get(e.performer) ?? 0) < output.token;
+    if (outputStep !== undefined && e.step > outputStep && !trailing) {
+      violations.push({
+        invariant: 'no effect during catch-up',
+        step: e.step,
+        simulatedMs: e.simulatedMs,
+        message: `${e.gateway} ${canonical(e.request)} (${e.idempotencyKey}) performed by ${e.performer} at step ${e.step}, after the output of its input was durable (step ${outputStep})`,
+      });
+      break;
+    }
+  }
+  return violations;
+}

@@ -1,0 +1,79 @@
+/**
+ * Every input is reflected exactly once in each output: per output shard, each input event (by its
+ * identity stream/key#seq) appears in one contiguous batch and never again, batches follow input
+ * order, and the faulty run reflects the same inputs as the fault-free run.
+ */
+import type { AppDef } from '../../src/app/define.ts';
+import type { StoredEvent } from '../../src/model/event.ts';
+import type { EventStore } from '../../src/store/event-store.ts';
+import { readStreamFully } from './final-state.ts';
+import type { Violation } from './violation.ts';
+
+/** Per process, per output shard: the identities of the inputs reflected, in order. */
+export type Reflections = Map<string, Map<string, string[]>>;
+
+export async function reflections(app: AppDef, store: EventStore, at: { step: number; simulatedMs: number }): Promise<{ reflected: Reflections; violations: Violation[] }> {
+  const violations: Violation[] = [];
+  const reflected: Reflections = new Map();
+  const byPosition = new Map<string, Map<number, StoredEvent>>();
+  for (const s of app.streams) byPosition.set(s.name, new Map((await readStreamFully(store, s.name)).map((e) => [e.position, e])));
+  for (const p of app.processes) {
+    const perShard = new Map<string, string[]>();
+    reflected.set(p.name, perShard);
+    const lastM = new Map<string, number>();
+    const lastSeqOfM = new Map<string, number>();
+    for (const e of byPosition.get(p.output.name)?.values() ?? []) {
+      if (e.type === '$idle') continue;
+      const m = e.meta?.m;
+      const input = e.meta?.in as [number, number] | undefined;
+      if (typeof m !== 'number' || input === undefined) {
+        violations.push({ invariant: 'every input reflected exactly once', ...at, message: `${p.output.name}/${e.key}#${e.seq} carries no input reference` });
+        continue;
+      }
+      const shardM = lastM.get(e.key) ?? 0;
+      const id = `${e.key}\u0000${m}`;
+      if (m === shardM) {
+        if (lastSeqOfM.get(id) !== e.seq - 1) {
+          violations.push({ invariant: 'every input reflected exactly once', ...at, message: `${p.output.name}/${e.key}#${e.seq}: outputs of input #${m} are not one contiguous batch` });
+        }
+      } else if (m < shardM) {
+        violations.push({ invariant: 'every input reflected exactly once', ...at, message: `${p.output.name}/${e.key}#${e.seq} reflects input #${m} after input #${shardM}: an input reflected twice or out of order` });
+      } else {
+        const stream = p.inputs[input[0]]?.stream.name as string;
+        const source = byPosition.get(stream)?.get(input[1]);
+        const identity = source === undefined ? `${stream}@${input[1]}?` : `${source.stream}/${source.key}#${source.seq}`;
+        const list = perShard.get(e.key) ?? [];
+        if (list.includes(identity)) {
+          violations.push({ invariant: 'every input reflected exactly once', ...at, message: `${p.output.name}/${e.key}#${e.seq}: input ${identity} is reflected a second time` });
+        }
+        list.push(identity);
+        perShard.set(e.key, list);
+      }
+      lastM.set(e.key, Math.max(shardM, m));
+      lastSeqOfM.set(id, e.seq);
+    }
+  }
+  return { reflected, violations };
+}
+
+/** The faulty run must reflect exactly the inputs the fault-free run reflected, shard by shard. */
+export function compareReflections(faulty: Reflections, reference: Reflections, at: { step: number; simulatedMs: number }): Violation[] {
+  const violations: Violation[] = [];
+  for (const [process, shards] of reference) {
+    const other = faulty.get(process) ?? new Map<string, string[]>();
+    for (const key of new Set([...shards.keys(), ...other.keys()])) {
+      const want = [...(shards.get(key) ?? [])].sort();
+      const got = [...(other.get(key) ?? [])].sort();
+      const missing = want.filter((x) => !got.includes(x));
+      const extra = got.filter((x) => !want.includes(x));
+      if (missing.length > 0 || extra.length > 0) {
+        violations.push({
+          invariant: 'every input reflected exactly once',
+          ...at,
+          message: `process ${process}, shard ${key}: ${missing.length ? `inputs never reflected: ${missing.slice(0, 3).join(', ')}` : ''}${missing.length && extra.length ? '; ' : ''}${extra.length ? `inputs reflected that the fault-free run did not: ${extra.slice(0, 3).join(', ')}` : ''}`,
+        });
+      }
+    }
+  }
+  return violations;
+}

@@ -1,0 +1,209 @@
+/**
+ * `simulate(app, options)`: runs an app's workload in a deterministic simulated world under a fault
+ * plan, checks the app's invariants and the built-in oracles, and returns the result object of the
+ * command-line contract. The same seed gives the same trace hash, byte for byte.
+ */
+import type { AppDef } from '../src/app/define.ts';
+import { seededRandom } from '../src/random/random.ts';
+import type { Clock } from '../src/time/clock.ts';
+import { DeterminismViolationError, installDeterminismGuard } from './determinism-guard.ts';
+import { resolveFaults, type FaultOptions, type FaultPreset } from './faults.ts';
+import { checkAckedInputs } from './oracles/acked-inputs.ts';
+import { checkEffects } from './oracles/effects.ts';
+import { compareReflections, reflections } from './oracles/exactly-once.ts';
+import { canonical, foldProcess, type ExpectedEffect } from './oracles/final-state.ts';
+import { checkSingleWriter } from './oracles/single-writer.ts';
+import type { Violation } from './oracles/violation.ts';
+import { Trace } from './trace.ts';
+import { World } from './world.ts';
+import type { WorkloadShape } from './workload.ts';
+
+export type { Violation } from './oracles/violation.ts';
+
+export interface SimulateOptions {
+  readonly seed: number;
+  /** A preset, or a fault plan object (fields not given keep the default preset's). */
+  readonly faults?: FaultPreset | (Partial<FaultOptions> & { base?: FaultPreset });
+  /** Overrides of the app's workload shape (events, ratePerSecond, keys, skew). */
+  readonly workload?: Partial<WorkloadShape>;
+  /** Keep every trace row (for --trace); the hash is computed either way. */
+  readonly keepTrace?: boolean;
+  /** How the app is named in the reproduction command (its path). */
+  readonly appSpec?: string;
+  /** Wall clock for `wallMs` (read outside the simulated run). */
+  readonly wallClock?: Clock;
+  /** Simulated ms allowed after the last input for the system to heal and quiesce (default 600 s). */
+  readonly quiesceMs?: number;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly traceHash: string;
+  /** Platform events: events appended to any stream of the simulated store. */
+  readonly events: number;
+  readonly steps: number;
+  readonly simulatedMs: number;
+  readonly wallMs: number;
+  readonly faults: Record<string, number>;
+  readonly violations: Violation[];
+  readonly repro: string;
+  /** Not in the JSON contract's minimum, but useful: the resolved fault plan and workload shape. */
+  readonly plan: { readonly faults: FaultOptions; readonly workload: WorkloadShape };
+  readonly trace: Trace;
+}
+
+interface RunOutcome {
+  world: World;
+  trace: Trace;
+  violations: Violation[];
+  quiesced: boolean;
+}
+
+export async function simulate(app: AppDef, options: SimulateOptions): Promise<SimulationResult> {
+  const startedWallMs = options.wallClock?.monotonicMs() ?? 0;
+  const random = seededRandom(options.seed);
+  const faults = resolveFaults(options.faults ?? 'default', random.stream('swarm'));
+  const guard = installDeterminismGuard();
+  let faulty: RunOutcome;
+  let reference: RunOutcome;
+  try {
+    faulty = await runWorld(app, options, faults, options.keepTrace === true);
+    reference = await runWorld(app, options, resolveFaults('none', random.stream('swarm')), false);
+  } finally {
+    guard.uninstall();
+  }
+  const violations = [...faulty.violations];
+  if (guard.violation !== undefined) violations.unshift(determinismViolation(guard.violation, faulty.world));
+  const end = { step: faulty.world.scheduler.steps, simulatedMs: faulty.world.scheduler.now };
+  if (violations.length === 0 && reference.violations.length > 0) {
+    violations.push(...reference.violations.map((v) => ({ ...v, invariant: v.invariant, message: `in the fault-free run: ${v.message}` })));
+  }
+  if (violations.length === 0 && faulty.quiesced && reference.quiesced) {
+    violations.push(...(await compareRuns(app, faulty.world, reference.world, end)));
+  }
+  for (const v of violations) faulty.trace.add({ step: v.step, simulatedMs: v.simulatedMs, kind: 'violation', actor: v.invariant, stream: '', key: '', position: 0, detail: v.message });
+  const plan = { faults, workload: faulty.world.shape };
+  return {
+    seed: options.seed,
+    traceHash: faulty.trace.digest(),
+    events: faulty.world.commits.reduce((n, c) => n + c.events.length, 0),
+    steps: faulty.world.scheduler.steps,
+    simulatedMs: Math.round(faulty.world.scheduler.now),
+    wallMs: Math.round((options.wallClock?.monotonicMs() ?? 0) - startedWallMs),
+    faults: { ...faulty.world.faultCounts },
+    violations,
+    repro: reproCommand(options),
+    plan,
+    trace: faulty.trace,
+  };
+}
+
+/** One world from start to quiescence, with safety invariants checked at consistent points. */
+async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOptions, keepRows: boolean): Promise<RunOutcome> {
+  const trace = new Trace(keepRows);
+  const random = seededRandom(options.seed);
+  let world!: World;
+  world = new World({
+    app,
+    seed: options.seed,
+    random,
+    faults,
+    workload: options.workload ?? {},
+    version: 'sim',
+    onLog: (host, entry) => {
+      if (entry.level === 'debug' && entry.kind !== 'effect.suppressed') return;
+      trace.add({ step: world.scheduler.steps, simulatedMs: world.scheduler.now, kind: entry.kind, actor: host, stream: '', key: '', position: 0, detail: entry.message });
+    },
+    onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}` }),
+  });
+  world.scheduler.onStep = (s) => {
+    if (keepRows) trace.add({ step: s.seq, simulatedMs: s.timeMs, kind: 'step', actor: s.label, stream: '', key: '', position: 0, detail: '' });
+  };
+  const violations: Violation[] = [];
+  const lastArrival = world.start();
+  const limit = lastArrival + (options.quiesceMs ?? 600_000);
+  let quiesced = false;
+  let lastSafetyCheck = -Infinity;
+  const safety = app.invariants.filter((i) => i.kind === 'safety');
+  while (world.scheduler.now < limit) {
+    await world.scheduler.run(world.scheduler.now + 100);
+    world.supervise();
+    if (world.bug !== undefined) {
+      violations.push({ invariant: 'no process stops on a bug', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: `process ${world.bug.process} stopped: ${world.bug.error instanceof Error ? world.bug.error.message : String(world.bug.error)}` });
+      break;
+    }
+    if (world.driver.failure !== undefined) {
+      violations.push({ invariant: 'no acknowledged append lost', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: `the workload's append failed: ${String(world.driver.failure)}` });
+      break;
+    }
+    if (safety.length > 0 && world.scheduler.now - lastSafetyCheck >= 1000 && world.allIdle()) {
+      lastSafetyCheck = world.scheduler.now;
+      const view = world.liveView();
+      for (const inv of safety) {
+        const message = world.asActor(`invariant '${inv.name}'`, () => inv.check(view));
+        if (message !== undefined) violations.push({ invariant: inv.name, step: world.scheduler.steps, simulatedMs: world.scheduler.now, message });
+      }
+      if (violations.length > 0) break;
+    }
+    if (world.scheduler.now > lastArrival && (await world.quiescent())) {
+      quiesced = true;
+      break;
+    }
+  }
+  if (violations.length === 0 && !quiesced) {
+    const stuck = world.runnerStatuses().filter((h) => h.status !== undefined).map((h) => `${h.host}: ${h.status?.mode}, ${h.status?.eventsIn} in`).join('; ');
+    violations.push({ invariant: 'liveness: the system quiesces after faults stop', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: `not quiescent ${Math.round((limit - lastArrival) / 1000)} s after the last input (${stuck}; workload ${world.driver.done ? 'done' : 'pending'})` });
+  }
+  return { world, trace, violations, quiesced };
+}
+
+/** The oracles that compare the faulty run with the fault-free one, and the liveness invariants. */
+async function compareRuns(app: AppDef, faulty: World, reference: World, end: { step: number; simulatedMs: number }): Promise<Violation[]> {
+  const violations: Violation[] = [];
+  const outputs = new Map(app.processes.map((p) => [p.output.name, p.name]));
+  violations.push(...checkSingleWriter(faulty.commits, new Set(outputs.keys())));
+  violations.push(...(await checkAckedInputs(faulty.driver.acked, faulty.store, end)));
+  const f = await reflections(app, faulty.store, end);
+  const r = await reflections(app, reference.store, end);
+  violations.push(...f.violations, ...compareReflections(f.reflected, r.reflected, end));
+  const finalStates = new Map<string, Map<string, unknown>>();
+  const expectedEffects = new Map<string, ExpectedEffect>();
+  for (const p of app.processes) {
+    const folded = await foldProcess(faulty.guarded(p), faulty.store);
+    for (const [k, e] of folded.effects) expectedEffects.set(k, e);
+    const got = folded.states;
+    const want = (await foldProcess(reference.guarded(p), reference.store)).states;
+    finalStates.set(p.name, got);
+    for (const key of [...new Set([...got.keys(), ...want.keys()])].sort()) {
+      const a = canonical(got.get(key) ?? p.initial(key));
+      const b = canonical(want.get(key) ?? p.initial(key));
+      if (a !== b) {
+        violations.push({ invariant: 'final state equals the fault-free run', ...end, message: `process ${p.name}, shard ${key}: ${a.slice(0, 200)} but the fault-free run ended with ${b.slice(0, 200)}` });
+        break;
+      }
+    }
+  }
+  const view = {
+    state: (process: { name: string; initial: (k: string) => unknown }, key: string) => (finalStates.get(process.name)?.get(key) ?? process.initial(key)) as never,
+    keys: (process: { name: string }) => [...(finalStates.get(process.name)?.keys() ?? [])].sort(),
+  };
+  violations.push(...checkEffects(faulty.outside.performed, expectedEffects, faulty.commits, outputs, faulty.tokens, end));
+  for (const inv of app.invariants) {
+    const message = inv.check(view);
+    if (message !== undefined) violations.push({ invariant: inv.name, ...end, message: `${message} (${inv.kind}, at the end)` });
+  }
+  return violations;
+}
+
+function determinismViolation(e: DeterminismViolationError, world: World): Violation {
+  return { invariant: 'determinism', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: e.message };
+}
+
+/** The one command that reproduces this run. */
+export function reproCommand(options: SimulateOptions): string {
+  const parts = ['npx spive simulate', options.appSpec ?? '<app>', `--seed ${options.seed}`];
+  const f = options.faults ?? 'default';
+  parts.push(`--faults ${typeof f === 'string' ? f : `'${JSON.stringify(f)}'`}`);
+  if (options.workload !== undefined && Object.keys(options.workload).length > 0) parts.push(`--workload '${JSON.stringify(options.workload)}'`);
+  return parts.join(' ');
+}

@@ -1,0 +1,84 @@
+/**
+ * The trace of a run: one row per happening (scheduler step, committed append, fault, runtime log
+ * entry, effect, violation), kept as columns. Its SHA-256 — over every row, in order — is the run's
+ * fingerprint: the same seed must give the same hash, byte for byte. `writeParquet` saves it for
+ * DuckDB and the inspector.
+ */
+import { createHash } from 'node:crypto';
+
+export interface TraceRow {
+  readonly step: number;
+  readonly simulatedMs: number;
+  readonly kind: string;
+  readonly actor: string;
+  readonly stream: string;
+  readonly key: string;
+  readonly position: number;
+  readonly detail: string;
+}
+
+export const TRACE_COLUMNS = ['step', 'simulated_ms', 'kind', 'actor', 'stream', 'key', 'position', 'detail'] as const;
+
+export class Trace {
+  private readonly hash = createHash('sha256');
+  readonly steps: number[] = [];
+  readonly times: number[] = [];
+  readonly kinds: string[] = [];
+  readonly actors: string[] = [];
+  readonly streams: string[] = [];
+  readonly keys: string[] = [];
+  readonly positions: number[] = [];
+  readonly details: string[] = [];
+
+  constructor(private readonly keepRows: boolean) {}
+
+  get length(): number {
+    return this.keepRows ? this.steps.length : this.count;
+  }
+  private count = 0;
+
+  add(row: TraceRow): void {
+    this.count++;
+    this.hash.update(`${row.step}|${row.simulatedMs}|${row.kind}|${row.actor}|${row.stream}|${row.key}|${row.position}|${row.detail}\n`);
+    if (!this.keepRows) return;
+    this.steps.push(row.step);
+    this.times.push(row.simulatedMs);
+    this.kinds.push(row.kind);
+    this.actors.push(row.actor);
+    this.streams.push(row.stream);
+    this.keys.push(row.key);
+    this.positions.push(row.position);
+    this.details.push(row.detail);
+  }
+
+  /** The fingerprint; call once, at the end. */
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+
+  async writeParquet(path: string): Promise<void> {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      await connection.run('CREATE TABLE trace (step BIGINT, simulated_ms DOUBLE, kind VARCHAR, actor VARCHAR, stream VARCHAR, key VARCHAR, position BIGINT, detail VARCHAR)');
+      const appender = await connection.createAppender('trace');
+      for (let i = 0; i < this.steps.length; i++) {
+        appender.appendBigInt(BigInt(this.steps[i] as number));
+        appender.appendDouble(this.times[i] as number);
+        appender.appendVarchar(this.kinds[i] as string);
+        appender.appendVarchar(this.actors[i] as string);
+        appender.appendVarchar(this.streams[i] as string);
+        appender.appendVarchar(this.keys[i] as string);
+        appender.appendBigInt(BigInt(this.positions[i] as number));
+        appender.appendVarchar(this.details[i] as string);
+        appender.endRow();
+      }
+      appender.closeSync();
+      await connection.run(`COPY trace TO '${path.replaceAll("'", "''")}' (FORMAT parquet, COMPRESSION zstd)`);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * One simulated world: the in-memory store behind a simulated network; per process a primary and a
+ * standby host, each running the production ProcessRunner with its own (skewed, drifting) clock,
+ * timers and network link; the outside world behind the gateways; the workload driver; the fault
+ * driver. The main loop is a short list of named phases, as in TigerBeetle's VOPR.
+ */
+import type { AppDef, AppView, ProcessDef } from '../src/app/define.ts';
+import type { StoredEvent } from '../src/model/event.ts';
+import type { Random } from '../src/random/random.ts';
+import { GatewayRuntime } from '../src/runtime/gateway-runtime.ts';
+import type { LogEntry, RuntimeLog } from '../src/runtime/log.ts';
+import { ProcessRunner } from '../src/runtime/runner.ts';
+import type { AppendOptions, EventStore } from '../src/store/event-store.ts';
+import { MemoryStore } from '../src/store/memory/memory-store.ts';
+import type { Clock } from '../src/time/clock.ts';
+import { currentActor } from './determinism-guard.ts';
+import { draw, exponential, type FaultKind, type FaultOptions } from './faults.ts';
+import { SimNetwork, type NodeState } from './network.ts';
+import { OutsideWorld } from './outside-world.ts';
+import { SIM_EPOCH_MS, Scheduler } from './scheduler.ts';
+import { WorkloadDriver, workloadShape, type WorkloadShape } from './workload.ts';
+
+export interface WorldOptions {
+  readonly app: AppDef;
+  readonly seed: number;
+  readonly random: Random;
+  readonly faults: FaultOptions;
+  readonly workload: Partial<WorkloadShape>;
+  /** Version tag of the processes (their own tags win). */
+  readonly version: string;
+  readonly leaseTtlMs?: number;
+  /** Called for every runtime log entry (the trace listens). */
+  readonly onLog?: (host: string, entry: LogEntry) => void;
+  /** Called for every committed append (the trace and the oracles listen). */
+  readonly onCommit?: (commit: Commit) => void;
+}
+
+export interface Commit {
+  readonly step: number;
+  readonly simulatedMs: number;
+  readonly stream: string;
+  readonly key: string;
+  readonly firstPosition: number;
+  readonly events: readonly StoredEvent[];
+  readonly token: number | undefined;
+}
+
+export interface FaultEvent {
+  readonly kind: FaultKind;
+  readonly step: number;
+  readonly simulatedMs: number;
+  readonly detail: string;
+}
+
+class Host {
+  node!: NodeState;
+  incarnation = 0;
+  runner: ProcessRunner | undefined;
+  restartAt: number | undefined;
+
+  constructor(
+    private readonly world: World,
+    readonly process: ProcessDef<unknown>,
+    readonly name: string,
+    private readonly skewMs: number,
+    private readonly driftPpm: number,
+  ) {}
+
+  get performer(): string {
+    return `${this.name}#${this.incarnation}`;
+  }
+
+  start(): void {
+    const w = this.world;
+    this.incarnation++;
+    this.restartAt = undefined;
+    this.node = w.network.node(this.name);
+    const rate = 1 + this.driftPpm / 1e6;
+    const scheduler = w.scheduler;
+    const skew = this.skewMs;
+    const clock: Clock = { nowMs: () => SIM_EPOCH_MS + scheduler.now * rate + skew, monotonicMs: () => scheduler.now * rate };
+    const timers = w.network.timersFor(this.node, rate);
+    const random = w.random.stream(`host/${this.name}/${this.incarnation}`);
+    const performer = this.performer;
+    const log: RuntimeLog = {
+      write: (entry) => {
+        if (entry.kind === 'lease.acquired') w.tokens.set(performer, entry.fields?.token as number);
+        w.options.onLog?.(performer, entry);
+      },
+    };
+    const gateways = new Map<string, GatewayRuntime<unknown>>();
+    for (const g of w.options.app.gateways) {
+      const impl = w.outside.gateway(g.name, () => this.performer);
+      gateways.set(g.name, new GatewayRuntime({ ...g, perform: impl.perform, classify: impl.classify as never }, { clock, timers, random: random.stream(`gateway/${g.name}`), log, overdueAfterMs: 30_000 }));
+    }
+    this.runner = new ProcessRunner(w.guarded(this.process), {
+      store: w.network.storeFor(this.node),
+      clock,
+      timers,
+      random,
+      log,
+      gateways,
+      version: this.process.version ?? w.options.version,
+      owner: this.performer,
+      leaseTtlMs: w.options.leaseTtlMs ?? 5000,
+      idle: false,
+      backoff: { baseMs: 20, capMs: 2000 },
+    });
+    void this.runner.start();
+  }
+
+  /** Dies on the spot; restarts after `downtimeMs`. */
+  crash(downtimeMs: number): void {
+    if (this.runner === undefined || this.node.dead) return;
+    this.node.dead = true;
+    void this.runner.crash();
+    this.runner = undefined;
+    this.restartAt = this.world.scheduler.now + downtimeMs;
+    this.world.scheduler.at(this.restartAt, () => this.start(), `restart ${this.name}`);
+  }
+
+  /** A fenced or failed runner is replaced (a supervisor restarts it) after a pause. */
+  superviseAfterFence(): void {
+    const mode = this.runner?.status().mode;
+    if (mode === 'fenced' && this.restartAt === undefined) this.crash(1000);
+  }
+}
+
+export class World {
+  readonly scheduler = new Scheduler();
+  readonly store: MemoryStore;
+  readonly network: SimNetwork;
+  readonly outside: OutsideWorld;
+  readonly hosts: Host[] = [];
+  readonly faultEvents: FaultEvent[] = [];
+  readonly faultCounts: Record<string, number> = {};
+  readonly driver: WorkloadDriver;
+  readonly shape: WorkloadShape;
+  readonly random: Random;
+  readonly commits: Commit[] = [];
+  /** The lease token each runner instance (performer) holds or last held. */
+  readonly tokens = new Map<string, number>();
+  /** The first app-code bug (a handler threw), if any. */
+  bug: { process: string; error: unknown } | undefined;
+  private faultsOn = true;
+  private readonly faultRandom: Random;
+
+  constructor(readonly options: WorldOptions) {
+    this.random = options.random;
+    this.faultRandom = options.random.stream('faults');
+    this.store = new MemoryStore({ clock: this.scheduler.clock });
+    const counter = { count: (kind: FaultKind, detail: string) => this.countFault(kind, detail) };
+    this.network = new SimNetwork(this.scheduler, this.observed(this.store), options.faults, options.random.stream('network'), counter);
+    this.outside = new OutsideWorld(this.scheduler, options.faults, options.random.stream('outside'), counter);
+    const app = options.app;
+    if (app.workload === undefined) throw new TypeError(`app ${app.name} declares no workload: add \`workload: { make, ... }\` to defineApp to simulate it`);
+    this.shape = workloadShape(app.workload, options.workload);
+    const ingress = this.network.node('ingress');
+    const workloadRandom = options.random.stream('workload');
+    const spec = { ...app.workload, make: (input: Parameters<typeof app.workload.make>[0]) => this.asActor('the workload', () => app.workload?.make(input)) };
+    this.driver = new WorkloadDriver(app, spec, this.shape, this.scheduler, this.network.storeFor(ingress), this.scheduler.clock, workloadRandom);
+    const clocks = options.random.stream('clocks');
+    for (const p of app.processes) {
+      for (const role of ['a', 'b']) {
+        const skew = (clocks.float() * 2 - 1) * options.faults.clock.maxSkewMs;
+        const drift = (clocks.float() * 2 - 1) * options.faults.clock.maxDriftPpm;
+        this.hosts.push(new Host(this, p, `${p.name}-${role}`, skew, drift));
+      }
+    }
+  }
+
+  private countFault(kind: FaultKind, detail: string): void {
+    this.faultCounts[kind] = (this.faultCounts[kind] ?? 0) + 1;
+    this.faultEvents.push({ kind, step: this.scheduler.steps, simulatedMs: this.scheduler.now, detail });
+  }
+
+  /** Runs app code as `actor` (for the determinism guard's messages). */
+  asActor<T>(actor: string, fn: () => T): T {
+    const before = currentActor.name;
+    currentActor.name = actor;
+    try {
+      return fn();
+    } finally {
+      currentActor.name = before;
+    }
+  }
+
+  /** The process with its handlers wrapped so the guard can name them. */
+  guarded(p: ProcessDef<unknown>): ProcessDef<unknown> {
+    const handlers = p.handlers.map((byType, i) =>
+      Object.fromEntries(
+        Object.entries(byType).map(([type, h]) => [
+          type,
+          h === undefined ? h : ((s, e, c) => this.asActor(`process ${p.name} (handler for ${p.inputs[i]?.name}/${type})`, () => h(s, e, c))) as typeof h,
+        ]),
+      ),
+    );
+    return { ...p, handlers };
+  }
+
+  /** The store, with every committed append reported (oracles and trace). */
+  private observed(store: MemoryStore): EventStore {
+    const world = this;
+    return new Proxy(store, {
+      get(target, property, receiver) {
+        if (property === 'append') {
+          return async (stream: string, key: string, events: never[], options?: AppendOptions) => {
+            const r = await target.append(stream, key, events, options);
+            const stored: StoredEvent[] = [];
+            for await (const batch of target.readShard(stream, key, { fromSeq: r.firstSeq })) stored.push(...batch);
+            const commit: Commit = { step: world.scheduler.steps, simulatedMs: world.scheduler.now, stream, key, firstPosition: r.firstPosition, events: stored, token: options?.token };
+            world.commits.push(commit);
+            world.options.onCommit?.(commit);
+            return r;
+          };
+        }
+        const value = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  // ------------------------------------------------------------------ phases
+
+  start(): number {
+    for (const h of this.hosts) h.start();
+    const lastArrival = this.driver.start();
+    this.scheduleFaults(lastArrival);
+    return lastArrival;
+  }
+
+  /** Faults fire until `untilMs`, then stop: the rest of the run is for healing. */
+  private scheduleFaults(untilMs: number): void {
+    const f = this.options.faults;
+    const r = this.faultRandom;
+    const every = (meanMs: number, label: string, fire: () => void) => {
+      const next = () => {
+        const at = this.scheduler.now + exponential(r, meanMs);
+        if (at < untilMs) this.scheduler.at(at, () => (this.faultsOn ? (fire(), next()) : undefined), label);
+      };
+      next();
+    };
+    if (f.storeOutage) {
+      const o = f.storeOutage;
+      every(o.meanIntervalMs, 'fault.outage', () => {
+        const d = draw(r, o.durationMs);
+        this.network.outageUntil = Math.max(this.network.outageUntil, this.scheduler.now + d);
+        this.countFault('storeOutage', `${Math.round(d)} ms`);
+      });
+    }
+    if (f.partition) {
+      const o = f.partition;
+      every(o.meanIntervalMs, 'fault.partition', () => {
+        const h = r.pick(this.hosts);
+        const d = draw(r, o.durationMs);
+        h.node.partitionedUntil = Math.max(h.node.partitionedUntil, this.scheduler.now + d);
+        this.countFault('partition', `${h.name} for ${Math.round(d)} ms`);
+      });
+    }
+    if (f.crash) {
+      const o = f.crash;
+      every(o.meanIntervalMs, 'fault.crash', () => {
+        const h = r.pick(this.hosts);
+        if (h.runner === undefined) return;
+        const d = draw(r, o.downtimeMs);
+        this.countFault('crash', `${h.performer}, down ${Math.round(d)} ms`);
+        h.crash(d);
+      });
+    }
+    if (f.pause) {
+      const o = f.pause;
+      every(o.meanIntervalMs, 'fault.pause', () => {
+        const h = r.pick(this.hosts);
+        const d = draw(r, o.durationMs);
+        h.node.pausedUntil = Math.max(h.node.pausedUntil, this.scheduler.now + d);
+        this.countFault('pause', `${h.performer} for ${Math.round(d)} ms`);
+      });
+    }
+    this.scheduler.at(untilMs, () => this.stopFaults(), 'faults.stop');
+  }
+
+  stopFaults(): void {
+    this.faultsOn = false;
+    this.network.faultsOn = false;
+    this.outside.faultsOn = false;
+  }
+
+  /** Replaces fenced runners, notes app bugs. Called between steps. */
+  supervise(): void {
+    for (const h of this.hosts) {
+      h.superviseAfterFence();
+      const s = h.runner?.status();
+      if (s?.mode === 'failed' && this.bug === undefined) this.bug = { process: h.process.name, error: h.runner?.failure };
+    }
+  }
+
+  /** The runner of a process that currently holds its lease, if any. */
+  activeRunner(process: string): ProcessRunner | undefined {
+    let best: ProcessRunner | undefined;
+    for (const h of this.hosts) {
+      if (h.process.name !== process || h.runner === undefined || h.node.dead) continue;
+      const s = h.runner.status();
+      if ((s.mode === 'live' || s.mode === 'catch-up') && (best === undefined || (s.leaseToken ?? 0) > (best.status().leaseToken ?? 0))) best = h.runner;
+    }
+    return best;
+  }
+
+  /** True when inputs are all in, every process has a live runner that has taken and handled everything. */
+  async quiescent(): Promise<boolean> {
+    if (!this.driver.done) return false;
+    const stats = await this.store.stats();
+    const last = new Map(stats.streams.map((s) => [s.stream, s.lastPosition]));
+    for (const p of this.options.app.processes) {
+      const r = this.activeRunner(p.name);
+      if (r === undefined || !r.isIdle()) return false;
+      const s = r.status();
+      if (s.mode !== 'live' || s.overdueSinceMs !== null) return false;
+      if (!s.inputs.every((i) => i.position >= (last.get(i.stream) ?? 0))) return false;
+    }
+    return true;
+  }
+
+  /** True when every live runner is between events (a consistent point for safety invariants). */
+  allIdle(): boolean {
+    return this.options.app.processes.every((p) => this.activeRunner(p.name)?.isIdle() ?? false);
+  }
+
+  /** The app as the live runners see it now. */
+  liveView(): AppView {
+    return {
+      state: (process, key) => {
+        const r = this.activeRunner(process.name);
+        return (r === undefined ? process.initial(key) : r.stateOf(key)) as never;
+      },
+      keys: (process) => this.activeRunner(process.name)?.shardKeys() ?? [],
+    };
+  }
+
+  runnerStatuses() {
+    return this.hosts.map((h) => ({ host: h.performer, status: h.runner?.status() }));
+  }
+}

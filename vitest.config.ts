@@ -4,7 +4,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // Apps and examples import the public API as `spive`, exactly as users do.
-    alias: { spive: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    alias: [
+      { find: /^spive\/sim$/, replacement: fileURLToPath(new URL('./sim/index.ts', import.meta.url)) },
+      { find: /^spive$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    ],
   },
   test: {
     include: ['test/**/*.test.ts'],

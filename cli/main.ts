@@ -8,6 +8,7 @@ import { isSpiveError } from '../src/model/errors.ts';
 import { registerAppend } from './commands/append.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerRun } from './commands/run.ts';
+import { registerSimulate } from './commands/simulate.ts';
 import { registerStore } from './commands/store.ts';
 import { EXIT_INTERNAL, EXIT_USAGE, UsageError } from './exit-codes.ts';
 import type { Streams } from './output.ts';
@@ -33,6 +34,7 @@ export function buildProgram(context: CommandContext): Command {
     });
   registerDemo(program, context);
   registerRun(program, context);
+  registerSimulate(program, context);
   registerAppend(program, context);
   registerStore(program, context);
   // Every subcommand inherits the same error handling and output streams.

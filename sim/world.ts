@@ -9,6 +9,7 @@ import type { StoredEvent } from '../src/model/event.ts';
 import type { Random } from '../src/random/random.ts';
 import { GatewayRuntime } from '../src/runtime/gateway-runtime.ts';
 import type { LogEntry, RuntimeLog } from '../src/runtime/log.ts';
+import type { RuntimeMutation } from '../src/runtime/mutations.ts';
 import { ProcessRunner } from '../src/runtime/runner.ts';
 import type { AppendOptions, EventStore } from '../src/store/event-store.ts';
 import { MemoryStore } from '../src/store/memory/memory-store.ts';
@@ -105,6 +106,7 @@ class Host {
       leaseTtlMs: w.options.leaseTtlMs ?? 5000,
       idle: false,
       backoff: { baseMs: 20, capMs: 2000 },
+      mutations: w.mutations,
     });
     void this.runner.start();
   }
@@ -144,11 +146,14 @@ export class World {
   bug: { process: string; error: unknown } | undefined;
   private faultsOn = true;
   private readonly faultRandom: Random;
+  readonly mutations: ReadonlySet<RuntimeMutation>;
 
   constructor(readonly options: WorldOptions) {
     this.random = options.random;
     this.faultRandom = options.random.stream('faults');
-    this.store = new MemoryStore({ clock: this.scheduler.clock });
+    const mutations = new Set(options.app.simulation?.mutations ?? []);
+    this.mutations = mutations;
+    this.store = new MemoryStore({ clock: this.scheduler.clock, unsafeSkipFencing: mutations.has('skip-fencing') });
     const counter = { count: (kind: FaultKind, detail: string) => this.countFault(kind, detail) };
     this.network = new SimNetwork(this.scheduler, this.observed(this.store), options.faults, options.random.stream('network'), counter);
     this.outside = new OutsideWorld(this.scheduler, options.faults, options.random.stream('outside'), counter);

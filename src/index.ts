@@ -66,5 +66,6 @@ export { ProcessRunner, HandlerBugError, IDLE_EVENT, PROGRESS_EVENT, type IdlePo
 export { EffectBugError, GatewayRuntime, type GatewayStatus } from './runtime/gateway-runtime.ts';
 export { MemoryLog, silentLog, type LogEntry, type RuntimeLog } from './runtime/log.ts';
 export { MemoryGateway } from './runtime/memory-gateway.ts';
+export { RUNTIME_MUTATIONS, type RuntimeMutation } from './runtime/mutations.ts';
 export { httpGateway, HttpStatusError, type HttpGatewayOptions } from './runtime/http-gateway.ts';
 export type { BackoffPolicy } from './runtime/backoff.ts';

@@ -11,6 +11,7 @@
  */
 import type { JsonValue, StoredEvent } from '../model/event.ts';
 import type { Random } from '../random/random.ts';
+import { isRuntimeMutation, RUNTIME_MUTATIONS, type RuntimeMutation } from '../runtime/mutations.ts';
 
 /** Event type name → payload type. */
 export type EventMap = Record<string, unknown>;
@@ -239,11 +240,17 @@ export interface AppOptions {
   readonly gateways?: readonly GatewayDef<any>[];
   readonly workload?: WorkloadSpec;
   readonly invariants?: readonly InvariantDef[];
+  /**
+   * Simulation only: the platform mutations (src/runtime/mutations.ts) this app runs under. For the
+   * planted-bug examples under examples/buggy/ that prove the simulator catches a broken platform.
+   */
+  readonly simulation?: { readonly mutations?: readonly RuntimeMutation[] };
 }
 
-export interface AppDef extends Required<Omit<AppOptions, 'workload'>> {
+export interface AppDef extends Required<Omit<AppOptions, 'workload' | 'simulation'>> {
   readonly kind: 'app';
   readonly workload?: WorkloadSpec;
+  readonly simulation?: { readonly mutations?: readonly RuntimeMutation[] };
 }
 
 /** Declares an app and checks that it hangs together (names unique, inputs/outputs declared, one writer per stream). */
@@ -274,8 +281,11 @@ export function defineApp(options: AppOptions): AppDef {
     if (gatewayNames.has(g.name)) throw new TypeError(`app ${options.name}: gateway '${g.name}' is declared twice`);
     gatewayNames.add(g.name);
   }
+  for (const m of options.simulation?.mutations ?? []) {
+    if (!isRuntimeMutation(m)) throw new TypeError(`app ${options.name}: unknown runtime mutation '${m}' (known: ${Object.keys(RUNTIME_MUTATIONS).join(', ')})`);
+  }
   const def = { kind: 'app' as const, name: options.name, streams: options.streams, processes: options.processes, gateways, invariants: options.invariants ?? [] };
-  return options.workload === undefined ? def : { ...def, workload: options.workload };
+  return { ...def, ...(options.workload === undefined ? {} : { workload: options.workload }), ...(options.simulation === undefined ? {} : { simulation: options.simulation }) };
 }
 
 /** Streams no process writes: they receive events from outside. */

@@ -22,11 +22,12 @@ import { deriveSeed, seededRandom, type Random } from '../random/random.ts';
 import type { EventStore, Lease } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerHandle, Timers } from '../time/timers.ts';
-import { assert } from '../util/assert.ts';
+import { assert, AssertionError } from '../util/assert.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { EffectBugError, type GatewayRuntime } from './gateway-runtime.ts';
 import { InputCursor } from './input-cursor.ts';
 import type { RuntimeLog } from './log.ts';
+import type { RuntimeMutation } from './mutations.ts';
 
 /** Event types starting with `$` belong to the platform (idle events, progress markers). */
 export const IDLE_EVENT = '$idle';
@@ -65,6 +66,8 @@ export interface RunnerOptions {
   readonly backoff?: BackoffPolicy;
   /** A series of store faults longer than this raises an overdue warning (default 30 s). */
   readonly overdueAfterMs?: number;
+  /** Deliberate breakages for the simulator's planted-bug tests (see mutations.ts). Never in production. */
+  readonly mutations?: ReadonlySet<RuntimeMutation>;
 }
 
 export interface RunnerStatus {
@@ -426,6 +429,10 @@ export class ProcessRunner {
       shard.dirty = true;
       if (this.m <= shard.lastOutM) {
         this.caughtUp++;
+        if (this.options.mutations?.has('effects-during-catch-up')) {
+          for (const effect of ctx.effects) await this.gatewayFor(effect.gateway).perform(effect.request, this.effectCall(key, inputIndex, event, effect.index), this.abort.signal);
+          continue;
+        }
         for (const effect of ctx.effects) {
           this.gatewayFor(effect.gateway).suppress(effect.request, this.effectCall(key, inputIndex, event, effect.index));
         }
@@ -482,9 +489,13 @@ export class ProcessRunner {
     this.eventsOut += events.length;
     this.lastOutputAtMs = this.options.clock.monotonicMs();
     this.idleSpacingMs = 0;
-    const pending = this.options.store.append(this.def.output.name, key, events, { expect: { lastSeq: expectSeq }, ...(token === undefined ? {} : { token }) }).then(
+    const expect = this.options.mutations?.has('unconditional-append') ? {} : { expect: { lastSeq: expectSeq } };
+    const pending = this.options.store.append(this.def.output.name, key, events, { ...expect, ...(token === undefined ? {} : { token }) }).then(
       (result) => {
-        assert(result.lastSeq === expectSeq + events.length, 'pipelined appends land where planned');
+        // An invariant, checked where a throw would go unobserved: the runner stops with it.
+        if (result.lastSeq !== expectSeq + events.length) {
+          this.inFlightError ??= new AssertionError(`invariant violated: output ${this.def.output.name}/${key} landed at seq ${result.lastSeq - events.length + 1}, planned ${expectSeq + 1} (an append was lost or duplicated)`);
+        }
       },
       (e: unknown) => {
         if (isConflict(e) && e.conflict.actual.lastSeq < expectSeq) {

@@ -37,12 +37,14 @@ import {
 export interface MemoryStoreOptions {
   /** Time source for lease expiry (default: the real clock). */
   readonly clock?: Clock;
+  /** A planted platform bug for the simulator's tests (the `skip-fencing` mutation). Never in production. */
+  readonly unsafeSkipFencing?: boolean;
 }
 
 export class MemoryStore implements EventStore {
   readonly location = 'memory:';
   private readonly clock: Clock;
-  private readonly state = new StoreState();
+  private readonly state: StoreState;
   /** All events in global order: `all[p - 1]` has position p. */
   private readonly all: StoredEvent[] = [];
   private readonly shards = new Map<string, StoredEvent[]>();
@@ -53,6 +55,7 @@ export class MemoryStore implements EventStore {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? realClock;
+    this.state = new StoreState({ skipFencing: options.unsafeSkipFencing === true });
   }
 
   private ensureOpen(): void {

@@ -116,9 +116,8 @@ async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOpti
     },
     onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}` }),
   });
-  world.scheduler.onStep = (s) => {
-    if (keepRows) trace.add({ step: s.seq, simulatedMs: s.timeMs, kind: 'step', actor: s.label, stream: '', key: '', position: 0, detail: '' });
-  };
+  // Every step goes into the hash, whether or not rows are kept: --trace never changes the hash.
+  world.scheduler.onStep = (s) => trace.add({ step: s.seq, simulatedMs: s.timeMs, kind: 'step', actor: s.label, stream: '', key: '', position: 0, detail: '' });
   const violations: Violation[] = [];
   const lastArrival = world.start();
   const limit = lastArrival + (options.quiesceMs ?? 600_000);

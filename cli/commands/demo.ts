@@ -180,6 +180,16 @@ async function runDemo(options: DemoOptions, out: ReturnType<typeof makeOutput>)
   for (const [k, total] of top) assert(total === expectedTotals.get(k), `DuckDB's total for ${k} matches`);
   out.line(`7. DuckDB over the Parquet files, top accounts by deposits: ${top.map(([k, t]) => `${k}=${t}`).join(', ')}`);
 
+  // 8. The bank example in the deterministic simulator, under seeded faults.
+  const { simulate } = await import('../../sim/simulate.ts');
+  const { loadApp } = await import('../../src/app/load-app.ts');
+  const bankSpec = new URL('../../examples/bank/app.ts', import.meta.url).pathname;
+  const { app: bank } = await loadApp(bankSpec);
+  const sim = await simulate(bank, { seed: 1, faults: 'default', appSpec: 'examples/bank', wallClock: clock });
+  const faults = Object.entries(sim.faults).map(([k, n]) => `${n} ${k}`).join(', ');
+  out.line(`8. simulated the bank example (seed 1, default faults: ${faults}): ${sim.events} platform events, ${(sim.simulatedMs / 1000).toFixed(0)} s of simulated time in ${sim.wallMs} ms, ${sim.violations.length} violations, trace hash ${sim.traceHash.slice(0, 12)}…`);
+  out.line(`   (npx spive simulate examples/bank --seed 1 reproduces it exactly; try --faults swarm, or examples/buggy/* for planted bugs)`);
+
   if (removeAfter) rmSync(dir, { recursive: true, force: true });
   out.line(removeAfter ? 'Done; the demo store was removed (use --keep to keep it).' : `Done; the store is at ${dir} (try: npx spive store stats ${dir}).`);
   return {
@@ -191,6 +201,7 @@ async function runDemo(options: DemoOptions, out: ReturnType<typeof makeOutput>)
     sealMs: Math.round(sealMs),
     scannedEvents: scanned,
     topAccounts: top.map(([key, total]) => ({ key, total })),
+    simulation: { seed: sim.seed, events: sim.events, violations: sim.violations.length, traceHash: sim.traceHash },
   };
 }
 

@@ -1,0 +1,22 @@
+/** The simulator's full campaign: seeds 1..200 of the bank under default and swarm faults (npm run soak). */
+import { describe, expect, it } from 'vitest';
+import { simulate } from 'spive/sim';
+import bank from '../../examples/bank/app.ts';
+
+const SEEDS = Number(process.env.SPIVE_SIM_SEEDS ?? 200);
+
+describe('simulator soak', () => {
+  for (const faults of ['default', 'swarm'] as const) {
+    it(`bank: no violation in seeds 1..${SEEDS} with --faults ${faults}`, async () => {
+      const failures: string[] = [];
+      const hashes = new Set<string>();
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const r = await simulate(bank, { seed, faults, appSpec: 'examples/bank' });
+        if (r.violations.length > 0) failures.push(`${r.repro}: ${r.violations[0]?.invariant}: ${r.violations[0]?.message}`);
+        hashes.add(r.traceHash);
+      }
+      expect(failures).toEqual([]);
+      expect(hashes.size).toBe(SEEDS);
+    }, 1_800_000);
+  }
+});

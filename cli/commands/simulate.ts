@@ -83,7 +83,12 @@ export function registerSimulate(program: Command, context: CommandContext): voi
       }
       if (options.trace !== undefined && !options.trace.endsWith('.parquet')) throw new UsageError(`--trace: expected a file name ending in .parquet, got ${JSON.stringify(options.trace)}`);
       out.progress(`simulating ${app.name} with seed ${options.seed}…`);
-      const result = await simulate(app, { seed: options.seed, faults, workload, appSpec, wallClock: realClock, keepTrace: options.trace !== undefined });
+      let result = await simulate(app, { seed: options.seed, faults, workload, appSpec, wallClock: realClock, keepTrace: options.trace !== undefined });
+      if (result.violations.length > 0 && options.trace === undefined && !options.json) {
+        // Runs are deterministic: run it again keeping the trace, to show what led to the violation.
+        out.progress('violation found; replaying the seed to show its history…');
+        result = await simulate(app, { seed: options.seed, faults, workload, appSpec, wallClock: realClock, keepTrace: true });
+      }
       if (options.trace !== undefined) await result.trace.writeParquet(options.trace);
       out.result(toJson(result));
       report(out, result, options.trace);
@@ -121,7 +126,41 @@ function report(out: Output, r: SimulationResult, trace: string | undefined): vo
   out.line(`VIOLATION of "${first?.invariant}" at step ${first?.step} (${((first?.simulatedMs ?? 0) / 1000).toFixed(3)} s simulated):`);
   out.line(`  ${first?.message}`);
   if (r.violations.length > 1) out.line(`  (+${r.violations.length - 1} more: ${[...new Set(r.violations.slice(1).map((v) => v.invariant))].join(', ')})`);
+  const history = recentHistory(r, first?.step ?? 0, first?.message ?? '', 14);
+  if (history.length > 0) {
+    out.line('');
+    out.line('what happened just before (step, simulated s, what, who, where):');
+    for (const line of history) out.line(`  ${line}`);
+  }
   out.line('');
   out.line('reproduce with:');
   out.line(`  ${r.repro}${trace === undefined ? ' --trace run.parquet' : ''}`);
+}
+
+/**
+ * The recent causal history of a violation: the last `n` happenings up to `step` that involve what
+ * the violation names (a shard key, a runner, a stream) or that change the platform's course (faults,
+ * runner restarts and fencing, leases, snapshots).
+ */
+function recentHistory(r: SimulationResult, step: number, message: string, n: number): string[] {
+  const t = r.trace;
+  const named = new Set((message.match(/[A-Za-z][\w.-]*(?:#\d+)?/g) ?? []).filter((w) => /\d|-/.test(w)));
+  const hosts = new Set([...named].map((w) => w.replace(/#\d+$/, '')));
+  const host = (i: number) => (t.actors[i] as string).replace(/#\d+$/, '');
+  // First what the named runners did and what changed the platform's course; then the named shards.
+  const tiers = [
+    (i: number) => hosts.has(host(i)) || /^(runner|lease|snapshot|gateway)\./.test(t.kinds[i] as string),
+    (i: number) => named.has(t.keys[i] as string),
+  ];
+  const picked = new Set<number>();
+  for (const tier of tiers) {
+    for (let i = t.steps.length - 1; i >= 0 && picked.size < n; i--) {
+      if ((t.steps[i] as number) > step || t.kinds[i] === 'step' || t.kinds[i] === 'violation') continue;
+      if (tier(i)) picked.add(i);
+    }
+  }
+  return [...picked].sort((a, b) => a - b).map((i) => {
+    const where = t.streams[i] === '' ? '' : ` ${t.streams[i]}/${t.keys[i]}@${t.positions[i]}`;
+    return `${t.steps[i]}  ${((t.times[i] as number) / 1000).toFixed(3)}  ${t.kinds[i]}  ${t.actors[i]}${where}  ${(t.details[i] as string).slice(0, 100)}`;
+  });
 }

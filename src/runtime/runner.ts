@@ -154,6 +154,7 @@ export class ProcessRunner {
   /** True while the loop waits for input with nothing in flight. */
   private idle = false;
   private incarnationAbort = new AbortController();
+  private catchUpTargets: number[] = [];
   private crashed = false;
   private faults = 0;
   private overdueSinceMs: number | null = null;
@@ -308,6 +309,9 @@ export class ProcessRunner {
     try {
       if (this.lease === undefined) await this.acquireLease();
       await this.restore();
+      // Catch-up lasts until the inputs are read up to where they ended when this incarnation began.
+      const stats = await this.options.store.stats();
+      this.catchUpTargets = this.def.inputs.map((i) => stats.streams.find((s) => s.stream === i.stream.name)?.lastPosition ?? 0);
       const consumed = this.round?.consumed ?? this.def.inputs.map(() => 0);
       this.cursors = this.def.inputs.map((input, i) => new InputCursor(this.options.store, input.stream.name, consumed[i] ?? 0, this.incarnationAbort.signal));
       this.mode = 'catch-up';
@@ -392,6 +396,7 @@ export class ProcessRunner {
 
   private goLive(): void {
     if (this.mode !== 'catch-up') return;
+    if (this.cursors.some((c, i) => c.lastPosition < (this.catchUpTargets[i] ?? 0))) return;
     this.mode = 'live';
     this.options.log.write({ level: 'info', kind: 'runner.live', message: `${this.def.name}: caught up at input #${this.m}; live`, fields: { ...this.fields(), m: this.m } });
   }

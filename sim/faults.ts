@@ -27,6 +27,8 @@ export interface FaultOptions {
   readonly timeoutMs: number;
   /** The whole store is unavailable for a while (every call fails). */
   readonly storeOutage: { readonly meanIntervalMs: number; readonly durationMs: RangeMs } | null;
+  /** The store's machine loses power (embedded store only): unsynced writes are lost or torn; it restarts. */
+  readonly storeCrash: { readonly meanIntervalMs: number; readonly downtimeMs: RangeMs } | null;
   /** One runner is cut off from the store for a while (its calls fail). */
   readonly partition: { readonly meanIntervalMs: number; readonly durationMs: RangeMs } | null;
   /** A runner crashes (loses its memory, keeps nothing but what the store has) and restarts later. */
@@ -49,6 +51,7 @@ export const NO_FAULTS: FaultOptions = {
   duplicateDelivery: 0,
   timeoutMs: 1000,
   storeOutage: null,
+  storeCrash: null,
   partition: null,
   crash: null,
   pause: null,
@@ -65,6 +68,7 @@ export const DEFAULT_FAULTS: FaultOptions = {
   duplicateDelivery: 0.01,
   timeoutMs: 1000,
   storeOutage: { meanIntervalMs: 20_000, durationMs: { min: 500, max: 5000 } },
+  storeCrash: { meanIntervalMs: 15_000, downtimeMs: { min: 100, max: 3000 } },
   partition: { meanIntervalMs: 15_000, durationMs: { min: 500, max: 8000 } },
   crash: { meanIntervalMs: 8000, downtimeMs: { min: 100, max: 5000 } },
   pause: { meanIntervalMs: 15_000, durationMs: { min: 2000, max: 12_000 } },
@@ -88,6 +92,7 @@ export function swarmFaults(random: Random): FaultOptions {
     duplicateDelivery: p(0.05),
     timeoutMs: random.int(200, 3000),
     storeOutage: on() ? { meanIntervalMs: every(2000, 30_000), durationMs: { min: 100, max: random.int(500, 10_000) } } : null,
+    storeCrash: on() ? { meanIntervalMs: every(2000, 30_000), downtimeMs: { min: 50, max: random.int(200, 5000) } } : null,
     partition: on() ? { meanIntervalMs: every(1000, 20_000), durationMs: { min: 100, max: random.int(500, 15_000) } } : null,
     crash: on() ? { meanIntervalMs: every(1000, 20_000), downtimeMs: { min: 10, max: random.int(100, 10_000) } } : null,
     pause: on() ? { meanIntervalMs: every(1000, 20_000), durationMs: { min: 100, max: random.int(1000, 20_000) } } : null,
@@ -104,6 +109,7 @@ export const FAULT_KINDS = [
   'replyLost',
   'duplicateDelivery',
   'storeOutage',
+  'storeCrash',
   'partition',
   'crash',
   'pause',

@@ -37,7 +37,8 @@ export class SimNetwork {
 
   constructor(
     private readonly scheduler: Scheduler,
-    private readonly store: EventStore,
+    /** The store behind the network now (it changes when a store machine crashes and restarts). */
+    private readonly store: () => EventStore,
     private readonly faults: FaultOptions,
     private readonly random: Random,
     private readonly counter: FaultCounter,
@@ -75,6 +76,8 @@ export class SimNetwork {
           return fail('the request was lost');
         }
         net.scheduler.at(arrival, () => {
+          // A request that arrives while the store is down (restarting, say) finds nobody there.
+          if (net.scheduler.now < net.outageUntil) return fail('the store is unavailable');
           invoke().then(
             (value) => {
               if (lostReply) {
@@ -119,12 +122,15 @@ export class SimNetwork {
         };
       },
     });
-    return new Proxy(this.store, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver);
+    const current = () => net.store() as unknown as Record<string, (...a: unknown[]) => unknown>;
+    return new Proxy({} as EventStore, {
+      get(_target, property) {
+        const target = current();
+        const value = target[property as string];
         if (typeof property !== 'string' || typeof value !== 'function') return value;
-        if (PROMISE_METHODS.has(property)) return (...args: unknown[]) => call(property, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-        if (ITERATOR_METHODS.has(property)) return (...args: unknown[]) => iterate(property, () => (value as (...a: unknown[]) => AsyncIterable<unknown[]>).apply(target, args));
+        // The store is looked up when the request arrives, not when it is sent.
+        if (PROMISE_METHODS.has(property)) return (...args: unknown[]) => call(property, () => (current()[property] as (...a: unknown[]) => Promise<unknown>).apply(current(), args));
+        if (ITERATOR_METHODS.has(property)) return (...args: unknown[]) => iterate(property, () => (current()[property] as (...a: unknown[]) => AsyncIterable<unknown[]>).apply(current(), args));
         return value.bind(target);
       },
     });

@@ -1,8 +1,14 @@
 /**
  * The deterministic scheduler: simulated time and the one queue of pending steps. A step is a
  * callback at a simulated time; after each step the scheduler lets every promise continuation it
- * started run to completion (one `setImmediate` turn: all microtasks first) before taking the next,
- * so the interleaving of async code is a pure function of the seed.
+ * started run to completion (all microtasks and nextTicks) before taking the next, so the
+ * interleaving of async code is a pure function of the seed.
+ *
+ * How: each step runs in its own `setImmediate` callback, and Node drains the nextTick and microtask
+ * queues completely after every immediate callback, also between two callbacks of the same
+ * event-loop turn (since Node 11). `run` queues them in batches of STEPS_PER_TURN, so a step costs
+ * one immediate callback rather than a whole event-loop turn (a promise, an immediate, an async
+ * resumption and a libuv poll). Callbacks left over when a run ends do nothing.
  */
 import type { Clock } from '../src/time/clock.ts';
 import type { TimerHandle, Timers } from '../src/time/timers.ts';
@@ -10,6 +16,9 @@ import { TimeQueue } from './time-queue.ts';
 
 /** Simulated time starts at this wall-clock instant (2026-01-01T00:00:00Z), so event times look real. */
 export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
+
+/** Immediate callbacks queued at a time by `run` (one step each); more are queued as the last one runs. */
+const STEPS_PER_TURN = 32;
 
 export interface StepInfo {
   readonly timeMs: number;
@@ -66,23 +75,44 @@ export class Scheduler {
    * Runs steps in (time, seq) order until the queue is empty, simulated time would pass `untilMs`,
    * or `stop()` returns true (checked between steps).
    */
-  async run(untilMs: number, stop?: () => boolean): Promise<void> {
-    await settle();
-    while (this.queue.size > 0 && this.queue.peekTime() <= untilMs) {
-      if (stop?.()) return;
-      const time = this.queue.peekTime();
-      const id = this.queue.pop();
-      const entry = this.callbacks.get(id);
-      if (entry === undefined) continue; // cancelled
-      this.callbacks.delete(id);
-      this.nowValue = time;
-      this.steps++;
-      this.onStep?.({ timeMs: time, seq: this.steps, label: entry.label });
-      entry.fn();
-      await settle();
-    }
-    // Nothing else is due before `untilMs`: time passes to it.
-    if (this.queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, untilMs);
+  run(untilMs: number, stop?: () => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let finished = false;
+      const queueTurn = () => {
+        for (let i = 1; i <= STEPS_PER_TURN; i++) setImmediate(next, i === STEPS_PER_TURN);
+      };
+      // One step per call; every continuation of the previous step has run (Node drained them).
+      const next = (lastOfTurn: boolean): void => {
+        if (finished) return;
+        try {
+          while (this.queue.size > 0 && this.queue.peekTime() <= untilMs) {
+            if (stop?.()) {
+              finished = true;
+              return resolve();
+            }
+            const time = this.queue.peekTime();
+            const id = this.queue.pop();
+            const entry = this.callbacks.get(id);
+            if (entry === undefined) continue; // cancelled
+            this.callbacks.delete(id);
+            this.nowValue = time;
+            this.steps++;
+            this.onStep?.({ timeMs: time, seq: this.steps, label: entry.label });
+            entry.fn();
+            if (lastOfTurn) queueTurn();
+            return;
+          }
+          // Nothing else is due before `untilMs`: time passes to it.
+          if (this.queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, untilMs);
+          finished = true;
+          resolve();
+        } catch (error) {
+          finished = true;
+          reject(error);
+        }
+      };
+      queueTurn();
+    });
   }
 
   /** Timers on this scheduler as seen by a node whose clock runs at `rate` (1 = true time). */
@@ -111,7 +141,7 @@ export class Scheduler {
   }
 }
 
-/** Lets every pending promise continuation run: a setImmediate callback runs after all microtasks. */
+/** Lets every pending promise continuation run (one event-loop turn: a setImmediate callback runs after all microtasks). */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }

@@ -34,6 +34,8 @@ export interface SimulateOptions {
   readonly wallClock?: Clock;
   /** Simulated ms allowed after the last input for the system to heal and quiesce (default 600 s). */
   readonly quiesceMs?: number;
+  /** `memory` (default) or `embedded`: the embedded store on a simulated disk that can lose power. */
+  readonly store?: 'memory' | 'embedded';
 }
 
 export interface SimulationResult {
@@ -110,6 +112,7 @@ async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOpti
     faults,
     workload: options.workload ?? {},
     version: 'sim',
+    ...(options.store === undefined ? {} : { store: options.store }),
     onLog: (host, entry) => {
       if (entry.level === 'debug' && entry.kind !== 'effect.suppressed') return;
       trace.add({ step: world.scheduler.steps, simulatedMs: world.scheduler.now, kind: entry.kind, actor: host, stream: '', key: '', position: 0, detail: entry.message });
@@ -119,6 +122,7 @@ async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOpti
   // Every step goes into the hash, whether or not rows are kept: --trace never changes the hash.
   world.scheduler.onStep = (s) => trace.add({ step: s.seq, simulatedMs: s.timeMs, kind: 'step', actor: s.label, stream: '', key: '', position: 0, detail: '' });
   const violations: Violation[] = [];
+  await world.init();
   const lastArrival = world.start();
   const limit = lastArrival + (options.quiesceMs ?? 600_000);
   let quiesced = false;
@@ -129,6 +133,10 @@ async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOpti
     world.supervise();
     if (world.bug !== undefined) {
       violations.push({ invariant: 'no process stops on a bug', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: `process ${world.bug.process} stopped: ${world.bug.error instanceof Error ? world.bug.error.message : String(world.bug.error)}` });
+      break;
+    }
+    if (world.storeFailure !== undefined) {
+      violations.push({ invariant: 'no acknowledged append lost', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: `the embedded store did not reopen after a power cut: ${world.storeFailure instanceof Error ? world.storeFailure.message : String(world.storeFailure)}` });
       break;
     }
     if (world.driver.failure !== undefined) {
@@ -204,5 +212,6 @@ export function reproCommand(options: SimulateOptions): string {
   const f = options.faults ?? 'default';
   parts.push(`--faults ${typeof f === 'string' ? f : `'${JSON.stringify(f)}'`}`);
   if (options.workload !== undefined && Object.keys(options.workload).length > 0) parts.push(`--workload '${JSON.stringify(options.workload)}'`);
+  if (options.store === 'embedded') parts.push('--store embedded');
   return parts.join(' ');
 }

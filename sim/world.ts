@@ -12,7 +12,9 @@ import type { LogEntry, RuntimeLog } from '../src/runtime/log.ts';
 import type { RuntimeMutation } from '../src/runtime/mutations.ts';
 import { ProcessRunner } from '../src/runtime/runner.ts';
 import type { AppendOptions, EventStore } from '../src/store/event-store.ts';
+import { EmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import { MemoryStore } from '../src/store/memory/memory-store.ts';
+import { DEFAULT_SIM_DISK_OPTIONS, SimDisk } from './disk.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { currentActor } from './determinism-guard.ts';
 import { draw, exponential, type FaultKind, type FaultOptions } from './faults.ts';
@@ -34,6 +36,8 @@ export interface WorldOptions {
   readonly onLog?: (host: string, entry: LogEntry) => void;
   /** Called for every committed append (the trace and the oracles listen). */
   readonly onCommit?: (commit: Commit) => void;
+  /** `memory` (default) or `embedded`: the embedded store on a simulated disk that loses power. */
+  readonly store?: 'memory' | 'embedded';
 }
 
 export interface Commit {
@@ -130,7 +134,12 @@ class Host {
 
 export class World {
   readonly scheduler = new Scheduler();
-  readonly store: MemoryStore;
+  /** The store now (an embedded store is replaced by a new instance when its machine loses power). */
+  store!: EventStore;
+  private observedStore!: EventStore;
+  /** The simulated disk under an embedded store. */
+  disk: SimDisk | undefined;
+  private storeDownUntil = 0;
   readonly network: SimNetwork;
   readonly outside: OutsideWorld;
   readonly hosts: Host[] = [];
@@ -153,9 +162,8 @@ export class World {
     this.faultRandom = options.random.stream('faults');
     const mutations = new Set(options.app.simulation?.mutations ?? []);
     this.mutations = mutations;
-    this.store = new MemoryStore({ clock: this.scheduler.clock, unsafeSkipFencing: mutations.has('skip-fencing') });
     const counter = { count: (kind: FaultKind, detail: string) => this.countFault(kind, detail) };
-    this.network = new SimNetwork(this.scheduler, this.observed(this.store), options.faults, options.random.stream('network'), counter);
+    this.network = new SimNetwork(this.scheduler, () => this.observedStore, options.faults, options.random.stream('network'), counter);
     this.outside = new OutsideWorld(this.scheduler, options.faults, options.random.stream('outside'), counter);
     const app = options.app;
     if (app.workload === undefined) throw new TypeError(`app ${app.name} declares no workload: add \`workload: { make, ... }\` to defineApp to simulate it`);
@@ -204,15 +212,55 @@ export class World {
   }
 
   /** The store, with every committed append reported (oracles and trace). */
-  private observed(store: MemoryStore): EventStore {
+  /** Opens the store: in memory, or the embedded store on a simulated disk. */
+  async init(): Promise<void> {
+    if ((this.options.store ?? 'memory') === 'memory') {
+      this.setStore(new MemoryStore({ clock: this.scheduler.clock, unsafeSkipFencing: this.mutations.has('skip-fencing') }));
+      return;
+    }
+    this.disk = new SimDisk(this.random.stream('disk'), { ...DEFAULT_SIM_DISK_OPTIONS, maxYields: 0 });
+    this.setStore(await this.openEmbedded(this.disk));
+  }
+
+  private openEmbedded(disk: SimDisk): Promise<EmbeddedStore> {
+    return EmbeddedStore.open('/sim/store', { fs: disk, lock: false, parquet: false, autoSeal: false, clock: this.scheduler.clock, warn: () => undefined });
+  }
+
+  private setStore(store: EventStore): void {
+    this.store = store;
+    this.observedStore = this.observed(store);
+  }
+
+  /** The store's machine loses power: unsynced writes are lost (or torn); it restarts after `downtimeMs`. */
+  private crashStore(downtimeMs: number): void {
+    const disk = this.disk;
+    if (disk === undefined || this.scheduler.now < this.storeDownUntil) return;
+    const cut = disk.powerCut(this.faultRandom.stream(`power-cut/${this.scheduler.steps}`));
+    this.storeDownUntil = this.scheduler.now + downtimeMs;
+    this.network.outageUntil = Math.max(this.network.outageUntil, this.storeDownUntil);
+    const old = this.store;
+    void old.close().catch(() => undefined); // ends its subscriptions: runners restart against the new store
+    this.scheduler.at(this.storeDownUntil, () => {
+      this.disk = cut;
+      void this.openEmbedded(cut).then(
+        (store) => this.setStore(store),
+        (e: unknown) => (this.storeFailure ??= e),
+      );
+    }, 'store.restart');
+  }
+
+  /** The embedded store failed to reopen after a power cut (lost or corrupt data): a violation. */
+  storeFailure: unknown;
+
+  private observed(store: EventStore): EventStore {
     const world = this;
     return new Proxy(store, {
       get(target, property, receiver) {
         if (property === 'append') {
           return async (stream: string, key: string, events: never[], options?: AppendOptions) => {
-            const r = await target.append(stream, key, events, options);
+            const r = await (target as EventStore).append(stream, key, events, options);
             const stored: StoredEvent[] = [];
-            for await (const batch of target.readShard(stream, key, { fromSeq: r.firstSeq })) stored.push(...batch);
+            for await (const batch of (target as EventStore).readShard(stream, key, { fromSeq: r.firstSeq })) stored.push(...batch);
             const commit: Commit = { step: world.scheduler.steps, simulatedMs: world.scheduler.now, stream, key, firstPosition: r.firstPosition, events: stored, token: options?.token };
             world.commits.push(commit);
             world.options.onCommit?.(commit);
@@ -272,6 +320,14 @@ export class World {
         h.crash(d);
       });
     }
+    if (f.storeCrash && this.disk !== undefined) {
+      const o = f.storeCrash;
+      every(o.meanIntervalMs, 'fault.store-crash', () => {
+        const d = draw(r, o.downtimeMs);
+        this.countFault('storeCrash', `power cut, down ${Math.round(d)} ms`);
+        this.crashStore(d);
+      });
+    }
     if (f.pause) {
       const o = f.pause;
       every(o.meanIntervalMs, 'fault.pause', () => {
@@ -313,6 +369,7 @@ export class World {
   /** True when inputs are all in, every process has a live runner that has taken and handled everything. */
   async quiescent(): Promise<boolean> {
     if (!this.driver.done) return false;
+    if (this.scheduler.now < this.storeDownUntil) return false;
     const stats = await this.store.stats();
     const last = new Map(stats.streams.map((s) => [s.stream, s.lastPosition]));
     for (const p of this.options.app.processes) {

@@ -22,6 +22,7 @@ interface SimulateCliOptions {
   workload?: string;
   duration?: number;
   trace?: string;
+  store: string;
   json?: boolean;
 }
 
@@ -69,6 +70,7 @@ export function registerSimulate(program: Command, context: CommandContext): voi
     .option('--faults <plan>', 'none, default, swarm, a JSON file, or inline JSON (a partial fault plan)', 'default')
     .option('--workload <shape>', 'JSON file or inline JSON overriding the workload: {"events", "ratePerSecond", "keys", "skew"}')
     .option('--duration <duration>', 'simulated time of arrivals (sets events = rate x duration), like 30s or 10m', duration('--duration'))
+    .option('--store <kind>', 'memory, or embedded: the embedded store on a simulated disk that loses power', 'memory')
     .option('--trace <file.parquet>', 'write every step of the run to a Parquet file (for DuckDB and spive inspect)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (appSpec: string, options: SimulateCliOptions) => {
@@ -83,11 +85,13 @@ export function registerSimulate(program: Command, context: CommandContext): voi
       }
       if (options.trace !== undefined && !options.trace.endsWith('.parquet')) throw new UsageError(`--trace: expected a file name ending in .parquet, got ${JSON.stringify(options.trace)}`);
       out.progress(`simulating ${app.name} with seed ${options.seed}…`);
-      let result = await simulate(app, { seed: options.seed, faults, workload, appSpec, wallClock: realClock, keepTrace: options.trace !== undefined });
+      if (options.store !== 'memory' && options.store !== 'embedded') throw new UsageError(`--store: expected memory or embedded, got ${JSON.stringify(options.store)}`);
+      const store = options.store;
+      let result = await simulate(app, { seed: options.seed, faults, workload, appSpec, wallClock: realClock, keepTrace: options.trace !== undefined, store });
       if (result.violations.length > 0 && options.trace === undefined && !options.json) {
         // Runs are deterministic: run it again keeping the trace, to show what led to the violation.
         out.progress('violation found; replaying the seed to show its history…');
-        result = await simulate(app, { seed: options.seed, faults, workload, appSpec, wallClock: realClock, keepTrace: true });
+        result = await simulate(app, { seed: options.seed, faults, workload, appSpec, wallClock: realClock, keepTrace: true, store });
       }
       if (options.trace !== undefined) await result.trace.writeParquet(options.trace);
       out.result(toJson(result));

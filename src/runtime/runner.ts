@@ -324,7 +324,11 @@ export class ProcessRunner {
         if (next === undefined) {
           const failed = this.cursors.find((c) => c.failure !== undefined);
           if (failed !== undefined) throw failed.failure;
-          if (this.cursors.some((c) => c.isEnded)) break; // the store closed
+          if (this.cursors.some((c) => c.isEnded)) {
+            if (this.stopping) break;
+            // The store closed under a running runner (its machine restarted): a fault, retried.
+            throw new UnavailableError(`reading ${this.cursors.find((c) => c.isEnded)?.stream}`, 'the store closed the subscription');
+          }
           await this.drainAppends();
           this.goLive();
           this.lastProgressMs = this.options.clock.monotonicMs();

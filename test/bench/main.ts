@@ -34,6 +34,10 @@
  * - runtime.bank.ledger.live (events/s; higher is better). See bank-live.ts: input events through the
  *   bank's ledger process live on the embedded store, against its handlers alone in a loop.
  *
+ * - sim.bank.platform-events, sim.compression.100-per-s, sim.compression.1000-per-s (and their
+ *   `.faulty-run` variants). See sim.ts: the simulator's platform events per wall second and its time
+ *   compression on the bank example under default faults, against the raw scheduler loop.
+ *
  * - embedded.open.10m (ms; lower is better). `EmbeddedStore.open` of that store (recovery reads and
  *   checks every WAL frame to rebuild the indexes). Median of 3. Baseline: readFile of every WAL
  *   segment, i.e. just reading the bytes open has to read.
@@ -41,6 +45,7 @@
 import { appendBatched, appendSingle, type AppendSizes } from './append.ts';
 import { bankLive } from './bank-live.ts';
 import { buildBigStore, openBench, scanBench, type BigStore, type BigStoreSizes } from './scan.ts';
+import { simBank, simCompression1000, type SimSizes } from './sim.ts';
 import { emit, fmt, info, removeAllTemps, removeTemp, type BenchResult } from './util.ts';
 import { dirname } from 'node:path';
 
@@ -81,6 +86,7 @@ async function main(): Promise<void> {
   const size = (n: number): number => (quick ? Math.round(n / 10) : n);
   const appendSizes: AppendSizes = { batchedEvents: size(1_500_000), batchedReps: 3, singleAppends: size(2000) };
   const bigSizes: BigStoreSizes = { events: size(10_000_000), scanReps: 5, openReps: 3 };
+  const simSizes: SimSizes = { seeds: quick ? 3 : 7, inputSeconds: quick ? 1 : 10 };
 
   let big: BigStore | undefined;
   const bigStore = async (): Promise<BigStore> => (big ??= await buildBigStore(bigSizes.events));
@@ -91,6 +97,11 @@ async function main(): Promise<void> {
     { names: ['embedded.scan.10m'], run: async (r) => scanBench(await bigStore(), bigSizes, r) },
     { names: ['embedded.open.10m'], run: async (r) => openBench(await bigStore(), bigSizes, r) },
     { names: ['runtime.bank.ledger.live', 'runtime.bank.ledger.backlog'], run: (r) => bankLive({ events: size(200_000), accounts: 1000 }, r) },
+    {
+      names: ['sim.bank.platform-events', 'sim.bank.platform-events.faulty-run', 'sim.compression.100-per-s', 'sim.compression.100-per-s.faulty-run'],
+      run: (r) => simBank(simSizes, r),
+    },
+    { names: ['sim.compression.1000-per-s', 'sim.compression.1000-per-s.faulty-run'], run: (r) => simCompression1000(simSizes, r) },
   ];
   const selected = (name: string): boolean => only.length === 0 || only.some((prefix) => name.startsWith(prefix));
   const chosen = suites.filter((s) => s.names.some(selected));

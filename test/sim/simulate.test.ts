@@ -98,3 +98,16 @@ describe('traces', () => {
     }
   });
 });
+
+describe('the embedded store in the simulator', () => {
+  it('loses power (unsynced writes dropped or torn) and restarts, losing nothing acknowledged', async () => {
+    let storeCrashes = 0;
+    for (let seed = 1; seed <= 4; seed++) {
+      const r = await simulate(bank, { seed, faults: 'default', store: 'embedded', workload: { events: 600 } });
+      expect(r.violations, r.repro).toEqual([]);
+      expect(r.repro).toContain('--store embedded');
+      storeCrashes += r.faults.storeCrash ?? 0;
+    }
+    expect(storeCrashes).toBeGreaterThan(0);
+  }, 120_000);
+});

@@ -20,3 +20,14 @@ describe('simulator soak', () => {
     }, 1_800_000);
   }
 });
+
+describe('simulator soak on the embedded store', () => {
+  it('bank: no violation in seeds 1..50 with --faults swarm --store embedded', async () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= Math.min(SEEDS, 50); seed++) {
+      const r = await simulate(bank, { seed, faults: 'swarm', store: 'embedded', appSpec: 'examples/bank' });
+      if (r.violations.length > 0) failures.push(`${r.repro}: ${r.violations[0]?.invariant}: ${r.violations[0]?.message}`);
+    }
+    expect(failures).toEqual([]);
+  }, 1_800_000);
+});

@@ -103,7 +103,8 @@ describe('the embedded store in the simulator', () => {
   it('loses power (unsynced writes dropped or torn) and restarts, losing nothing acknowledged', async () => {
     let storeCrashes = 0;
     for (let seed = 1; seed <= 4; seed++) {
-      const r = await simulate(bank, { seed, faults: 'default', store: 'embedded', workload: { events: 600 } });
+      const faults = { storeCrash: { meanIntervalMs: 2000, downtimeMs: { min: 100, max: 1000 } } };
+      const r = await simulate(bank, { seed, faults, store: 'embedded', workload: { events: 600 } });
       expect(r.violations, r.repro).toEqual([]);
       expect(r.repro).toContain('--store embedded');
       storeCrashes += r.faults.storeCrash ?? 0;

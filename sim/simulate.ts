@@ -49,12 +49,18 @@ export interface SimulationResult {
   readonly faults: Record<string, number>;
   readonly violations: Violation[];
   readonly repro: string;
+  /**
+   * Runtime paths the run reached ("marks"), with counts: catch-up entered, lease lost, snapshot
+   * restored, retry became overdue, effect suppressed, … — what a search exercised and what it never did.
+   */
+  readonly marks: Record<string, number>;
   /** Not in the JSON contract's minimum, but useful: the resolved fault plan and workload shape. */
   readonly plan: { readonly faults: FaultOptions; readonly workload: WorkloadShape };
   readonly trace: Trace;
 }
 
 interface RunOutcome {
+  marks: Record<string, number>;
   world: World;
   trace: Trace;
   violations: Violation[];
@@ -95,6 +101,7 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
     faults: { ...faulty.world.faultCounts },
     violations,
     repro: reproCommand(options),
+    marks: { ...faulty.marks },
     plan,
     trace: faulty.trace,
   };
@@ -103,6 +110,7 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
 /** One world from start to quiescence, with safety invariants checked at consistent points. */
 async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOptions, keepRows: boolean): Promise<RunOutcome> {
   const trace = new Trace(keepRows);
+  const marks: Record<string, number> = {};
   const random = seededRandom(options.seed);
   let world!: World;
   world = new World({
@@ -114,6 +122,8 @@ async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOpti
     version: 'sim',
     ...(options.store === undefined ? {} : { store: options.store }),
     onLog: (host, entry) => {
+      const mark = MARKS[entry.kind];
+      if (mark !== undefined) marks[mark] = (marks[mark] ?? 0) + 1;
       if (entry.level === 'debug' && entry.kind !== 'effect.suppressed') return;
       trace.add({ step: world.scheduler.steps, simulatedMs: world.scheduler.now, kind: entry.kind, actor: host, stream: '', key: '', position: 0, detail: entry.message });
     },
@@ -161,8 +171,22 @@ async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOpti
     const stuck = world.runnerStatuses().filter((h) => h.status !== undefined).map((h) => `${h.host}: ${h.status?.mode}, ${h.status?.eventsIn} in`).join('; ');
     violations.push({ invariant: 'liveness: the system quiesces after faults stop', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: `not quiescent ${Math.round((limit - lastArrival) / 1000)} s after the last input (${stuck}; workload ${world.driver.done ? 'done' : 'pending'})` });
   }
-  return { world, trace, violations, quiesced };
+  return { world, trace, violations, quiesced, marks };
 }
+
+/** Runtime log kinds that mark a path of interest, and the names fuzzing reports them under. */
+export const MARKS: Readonly<Record<string, string>> = {
+  'runner.started': 'runner started or restarted',
+  'runner.fault': 'runner restarted after a store fault',
+  'runner.overdue': 'store faults became overdue',
+  'runner.fenced': 'lease lost (fenced)',
+  'lease.waiting': 'standby waited for a lease',
+  'snapshot.restored': 'snapshot restored',
+  'snapshot.ignored': 'snapshot of another version ignored',
+  'effect.suppressed': 'effect suppressed in catch-up',
+  'gateway.overdue': 'gateway retry became overdue',
+  'gateway.recovered': 'overdue gateway recovered',
+};
 
 /** The oracles that compare the faulty run with the fault-free one, and the liveness invariants. */
 async function compareRuns(app: AppDef, faulty: World, reference: World, end: { step: number; simulatedMs: number }): Promise<Violation[]> {

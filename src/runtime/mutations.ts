@@ -10,6 +10,8 @@ export const RUNTIME_MUTATIONS = {
   'unconditional-append': 'output appends are not conditional on the shard head',
   /** Runners perform effects while catching up instead of suppressing them. */
   'effects-during-catch-up': 'effects are performed during catch-up',
+  /** After a lost reply, runners resend the same append blindly instead of restarting from the store. */
+  'blind-retry': 'a timed-out append is sent again without checking whether it landed',
 } as const;
 
 export type RuntimeMutation = keyof typeof RUNTIME_MUTATIONS;

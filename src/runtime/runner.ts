@@ -499,7 +499,10 @@ export class ProcessRunner {
     this.lastOutputAtMs = this.options.clock.monotonicMs();
     this.idleSpacingMs = 0;
     const expect = this.options.mutations?.has('unconditional-append') ? {} : { expect: { lastSeq: expectSeq } };
-    const pending = this.options.store.append(this.def.output.name, key, events, { ...expect, ...(token === undefined ? {} : { token }) }).then(
+    const send = () => this.options.store.append(this.def.output.name, key, events, { ...expect, ...(token === undefined ? {} : { token }) });
+    const blind = this.options.mutations?.has('blind-retry');
+    const attempt = blind ? send().catch((e: unknown) => (isUnavailable(e) ? this.options.store.append(this.def.output.name, key, events, token === undefined ? {} : { token }) : Promise.reject(e))) : send();
+    const pending = attempt.then(
       (result) => {
         // An invariant, checked where a throw would go unobserved: the runner stops with it.
         if (result.lastSeq !== expectSeq + events.length) {

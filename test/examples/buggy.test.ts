@@ -12,6 +12,8 @@ const CASES = [
   { folder: 'lost-update', invariants: ['every input reflected exactly once', 'no process stops on a bug'] },
   { folder: 'catch-up-effects', invariants: ['no effect during catch-up'] },
   { folder: 'arrival-order', invariants: ['final state equals the fault-free run'] },
+  { folder: 'duplicate-append', invariants: ['every input reflected exactly once', 'no process stops on a bug'] },
+  { folder: 'snapshot-gap', invariants: ['no process stops on a bug', 'final state equals the fault-free run'] },
 ];
 
 describe('planted bugs', () => {

@@ -8,7 +8,7 @@
 import { UnavailableError } from '../src/model/errors.ts';
 import type { Random } from '../src/random/random.ts';
 import type { EventStore } from '../src/store/event-store.ts';
-import type { Timers, TimerHandle } from '../src/time/timers.ts';
+import { timersFrom, type Timers, type TimerHandle } from '../src/time/timers.ts';
 import { draw, type FaultKind, type FaultOptions } from './faults.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -147,26 +147,10 @@ export class SimNetwork {
       };
       return scheduler.after(Math.max(0, delayMs) / rate, fire, `timer ${node.name}`);
     };
-    return {
-      after(delayMs: number, fn: () => void): TimerHandle {
-        const id = at(delayMs, fn);
-        return { cancel: () => scheduler.cancel(id) };
-      },
-      sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
-        return new Promise((resolve, reject) => {
-          if (signal?.aborted) return reject(signal.reason);
-          const onAbort = () => {
-            scheduler.cancel(id);
-            reject(signal?.reason);
-          };
-          const id = at(delayMs, () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          });
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-      },
-    };
+    return timersFrom((delayMs, fn): TimerHandle => {
+      const id = at(delayMs, fn);
+      return { cancel: () => scheduler.cancel(id) };
+    });
   }
 
   private count(kind: FaultKind, detail: string): void {

@@ -11,7 +11,7 @@
  * resumption and a libuv poll). Callbacks left over when a run ends do nothing.
  */
 import type { Clock } from '../src/time/clock.ts';
-import type { TimerHandle, Timers } from '../src/time/timers.ts';
+import { timersFrom, type TimerHandle, type Timers } from '../src/time/timers.ts';
 import { TimeQueue } from './time-queue.ts';
 
 /** Simulated time starts at this wall-clock instant (2026-01-01T00:00:00Z), so event times look real. */
@@ -117,27 +117,10 @@ export class Scheduler {
 
   /** Timers on this scheduler as seen by a node whose clock runs at `rate` (1 = true time). */
   timers(rate = 1): Timers {
-    const scheduler = this;
-    return {
-      after(delayMs: number, fn: () => void): TimerHandle {
-        const id = scheduler.after(delayMs / rate, fn);
-        return { cancel: () => scheduler.cancel(id) };
-      },
-      sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
-        return new Promise((resolve, reject) => {
-          if (signal?.aborted) return reject(signal.reason);
-          const onAbort = () => {
-            scheduler.cancel(id);
-            reject(signal?.reason);
-          };
-          const id = scheduler.after(delayMs / rate, () => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          });
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-      },
-    };
+    return timersFrom((delayMs, fn): TimerHandle => {
+      const id = this.after(delayMs / rate, fn);
+      return { cancel: () => this.cancel(id) };
+    });
   }
 }
 

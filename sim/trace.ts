@@ -37,8 +37,8 @@ export class Trace {
   }
   private count = 0;
   /**
-   * Rows not yet hashed, hashed in chunks of ~64 KiB: one `update` per row cost more than the rest of
-   * `add`. The hashed bytes are the same (every row ends with a newline, so no UTF-16 surrogate pair
+   * Rows not yet hashed, hashed in chunks of ~4 KiB (small enough to die young): one `update` per row
+   * costs more. The hashed bytes are the same (every row ends with a newline, so no UTF-16 surrogate pair
    * can straddle two rows).
    */
   private unhashed = '';
@@ -46,7 +46,7 @@ export class Trace {
   add(row: TraceRow): void {
     this.count++;
     this.unhashed += `${row.step}|${row.simulatedMs}|${row.kind}|${row.actor}|${row.stream}|${row.key}|${row.position}|${row.detail}\n`;
-    if (this.unhashed.length >= 65_536) this.flush();
+    if (this.unhashed.length >= 4096) this.flush();
     if (!this.keepRows) return;
     this.steps.push(row.step);
     this.times.push(row.simulatedMs);

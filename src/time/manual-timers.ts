@@ -3,7 +3,7 @@
  * them: deterministic, instant, in (due time, creation order).
  */
 import type { ManualClock } from './clock.ts';
-import type { TimerHandle, Timers } from './timers.ts';
+import { timersFrom, type TimerHandle, type Timers } from './timers.ts';
 
 interface Pending {
   readonly dueMs: number;
@@ -25,18 +25,7 @@ export class ManualTimers implements Timers {
   }
 
   sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const handle = this.after(delayMs, () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-      const onAbort = () => {
-        handle.cancel();
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return timersFrom((d, fn) => this.after(d, fn)).sleep(delayMs, signal);
   }
 
   /** Timers not yet fired or cancelled. */

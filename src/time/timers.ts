@@ -32,3 +32,24 @@ export const realTimers: Timers = {
     });
   },
 };
+
+/** Timers from a one-shot `after`: `sleep` is the same for every implementation (real, manual, simulated). */
+export function timersFrom(after: (delayMs: number, fn: () => void) => TimerHandle): Timers {
+  return {
+    after,
+    sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
+      return new Promise((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason);
+        const onAbort = () => {
+          handle.cancel();
+          reject(signal?.reason);
+        };
+        const handle = after(delayMs, () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+  };
+}

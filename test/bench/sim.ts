@@ -15,11 +15,12 @@
  *   world alone, as above.
  *
  * Baseline for all: the raw scheduler loop, i.e. the floor a simulator built on sim/scheduler.ts
- * cannot beat. One raw step is a TimeQueue push and pop (the queue holding as many pending entries
- * as the workload pre-schedules arrivals) and one `await settle()` (sim/scheduler.ts: a
- * setImmediate turn, which Scheduler.run takes after every step), and nothing else. Its measured
- * steps/s is turned into the figure's unit over the same number of steps as the measured run took
- * (both worlds' steps for a whole `simulate`; the faulty world's for `.faulty-run`):
+ * cannot beat. One raw step is a step of `Scheduler.run` that does nothing but schedule its
+ * replacement: a TimeQueue push and pop (the queue holding as many pending steps as the workload
+ * pre-schedules arrivals), the callback bookkeeping, and the scheduler's wait for the step's promise
+ * continuations (one setImmediate callback per step). Its measured steps/s is turned into the
+ * figure's unit over the same number of steps as the measured run took (both worlds' steps for a
+ * whole `simulate`; the faulty world's for `.faulty-run`):
  *   events/s baseline = events × rawStepsPerSecond / steps; compression baseline = simulated s ×
  *   rawStepsPerSecond / steps. So every `ratio` reads: the fraction of the raw loop's speed reached.
  * Each figure is a median over seeds (7; 3 with --quick, which also shrinks the workloads 10x),
@@ -31,9 +32,8 @@ import { seededRandom } from '../../src/random/random.ts';
 import { realClock } from '../../src/time/clock.ts';
 import { installDeterminismGuard } from '../../sim/determinism-guard.ts';
 import { resolveFaults, type FaultOptions } from '../../sim/faults.ts';
-import { settle } from '../../sim/scheduler.ts';
+import { Scheduler } from '../../sim/scheduler.ts';
 import { simulate } from '../../sim/simulate.ts';
-import { TimeQueue } from '../../sim/time-queue.ts';
 import { Trace } from '../../sim/trace.ts';
 import type { WorkloadShape } from '../../sim/workload.ts';
 import { World } from '../../sim/world.ts';
@@ -93,6 +93,7 @@ async function runWorld(app: AppDef, seed: number, faults: FaultOptions, workloa
       onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}` }),
     });
     world.scheduler.onStep = (s) => trace.add({ step: s.seq, simulatedMs: s.timeMs, kind: 'step', actor: s.label, stream: '', key: '', position: 0, detail: '' });
+    await world.init();
     const lastArrival = world.start();
     const limit = lastArrival + 600_000;
     let lastSafetyCheck = -Infinity;
@@ -100,7 +101,7 @@ async function runWorld(app: AppDef, seed: number, faults: FaultOptions, workloa
     while (world.scheduler.now < limit) {
       await world.scheduler.run(world.scheduler.now + 100);
       world.supervise();
-      if (world.bug !== undefined || world.driver.failure !== undefined) {
+      if (world.bug !== undefined || world.storeFailure !== undefined || world.driver.failure !== undefined) {
         violated = true;
         break;
       }
@@ -144,22 +145,25 @@ async function runSeed(seed: number, workload: Partial<WorkloadShape>): Promise<
 }
 
 /**
- * Raw scheduler loop: `steps` steps of one TimeQueue push + pop (with `pending` entries queued) and
- * one `await settle()`, as Scheduler.run takes per step; no platform work. Returns steps per second.
+ * The raw scheduler loop: `steps` steps through sim/scheduler.ts's Scheduler.run, each doing no
+ * platform work but scheduling one step to replace itself (so `pending` steps stay queued, as the
+ * workload's pre-scheduled arrivals do). The cost is the TimeQueue push + pop, the callback
+ * bookkeeping and the scheduler's wait for the step's continuations. Returns steps per second.
  */
 async function rawLoop(steps: number, pending: number): Promise<number> {
-  const queue = new TimeQueue();
-  let seq = 0;
-  for (; seq < pending; seq++) queue.push(seq, seq, seq);
+  const scheduler = new Scheduler();
+  let scheduled = 0;
+  const step = (): void => {
+    if (scheduled < steps) {
+      scheduled++;
+      scheduler.after(pending, step, 'raw');
+    }
+  };
+  for (; scheduled < Math.min(pending, steps); scheduled++) scheduler.at(scheduled, step, 'raw');
   const started = performance.now();
-  for (let i = 0; i < steps; i++) {
-    queue.push(seq + pending, seq, seq);
-    seq++;
-    queue.pop();
-    await settle();
-  }
+  await scheduler.run(Number.POSITIVE_INFINITY);
   const seconds = (performance.now() - started) / 1000;
-  if (queue.size !== pending) throw new Error('raw loop: queue size drifted');
+  if (scheduler.steps !== steps || scheduler.pending !== 0) throw new Error(`raw loop: ${scheduler.steps} steps run, ${scheduler.pending} left`);
   return steps / seconds;
 }
 
@@ -188,7 +192,7 @@ async function simSuite(ratePerSecond: number, sizes: SimSizes, names: { events?
   }
   const pending = workload.events as number;
   const raw = await rawStepsPerSecond(Math.round(median(runs.map((s) => s.faulty.steps + s.reference.steps))), pending);
-  info(`  raw scheduler loop (TimeQueue push+pop with ${pending} pending, one settle() per step): ${fmt(raw)} steps/s`);
+  info(`  raw scheduler loop (Scheduler.run of no-op steps, ${pending} pending): ${fmt(raw)} steps/s`);
 
   const whole = (s: SeedRun) => ({ steps: s.faulty.steps + s.reference.steps, seconds: s.wallMs / 1000 });
   const alone = (s: SeedRun) => ({ steps: s.faulty.steps, seconds: s.faulty.wallMs / 1000 });
@@ -196,7 +200,7 @@ async function simSuite(ratePerSecond: number, sizes: SimSizes, names: { events?
     {
       const value = median(runs.map((s) => s.events / pick(s).seconds));
       const baseline = median(runs.map((s) => (s.events * raw) / pick(s).steps));
-      info(`  ${names.events ?? 'platform events'}${suffix}: ${fmt(value)} platform events/s (raw-loop floor ${fmt(baseline)})`);
+      info(`  ${names.events ?? `platform events at ${ratePerSecond}/s`}${suffix}: ${fmt(value)} platform events/s (raw-loop floor ${fmt(baseline)})`);
       if (names.events !== undefined) results({ bench: `${names.events}${suffix}`, value, unit: 'events/s', baseline });
     }
     const value = median(runs.map((s) => s.simulatedMs / 1000 / pick(s).seconds));

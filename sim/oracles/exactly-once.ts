@@ -19,6 +19,7 @@ export async function reflections(app: AppDef, store: EventStore, at: { step: nu
   for (const s of app.streams) byPosition.set(s.name, new Map((await readStreamFully(store, s.name)).map((e) => [e.position, e])));
   for (const p of app.processes) {
     const perShard = new Map<string, string[]>();
+    const seenPerShard = new Map<string, Set<string>>();
     reflected.set(p.name, perShard);
     const lastM = new Map<string, number>();
     const lastSeqOfM = new Map<string, number>();
@@ -43,10 +44,13 @@ export async function reflections(app: AppDef, store: EventStore, at: { step: nu
         const source = byPosition.get(stream)?.get(input[1]);
         const identity = source === undefined ? `${stream}@${input[1]}?` : `${source.stream}/${source.key}#${source.seq}`;
         const list = perShard.get(e.key) ?? [];
-        if (list.includes(identity)) {
+        const seen = seenPerShard.get(e.key) ?? new Set<string>();
+        seenPerShard.set(e.key, seen);
+        if (seen.has(identity)) {
           violations.push({ invariant: 'every input reflected exactly once', ...at, message: `${p.output.name}/${e.key}#${e.seq}: input ${identity} is reflected a second time` });
         }
         list.push(identity);
+        seen.add(identity);
         perShard.set(e.key, list);
       }
       lastM.set(e.key, Math.max(shardM, m));
@@ -62,10 +66,10 @@ export function compareReflections(faulty: Reflections, reference: Reflections, 
   for (const [process, shards] of reference) {
     const other = faulty.get(process) ?? new Map<string, string[]>();
     for (const key of new Set([...shards.keys(), ...other.keys()])) {
-      const want = [...(shards.get(key) ?? [])].sort();
-      const got = [...(other.get(key) ?? [])].sort();
-      const missing = want.filter((x) => !got.includes(x));
-      const extra = got.filter((x) => !want.includes(x));
+      const want = new Set(shards.get(key) ?? []);
+      const got = new Set(other.get(key) ?? []);
+      const missing = [...want].filter((x) => !got.has(x)).sort();
+      const extra = [...got].filter((x) => !want.has(x)).sort();
       if (missing.length > 0 || extra.length > 0) {
         violations.push({
           invariant: 'every input reflected exactly once',

@@ -6,6 +6,7 @@ export default defineConfig({
     // Apps and examples import the public API as `spive`, exactly as users do.
     alias: [
       { find: /^spive\/sim$/, replacement: fileURLToPath(new URL('./sim/index.ts', import.meta.url)) },
+      { find: /^spive\/test$/, replacement: fileURLToPath(new URL('./sim/test-helpers.ts', import.meta.url)) },
       { find: /^spive$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
     ],
   },

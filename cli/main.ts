@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { isSpiveError } from '../src/model/errors.ts';
 import { registerAppend } from './commands/append.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerFuzz } from './commands/fuzz.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerStore } from './commands/store.ts';
@@ -35,6 +36,7 @@ export function buildProgram(context: CommandContext): Command {
   registerDemo(program, context);
   registerRun(program, context);
   registerSimulate(program, context);
+  registerFuzz(program, context);
   registerAppend(program, context);
   registerStore(program, context);
   // Every subcommand inherits the same error handling and output streams.

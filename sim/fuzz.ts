@@ -39,6 +39,10 @@ export interface FuzzProgress {
   /** Successful shrinks so far. */
   readonly shrinks: number;
   readonly elapsedMs: number;
+  /** The case just tried, whether it failed, and how long its simulation took (0 if seen before). */
+  readonly case: FuzzCase;
+  readonly failing: boolean;
+  readonly simulationMs: number;
 }
 
 export interface FuzzOptions {
@@ -64,7 +68,7 @@ export interface FuzzOptions {
 }
 
 export interface FuzzCoverage {
-  /** Search cases the counts are summed over. */
+  /** Distinct search cases the counts are summed over. */
   readonly runs: number;
   /** How often each fault kind fired, summed over the search (every kind listed, 0 if never). */
   readonly faults: Record<string, number>;
@@ -77,7 +81,7 @@ export interface FuzzCoverage {
 export interface FuzzResult {
   /** fast-check's seed. */
   readonly seed: number;
-  /** Cases run in the search (up to and including the first failing one). */
+  /** Cases tried in the search (up to and including the first failing one; a repeated case counts, but is not simulated again). */
   readonly runs: number;
   /** Every simulation run, search and shrinking (repeated cases are not run again). */
   readonly simulations: number;
@@ -106,19 +110,35 @@ export interface FuzzResult {
 export const DEFAULT_FUZZ_RUNS = 1000;
 export const DEFAULT_FUZZ_TIME_BUDGET_MS = 60_000;
 
-/** The shape of the search space (exported for documentation and tests). */
+/**
+ * The shape of the search space (exported for documentation and tests). Values are drawn on coarse
+ * grids (probabilities in steps of 1/2000, times in steps of 100 ms, events in steps of 10): shrinking
+ * tries a handful of values per field instead of dozens, and the printed JSON stays short.
+ */
 export const FUZZ_SPACE = {
-  /** Probabilities are drawn in steps of 1/10 000, up to these. */
+  /** Probabilities, up to these. */
   probability: { slow: 0.05, requestLost: 0.02, replyLost: 0.02, duplicateDelivery: 0.05, gatewayError: 0.2, gatewayTimeout: 0.1, gatewayReplyLost: 0.1 },
-  /** Mean intervals [min, max] ms (shrinking goes towards max: rarer) and the longest duration [min, max] ms (shrinking goes towards min: shorter). */
+  /** Probabilities are multiples of 1/probabilityGrid. */
+  probabilityGrid: 2000,
+  /** Mean interval [min, max] ms (shrinks towards max: rarer); duration {min} fixed and max in [lo, hi] ms (shrinks towards lo: shorter). */
   storeOutage: { every: [2000, 30_000], duration: [100, 500, 10_000] },
   storeCrash: { every: [2000, 30_000], duration: [50, 200, 5000] },
   partition: { every: [1000, 20_000], duration: [100, 500, 15_000] },
   crash: { every: [1000, 20_000], duration: [10, 100, 10_000] },
   pause: { every: [1000, 20_000], duration: [100, 1000, 20_000] },
-  /** Workload: events in [min(20, app's), app's], keys in [1, app's], skew in [0, 1.5]. */
+  timeStepMs: 100,
+  /** Latency max (store calls, gateway calls), the slow-call extra, the request timeout: off = the `none` plan's. */
+  latencyMaxMs: 50,
+  gatewayLatencyMaxMs: 1000,
+  slowExtraMaxMs: 3000,
+  timeoutMs: [200, 3000],
+  maxSkewMs: 10_000,
+  maxDriftPpm: 2000,
+  /** Workload: events in [min(20, app's), app's] in steps of 10, keys in [1, app's], skew in [0, 1.5] in steps of 0.05. */
   minEvents: 20,
+  eventsStep: 10,
   maxSkew: 1.5,
+  skewStep: 0.05,
 } as const;
 
 /** The arbitrary of cases for an app: every part shrinks towards "less": no fault, smaller workload. */
@@ -126,17 +146,19 @@ export function caseArbitrary(app: AppDef, store: 'memory' | 'embedded' = 'memor
   if (app.workload === undefined) throw new TypeError(`app ${app.name} declares no workload; add \`workload: { make, ... }\` to defineApp to fuzz it`);
   const shape = workloadShape(app.workload);
   const S = FUZZ_SPACE;
-  /** Off half of the time (as in swarm testing); shrinks to off. */
+  /** On half of the time (as in swarm testing); shrinks to off first. */
   const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null, freq: 2 });
-  const probability = (max: number) => maybe(fc.integer({ min: 1, max: Math.round(max * 10_000) })).map((n) => (n === null ? 0 : n / 10_000));
+  /** `n` grid steps above `from`, shrinking towards `from`. */
+  const grid = (from: number, to: number, step: number) => fc.integer({ min: 0, max: Math.max(0, Math.floor((to - from) / step)) }).map((n) => from + n * step);
+  const probability = (max: number) => maybe(fc.integer({ min: 1, max: Math.round(max * S.probabilityGrid) })).map((n) => (n === null ? 0 : n / S.probabilityGrid));
   /** Shrinks towards max: a rarer fault. */
-  const rarer = ([min, max]: readonly [number, number]) => fc.integer({ min: 0, max: max - min }).map((x) => max - x);
+  const rarer = ([min, max]: readonly [number, number]) => grid(0, max - min, S.timeStepMs).map((x) => max - x);
   /** A range {min, max} whose max shrinks towards its lower bound: a shorter fault. */
-  const shorter = ([min, lo, hi]: readonly [number, number, number]): fc.Arbitrary<RangeMs> => fc.integer({ min: lo, max: hi }).map((max) => ({ min, max }));
-  const periodic = (space: { every: readonly [number, number]; duration: readonly [number, number, number] }) =>
-    maybe(fc.record({ meanIntervalMs: rarer(space.every), durationMs: shorter(space.duration) }));
-  const periodicDown = (space: { every: readonly [number, number]; duration: readonly [number, number, number] }) =>
-    maybe(fc.record({ meanIntervalMs: rarer(space.every), downtimeMs: shorter(space.duration) }));
+  const shorter = ([min, lo, hi]: readonly [number, number, number]): fc.Arbitrary<RangeMs> => grid(lo, hi, S.timeStepMs).map((max) => ({ min, max }));
+  type Periodic = { every: readonly [number, number]; duration: readonly [number, number, number] };
+  const periodic = (space: Periodic) => maybe(fc.record({ meanIntervalMs: rarer(space.every), durationMs: shorter(space.duration) }));
+  const periodicDown = (space: Periodic) => maybe(fc.record({ meanIntervalMs: rarer(space.every), downtimeMs: shorter(space.duration) }));
+  const none = NO_FAULTS;
   const faults = fc
     .record({
       crash: periodicDown(S.crash),
@@ -147,43 +169,48 @@ export function caseArbitrary(app: AppDef, store: 'memory' | 'embedded' = 'memor
       requestLost: probability(S.probability.requestLost),
       replyLost: probability(S.probability.replyLost),
       duplicateDelivery: probability(S.probability.duplicateDelivery),
-      slow: fc.record({ probability: probability(S.probability.slow), extraMax: fc.integer({ min: 100, max: 3000 }) }),
-      gateway: fc.record({
-        error: probability(S.probability.gatewayError),
-        timeout: probability(S.probability.gatewayTimeout),
-        replyLost: probability(S.probability.gatewayReplyLost),
-        latencyMax: fc.integer({ min: NO_FAULTS.gateway.latencyMs.max, max: 1000 }),
-      }),
-      clock: fc.record({ maxSkewMs: maybe(fc.integer({ min: 1, max: 10_000 })), maxDriftPpm: maybe(fc.integer({ min: 1, max: 2000 })) }),
-      latencyMax: fc.integer({ min: NO_FAULTS.latencyMs.max, max: 50 }),
-      /** Around the default 1000 ms, shrinking back to it. */
-      timeoutMs: fc.integer({ min: -800, max: 2000 }).map((d) => NO_FAULTS.timeoutMs + d),
+      slow: maybe(fc.record({ probability: fc.integer({ min: 1, max: Math.round(S.probability.slow * S.probabilityGrid) }).map((n) => n / S.probabilityGrid), extraMax: grid(100, S.slowExtraMaxMs, S.timeStepMs) })),
+      gateway: maybe(
+        fc.record({
+          error: probability(S.probability.gatewayError),
+          timeout: probability(S.probability.gatewayTimeout),
+          replyLost: probability(S.probability.gatewayReplyLost),
+          latencyMax: maybe(fc.integer({ min: none.gateway.latencyMs.max + 1, max: S.gatewayLatencyMaxMs })),
+        }),
+      ),
+      clock: maybe(fc.record({ maxSkewMs: maybe(grid(S.timeStepMs, S.maxSkewMs, S.timeStepMs)), maxDriftPpm: maybe(grid(10, S.maxDriftPpm, 10)) })),
+      latencyMax: maybe(fc.integer({ min: none.latencyMs.max + 1, max: S.latencyMaxMs })),
+      /** Off: the default 1000 ms. */
+      timeoutMs: maybe(grid(S.timeoutMs[0], S.timeoutMs[1], S.timeStepMs)),
     })
     .map((f): FuzzFaults => {
       const plan: FaultOptions = {
-        ...NO_FAULTS,
-        latencyMs: { min: NO_FAULTS.latencyMs.min, max: f.latencyMax },
-        slow: f.slow.probability === 0 ? NO_FAULTS.slow : { probability: f.slow.probability, extraMs: { min: 10, max: f.slow.extraMax } },
+        ...none,
+        latencyMs: f.latencyMax === null ? none.latencyMs : { min: none.latencyMs.min, max: f.latencyMax },
+        slow: f.slow === null ? none.slow : { probability: f.slow.probability, extraMs: { min: 10, max: f.slow.extraMax } },
         requestLost: f.requestLost,
         replyLost: f.replyLost,
         duplicateDelivery: f.duplicateDelivery,
-        timeoutMs: f.timeoutMs,
+        timeoutMs: f.timeoutMs ?? none.timeoutMs,
         storeOutage: f.storeOutage,
         storeCrash: f.storeCrash,
         partition: f.partition,
         crash: f.crash,
         pause: f.pause,
-        clock: { maxSkewMs: f.clock.maxSkewMs ?? 0, maxDriftPpm: f.clock.maxDriftPpm ?? 0 },
-        gateway: { error: f.gateway.error, timeout: f.gateway.timeout, replyLost: f.gateway.replyLost, latencyMs: { min: NO_FAULTS.gateway.latencyMs.min, max: f.gateway.latencyMax } },
+        clock: { maxSkewMs: f.clock?.maxSkewMs ?? 0, maxDriftPpm: f.clock?.maxDriftPpm ?? 0 },
+        gateway:
+          f.gateway === null
+            ? none.gateway
+            : { error: f.gateway.error, timeout: f.gateway.timeout, replyLost: f.gateway.replyLost, latencyMs: f.gateway.latencyMax === null ? none.gateway.latencyMs : { min: none.gateway.latencyMs.min, max: f.gateway.latencyMax } },
       };
       return compactFaults(plan);
     });
   const minEvents = Math.min(S.minEvents, shape.events);
   const workload = fc
     .record({
-      events: fc.integer({ min: minEvents, max: Math.max(minEvents, shape.events) }),
+      events: grid(minEvents, shape.events, S.eventsStep),
       keys: fc.integer({ min: 1, max: Math.max(1, shape.keys) }),
-      skew: fc.integer({ min: 0, max: Math.round(S.maxSkew * 100) }).map((n) => n / 100),
+      skew: grid(0, S.maxSkew / S.skewStep, 1).map((n) => Math.round(n * S.skewStep * 100) / 100),
     })
     .map((w) => compactWorkload(w, shape));
   // Field order is shrink order: the workload first (a smaller workload makes every later attempt
@@ -240,6 +267,7 @@ export async function fuzz(app: AppDef, options: FuzzOptions = {}): Promise<Fuzz
   const markCounts: Record<string, number> = Object.fromEntries(Object.values(MARKS).map((m) => [m, 0]));
   const cache = new Map<string, Outcome>();
   let runs = 0;
+  let covered = 0;
   let simulations = 0;
   let shrinks = 0;
   let interrupted = false;
@@ -248,6 +276,7 @@ export async function fuzz(app: AppDef, options: FuzzOptions = {}): Promise<Fuzz
   let foundAt: number | undefined;
   let original: FuzzCase | null = null;
   let last: { c: FuzzCase; violation: Violation } | undefined;
+  let crashed: { error: unknown } | undefined;
 
   const property = fc.asyncProperty(arbitrary, async (c) => {
     const now = clock.monotonicMs();
@@ -261,15 +290,25 @@ export async function fuzz(app: AppDef, options: FuzzOptions = {}): Promise<Fuzz
       shrinkInterrupted = true;
       throw new fc.PreconditionFailure(true);
     }
+    if (foundAt === undefined) runs++;
     const key = JSON.stringify(c);
     let outcome = cache.get(key);
+    let simulationMs = 0;
     if (outcome === undefined) {
-      const r = await simulate(app, caseOptions(c, options));
+      let r: Awaited<ReturnType<typeof simulate>>;
+      try {
+        r = await simulate(app, caseOptions(c, options));
+      } catch (e) {
+        // The simulator itself failed (not the app): stop the search and report it as it is.
+        crashed = { error: e };
+        throw new fc.PreconditionFailure(true);
+      }
+      simulationMs = clock.monotonicMs() - now;
       simulations++;
       outcome = { violations: r.violations };
       cache.set(key, outcome);
       if (foundAt === undefined) {
-        runs++;
+        covered++;
         for (const [k, n] of Object.entries(r.faults)) faultCounts[k] = (faultCounts[k] ?? 0) + n;
         for (const [k, n] of Object.entries(r.marks)) markCounts[k] = (markCounts[k] ?? 0) + n;
       }
@@ -286,11 +325,12 @@ export async function fuzz(app: AppDef, options: FuzzOptions = {}): Promise<Fuzz
       }
       last = { c, violation: first };
     }
-    options.onProgress?.({ phase: foundAt === undefined ? 'search' : 'shrink', runs, shrinks, elapsedMs: clock.monotonicMs() - started });
+    options.onProgress?.({ phase: foundAt === undefined ? 'search' : 'shrink', runs, shrinks, elapsedMs: clock.monotonicMs() - started, case: c, failing, simulationMs });
     return !failing;
   });
 
   const details = await fc.check(property, { seed, numRuns, endOnFailure: false, maxSkipsPerRun: 0 });
+  if (crashed !== undefined) throw crashed.error;
   const counterexample = details.failed && details.counterexample !== null ? details.counterexample[0] : null;
   if (counterexample !== null && (last === undefined || JSON.stringify(last.c) !== JSON.stringify(counterexample))) {
     // The last failing evaluation is the counterexample fast-check reports; anything else is a bug here.
@@ -310,7 +350,7 @@ export async function fuzz(app: AppDef, options: FuzzOptions = {}): Promise<Fuzz
     repro: counterexample === null ? null : reproCommand(caseOptions(counterexample, options)),
     shrinks: counterexample === null ? 0 : details.numShrinks,
     violation: counterexample === null ? null : (last?.violation ?? null),
-    coverage: { runs, faults: faultCounts, marks: markCounts, never },
+    coverage: { runs: covered, faults: faultCounts, marks: markCounts, never },
     interrupted: counterexample === null && interrupted,
     shrinkInterrupted: counterexample !== null && shrinkInterrupted,
     foundAfterMs: foundAt === undefined ? null : Math.round(foundAt - started),

@@ -11,3 +11,4 @@ export { DeterminismViolationError } from './determinism-guard.ts';
 export type { WorkloadShape } from './workload.ts';
 export { SimDisk, DEFAULT_SIM_DISK_OPTIONS, type SimDiskOptions } from './disk.ts';
 export { Scheduler, SIM_EPOCH_MS } from './scheduler.ts';
+export { fuzz } from './fuzz.ts';

@@ -34,15 +34,28 @@ export class SimNetwork {
   outageUntil = 0;
   /** Faults are injected only while this is true. */
   faultsOn = true;
+  /**
+   * One random stream per kind of draw, so turning one fault off (as shrinking does) leaves the
+   * others' draws, and the latencies, exactly as they were.
+   */
+  private readonly draws: Record<'latency' | 'slow' | 'requestLost' | 'replyLost' | 'duplicateDelivery', Random>;
 
   constructor(
     private readonly scheduler: Scheduler,
     /** The store behind the network now (it changes when a store machine crashes and restarts). */
     private readonly store: () => EventStore,
     private readonly faults: FaultOptions,
-    private readonly random: Random,
+    random: Random,
     private readonly counter: FaultCounter,
-  ) {}
+  ) {
+    this.draws = {
+      latency: random.stream('latency'),
+      slow: random.stream('slow'),
+      requestLost: random.stream('requestLost'),
+      replyLost: random.stream('replyLost'),
+      duplicateDelivery: random.stream('duplicateDelivery'),
+    };
+  }
 
   node(name: string): NodeState {
     return { name, partitionedUntil: 0, pausedUntil: 0, dead: false };
@@ -58,11 +71,11 @@ export class SimNetwork {
       const now = net.scheduler.now;
       const f = net.faults;
       const on = net.faultsOn;
-      const latency = () => draw(net.random, f.latencyMs) + (on && net.random.chance(f.slow.probability) ? (net.count('slow', `${node.name} ${method}`), draw(net.random, f.slow.extraMs)) : 0);
+      const latency = () => draw(net.draws.latency, f.latencyMs) + (on && net.draws.slow.chance(f.slow.probability) ? (net.count('slow', `${node.name} ${method}`), draw(net.draws.slow, f.slow.extraMs)) : 0);
       const arrival = (lastArrival = inOrder(now + latency(), lastArrival));
       const down = now < net.outageUntil || now < node.partitionedUntil;
-      const lostRequest = !down && on && net.random.chance(f.requestLost);
-      const lostReply = !down && !lostRequest && on && net.random.chance(f.replyLost);
+      const lostRequest = !down && on && net.draws.requestLost.chance(f.requestLost);
+      const lostReply = !down && !lostRequest && on && net.draws.replyLost.chance(f.replyLost);
       return new Promise<T>((resolve, reject) => {
         const fail = (why: string) => {
           const at = Math.max(now + f.timeoutMs, node.pausedUntil);
@@ -109,7 +122,7 @@ export class SimNetwork {
             inner ??= open()[Symbol.asyncIterator]();
             const it = inner;
             const r = await call(`${method}.next`, () => it.next());
-            if (!r.done && net.faultsOn && net.random.chance(net.faults.duplicateDelivery)) {
+            if (!r.done && net.faultsOn && net.draws.duplicateDelivery.chance(net.faults.duplicateDelivery)) {
               net.count('duplicateDelivery', `${node.name} ${method}`);
               repeat = r.value;
             }

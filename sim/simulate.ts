@@ -10,7 +10,7 @@ import { DeterminismViolationError, installDeterminismGuard } from './determinis
 import { resolveFaults, type FaultOptions, type FaultPreset } from './faults.ts';
 import { checkAckedInputs } from './oracles/acked-inputs.ts';
 import { checkEffects } from './oracles/effects.ts';
-import { compareReflections, reflections } from './oracles/exactly-once.ts';
+import { compareReflections, reflections, type Reflections } from './oracles/exactly-once.ts';
 import { canonical, foldProcess, type ExpectedEffect } from './oracles/final-state.ts';
 import { checkSingleWriter } from './oracles/single-writer.ts';
 import type { Violation } from './oracles/violation.ts';
@@ -195,12 +195,12 @@ async function compareRuns(app: AppDef, faulty: World, reference: World, end: { 
   violations.push(...checkSingleWriter(faulty.commits, new Set(outputs.keys())));
   violations.push(...(await checkAckedInputs(faulty.driver.acked, faulty.store, end)));
   const f = await reflections(app, faulty.store, end);
-  const r = await reflections(app, reference.store, end);
-  violations.push(...f.violations, ...compareReflections(f.reflected, r.reflected, end));
+  const expectedReflections: Reflections = new Map();
   const finalStates = new Map<string, Map<string, unknown>>();
   const expectedEffects = new Map<string, ExpectedEffect>();
   for (const p of app.processes) {
     const folded = await foldProcess(faulty.guarded(p), faulty.store);
+    expectedReflections.set(p.name, folded.reflected);
     for (const [k, e] of folded.effects) expectedEffects.set(k, e);
     const got = folded.states;
     const want = (await foldProcess(reference.guarded(p), reference.store)).states;
@@ -218,6 +218,7 @@ async function compareRuns(app: AppDef, faulty: World, reference: World, end: { 
     state: (process: { name: string; initial: (k: string) => unknown }, key: string) => (finalStates.get(process.name)?.get(key) ?? process.initial(key)) as never,
     keys: (process: { name: string }) => [...(finalStates.get(process.name)?.keys() ?? [])].sort(),
   };
+  violations.push(...f.violations, ...compareReflections(f.reflected, expectedReflections, end));
   violations.push(...checkEffects(faulty.outside.performed, expectedEffects, faulty.commits, outputs, faulty.tokens, end));
   for (const inv of app.invariants) {
     const message = inv.check(view);

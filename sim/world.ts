@@ -285,17 +285,18 @@ export class World {
   /** Faults fire until `untilMs`, then stop: the rest of the run is for healing. */
   private scheduleFaults(untilMs: number): void {
     const f = this.options.faults;
-    const r = this.faultRandom;
-    const every = (meanMs: number, label: string, fire: () => void) => {
+    // Each kind of fault draws from its own stream: dropping one (as shrinking does) leaves the rest as they were.
+    const every = (meanMs: number, label: string, fire: (r: Random) => void) => {
+      const r = this.faultRandom.stream(label);
       const next = () => {
         const at = this.scheduler.now + exponential(r, meanMs);
-        if (at < untilMs) this.scheduler.at(at, () => (this.faultsOn ? (fire(), next()) : undefined), label);
+        if (at < untilMs) this.scheduler.at(at, () => (this.faultsOn ? (fire(r), next()) : undefined), label);
       };
       next();
     };
     if (f.storeOutage) {
       const o = f.storeOutage;
-      every(o.meanIntervalMs, 'fault.outage', () => {
+      every(o.meanIntervalMs, 'fault.outage', (r) => {
         const d = draw(r, o.durationMs);
         this.network.outageUntil = Math.max(this.network.outageUntil, this.scheduler.now + d);
         this.countFault('storeOutage', `${Math.round(d)} ms`);
@@ -303,7 +304,7 @@ export class World {
     }
     if (f.partition) {
       const o = f.partition;
-      every(o.meanIntervalMs, 'fault.partition', () => {
+      every(o.meanIntervalMs, 'fault.partition', (r) => {
         const h = r.pick(this.hosts);
         const d = draw(r, o.durationMs);
         h.node.partitionedUntil = Math.max(h.node.partitionedUntil, this.scheduler.now + d);
@@ -312,7 +313,7 @@ export class World {
     }
     if (f.crash) {
       const o = f.crash;
-      every(o.meanIntervalMs, 'fault.crash', () => {
+      every(o.meanIntervalMs, 'fault.crash', (r) => {
         const h = r.pick(this.hosts);
         if (h.runner === undefined) return;
         const d = draw(r, o.downtimeMs);
@@ -322,7 +323,7 @@ export class World {
     }
     if (f.storeCrash && this.disk !== undefined) {
       const o = f.storeCrash;
-      every(o.meanIntervalMs, 'fault.store-crash', () => {
+      every(o.meanIntervalMs, 'fault.store-crash', (r) => {
         const d = draw(r, o.downtimeMs);
         this.countFault('storeCrash', `power cut, down ${Math.round(d)} ms`);
         this.crashStore(d);
@@ -330,7 +331,7 @@ export class World {
     }
     if (f.pause) {
       const o = f.pause;
-      every(o.meanIntervalMs, 'fault.pause', () => {
+      every(o.meanIntervalMs, 'fault.pause', (r) => {
         const h = r.pick(this.hosts);
         const d = draw(r, o.durationMs);
         h.node.pausedUntil = Math.max(h.node.pausedUntil, this.scheduler.now + d);

@@ -60,7 +60,12 @@ export async function reflections(app: AppDef, store: EventStore, at: { step: nu
   return { reflected, violations };
 }
 
-/** The faulty run must reflect exactly the inputs the fault-free run reflected, shard by shard. */
+/**
+ * The output must reflect exactly the inputs whose handling (replayed over this run's own input
+ * history) emits outputs or requests effects: none lost, none extra. Replaying this run's history —
+ * not comparing with the fault-free run — keeps the check exact for processes whose outputs depend on
+ * the order inputs from different shards arrived in (a global leaderboard, say).
+ */
 export function compareReflections(faulty: Reflections, reference: Reflections, at: { step: number; simulatedMs: number }): Violation[] {
   const violations: Violation[] = [];
   for (const [process, shards] of reference) {

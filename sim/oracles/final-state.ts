@@ -24,10 +24,13 @@ export interface Folded {
   readonly states: Map<string, unknown>;
   /** Every effect the handlers requested, by idempotency key. */
   readonly effects: Map<string, ExpectedEffect>;
+  /** Per shard, the inputs (stream/key#seq) whose handling emitted outputs or requested effects: what the output must reflect. */
+  readonly reflected: Map<string, string[]>;
 }
 
 export async function foldProcess(p: ProcessDef<unknown>, store: EventStore): Promise<Folded> {
   const effects = new Map<string, ExpectedEffect>();
+  const reflected = new Map<string, string[]>();
   const inputs = await Promise.all(p.inputs.map((i) => readStreamFully(store, i.stream.name)));
   const next = inputs.map(() => 0);
   const states = new Map<string, unknown>();
@@ -54,13 +57,15 @@ export async function foldProcess(p: ProcessDef<unknown>, store: EventStore): Pr
       let rng: ReturnType<typeof seededRandom> | undefined;
       let ids = 0;
       let effectIndex = 0;
+      let visible = false;
       const ctx = {
         key,
         time: event.time,
         process: p.name,
         version: p.version ?? '',
-        emit: () => undefined,
+        emit: () => void (visible = true),
         effect: (gateway: { name: string }, request: unknown) => {
+          visible = true;
           effects.set(`${p.name}/${key}/${event.stream}@${event.position}/${effectIndex++}`, { gateway: gateway.name, request });
         },
         get random() {
@@ -70,9 +75,14 @@ export async function foldProcess(p: ProcessDef<unknown>, store: EventStore): Pr
         id: () => `${p.name}:${key}:${m}:${ids++}`,
       };
       states.set(key, handler(states.has(key) ? states.get(key) : p.initial(key), event as never, ctx as never));
+      if (visible) {
+        const list = reflected.get(key) ?? [];
+        list.push(`${event.stream}/${event.key}#${event.seq}`);
+        reflected.set(key, list);
+      }
     }
   }
-  return { states, effects };
+  return { states, effects, reflected };
 }
 
 /** JSON with object keys sorted: equal states print equally whatever their insertion order. */

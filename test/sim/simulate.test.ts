@@ -112,3 +112,13 @@ describe('the embedded store in the simulator', () => {
     expect(storeCrashes).toBeGreaterThan(0);
   }, 120_000);
 });
+
+describe('simulating the game', () => {
+  it(`has no violation for seeds 1..${Math.min(SEEDS, 8)} with --faults swarm (fan-out, fan-in and a hot global key)`, async () => {
+    const { default: game } = await import('../../examples/game/app.ts');
+    for (let seed = 1; seed <= Math.min(SEEDS, 8); seed++) {
+      const r = await simulate(game, { seed, faults: 'swarm', appSpec: 'examples/game' });
+      expect(r.violations, r.repro).toEqual([]);
+    }
+  }, 300_000);
+});

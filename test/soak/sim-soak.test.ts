@@ -31,3 +31,15 @@ describe('simulator soak on the embedded store', () => {
     expect(failures).toEqual([]);
   }, 1_800_000);
 });
+
+describe('simulator soak: the game', () => {
+  it('game: no violation in seeds 1..100 with --faults swarm', async () => {
+    const { default: game } = await import('../../examples/game/app.ts');
+    const failures: string[] = [];
+    for (let seed = 1; seed <= Math.min(SEEDS, 100); seed++) {
+      const r = await simulate(game, { seed, faults: 'swarm', appSpec: 'examples/game' });
+      if (r.violations.length > 0) failures.push(`${r.repro}: ${r.violations[0]?.invariant}: ${r.violations[0]?.message}`);
+    }
+    expect(failures).toEqual([]);
+  }, 1_800_000);
+});

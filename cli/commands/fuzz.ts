@@ -29,14 +29,18 @@ export function registerFuzz(program: Command, context: CommandContext): void {
     .command('fuzz')
     .description('search seeds, fault plans and workload shapes for a violation; shrink it to one `spive simulate` command; exit 1 if found')
     .argument('<app>', 'the app: a module, or a folder holding app.ts')
-    .option('--runs <n>', 'most cases to try (the time budget usually ends the search first)', positiveInt('--runs'), DEFAULT_FUZZ_RUNS)
+    .option('--runs <n>', 'cases to try; given alone, it wins over the default time budget (the budget applies only when given too)', positiveInt('--runs'), DEFAULT_FUZZ_RUNS)
     .option('--seed <n>', 'seed of the search: the same seed and --runs give the same cases and the same result', integer('--seed'), 1)
     .option('--time-budget <duration>', 'wall time for the search, like 60s or 10m; a counterexample found is then shrunk for up to as long again', duration('--time-budget'), DEFAULT_FUZZ_TIME_BUDGET_MS)
     .option('--junit <file>', 'also write a JUnit XML report (for CI test dashboards)')
     .option('--store <kind>', 'memory, or embedded: the embedded store on a simulated disk (store crashes are searched too)', 'memory')
     .option('--json', 'print one JSON object on stdout')
-    .action(async (appSpec: string, options: FuzzCliOptions) => {
+    .action(async (appSpec: string, options: FuzzCliOptions, command: Command) => {
       const out = makeOutput(options.json === true, context.streams);
+      // An explicit --runs wins over the *default* time budget: `--runs 1000` means a thousand runs.
+      if (command.getOptionValueSource('runs') === 'cli' && command.getOptionValueSource('timeBudget') !== 'cli') {
+        options = { ...options, timeBudget: Number.POSITIVE_INFINITY };
+      }
       if (options.store !== 'memory' && options.store !== 'embedded') throw new UsageError(`--store: expected memory or embedded, got ${JSON.stringify(options.store)}`);
       const store = options.store;
       if (options.junit !== undefined) checkWritable(options.junit);
@@ -181,6 +185,7 @@ function attr(s: string): string {
 }
 
 function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'none';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${(ms / 60_000).toFixed(1)} min`;

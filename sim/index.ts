@@ -7,7 +7,7 @@
  */
 export { simulate, reproCommand, type SimulateOptions, type SimulationResult, type Violation } from './simulate.ts';
 export { DEFAULT_FAULTS, NO_FAULTS, FAULT_KINDS, resolveFaults, swarmFaults, type FaultOptions, type FaultPreset, type FaultKind } from './faults.ts';
-export { DeterminismViolationError } from './determinism-guard.ts';
+export { DeterminismViolationError } from './real-world-guard.ts';
 export type { WorkloadShape } from './workload.ts';
 export { SimDisk, DEFAULT_SIM_DISK_OPTIONS, type SimDiskOptions } from './disk.ts';
 export { Scheduler, SIM_EPOCH_MS } from './scheduler.ts';

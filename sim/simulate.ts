@@ -6,7 +6,7 @@
 import type { AppDef } from '../src/app/define.ts';
 import { seededRandom } from '../src/random/random.ts';
 import type { Clock } from '../src/time/clock.ts';
-import { DeterminismViolationError, installDeterminismGuard } from './determinism-guard.ts';
+import { DeterminismViolationError, installDeterminismGuard } from './real-world-guard.ts';
 import { resolveFaults, type FaultOptions, type FaultPreset } from './faults.ts';
 import { checkAckedInputs } from './oracles/acked-inputs.ts';
 import { checkEffects } from './oracles/effects.ts';

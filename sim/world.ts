@@ -16,7 +16,7 @@ import { EmbeddedStore } from '../src/store/embedded/embedded-store.ts';
 import { MemoryStore } from '../src/store/memory/memory-store.ts';
 import { DEFAULT_SIM_DISK_OPTIONS, SimDisk } from './disk.ts';
 import type { Clock } from '../src/time/clock.ts';
-import { currentActor } from './determinism-guard.ts';
+import { currentActor } from './real-world-guard.ts';
 import { draw, exponential, type FaultKind, type FaultOptions } from './faults.ts';
 import { SimNetwork, type NodeState } from './network.ts';
 import { OutsideWorld } from './outside-world.ts';

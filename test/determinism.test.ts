@@ -14,7 +14,7 @@ const ALLOWED: Record<string, string> = {
   'src/time/timers.ts': 'realTimers: the production Timers',
   'src/random/real-random.ts': 'realRandom: seeds the production Random from the OS',
   'sim/scheduler.ts': 'settle(): one setImmediate turn lets all promise continuations of a step run (no time involved)',
-  'sim/determinism-guard.ts': 'names the forbidden calls in order to trap them during a simulation',
+  'sim/real-world-guard.ts': 'names the forbidden calls in order to trap them during a simulation',
 };
 
 function files(dir: string): string[] {

@@ -30,7 +30,7 @@ import bank from '../../examples/bank/app.ts';
 import type { AppDef } from '../../src/app/define.ts';
 import { seededRandom } from '../../src/random/random.ts';
 import { realClock } from '../../src/time/clock.ts';
-import { installDeterminismGuard } from '../../sim/determinism-guard.ts';
+import { installDeterminismGuard } from '../../sim/real-world-guard.ts';
 import { resolveFaults, type FaultOptions } from '../../sim/faults.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { simulate } from '../../sim/simulate.ts';

@@ -10,17 +10,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.ts';
 import { junitReport } from '../../cli/commands/fuzz.ts';
 import type { FuzzResult } from '../../sim/fuzz.ts';
-import { fakeStreams } from '../helpers/fake-streams.ts';
+import { fakeStreams, runCli } from '../helpers/fake-streams.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-async function run(...args: string[]) {
-  const { streams, output } = fakeStreams();
-  const code = await main(['node', 'spive', ...args], streams);
-  return { code, ...output };
-}
+const run = runCli;
 
 function folder(): string {
   const d = tempDir();

@@ -3,18 +3,13 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedStore } from 'spive';
-import { main } from '../../cli/main.ts';
-import { fakeStreams } from '../helpers/fake-streams.ts';
+import { runCli } from '../helpers/fake-streams.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => cleanups.splice(0).forEach((c) => c()));
 
-async function run(...args: string[]) {
-  const { streams, output } = fakeStreams();
-  const code = await main(['node', 'spive', ...args], streams);
-  return { code, ...output };
-}
+const run = runCli;
 
 describe('spive CLI', () => {
   it('prints help listing the commands, and help for a command', async () => {

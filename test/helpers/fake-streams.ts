@@ -15,3 +15,11 @@ export function fakeStreams(tty = false) {
     );
   return { streams: { stdout: make('stdout'), stderr: make('stderr') }, output: chunks };
 }
+
+/** Runs the `spive` command line in process with fake streams; returns the exit code and what it printed. */
+export async function runCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../cli/main.ts');
+  const { streams, output } = fakeStreams();
+  const code = await main(['node', 'spive', ...args], streams);
+  return { code, ...output };
+}

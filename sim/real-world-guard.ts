@@ -20,6 +20,8 @@ export const currentActor = { name: 'the platform' };
 export interface Guard {
   /** The first violation seen (also thrown at the call site). */
   readonly violation: DeterminismViolationError | undefined;
+  /** The real monotonic clock (ms), for timing phases from outside the simulated world. */
+  wallMs(): number;
   uninstall(): void;
 }
 
@@ -58,6 +60,7 @@ export function installDeterminismGuard(): Guard {
     get violation() {
       return state.violation;
     },
+    wallMs: () => saved.performanceNow.call(performance),
     uninstall() {
       Date.now = saved.DateNow;
       Math.random = saved.random;

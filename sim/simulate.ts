@@ -54,6 +54,11 @@ export interface SimulationResult {
    * restored, retry became overdue, effect suppressed, … — what a search exercised and what it never did.
    */
   readonly marks: Record<string, number>;
+  /**
+   * Wall time of each phase (only when a `wallClock` was given; never part of the trace or its hash):
+   * the faulty world, the fault-free reference world, and the end-of-run oracles.
+   */
+  readonly phases: { readonly faultyMs: number; readonly referenceMs: number; readonly oraclesMs: number; readonly referenceSteps: number } | null;
   /** Not in the JSON contract's minimum, but useful: the resolved fault plan and workload shape. */
   readonly plan: { readonly faults: FaultOptions; readonly workload: WorkloadShape };
   readonly trace: Trace;
@@ -74,12 +79,18 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
   const guard = installDeterminismGuard();
   let faulty: RunOutcome;
   let reference: RunOutcome;
+  const t0 = guard.wallMs();
+  let t1 = t0;
+  let t2 = t0;
   try {
     faulty = await runWorld(app, options, faults, options.keepTrace === true);
+    t1 = guard.wallMs();
     reference = await runWorld(app, options, resolveFaults('none', random.stream('swarm')), false);
+    t2 = guard.wallMs();
   } finally {
     guard.uninstall();
   }
+  const oraclesStartedMs = options.wallClock?.monotonicMs() ?? 0;
   const violations = [...faulty.violations];
   if (guard.violation !== undefined) violations.unshift(determinismViolation(guard.violation, faulty.world));
   const end = { step: faulty.world.scheduler.steps, simulatedMs: faulty.world.scheduler.now };
@@ -102,6 +113,10 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
     violations,
     repro: reproCommand(options),
     marks: { ...faulty.marks },
+    phases:
+      options.wallClock === undefined
+        ? null
+        : { faultyMs: t1 - t0, referenceMs: t2 - t1, oraclesMs: options.wallClock.monotonicMs() - oraclesStartedMs, referenceSteps: reference.world.scheduler.steps },
     plan,
     trace: faulty.trace,
   };

@@ -7,7 +7,7 @@
  *   inputs at 100/s): what a user waits for, i.e. the faulty world, the fault-free reference world it
  *   is compared with, and the end-of-run oracles. Median over seeds.
  * - sim.bank.platform-events.faulty-run: the same, timing only the faulty world (a `World` driven
- *   by the same loop as simulate.ts's runWorld, trace hash included; checked against simulate's hash).
+ *   as simulate() itself reports it in its per-phase timings).
  * - sim.compression.100-per-s / sim.compression.1000-per-s (simulated s per wall s; higher is
  *   better). Time compression of a whole `simulate` call whose workload sends inputs at 100 and
  *   1,000 per simulated second, over the same 10 simulated seconds of input (1,000 and 10,000
@@ -27,16 +27,10 @@
  * after one untimed warm-up run.
  */
 import bank from '../../examples/bank/app.ts';
-import type { AppDef } from '../../src/app/define.ts';
-import { seededRandom } from '../../src/random/random.ts';
 import { realClock } from '../../src/time/clock.ts';
-import { installDeterminismGuard } from '../../sim/real-world-guard.ts';
-import { resolveFaults, type FaultOptions } from '../../sim/faults.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { simulate } from '../../sim/simulate.ts';
-import { Trace } from '../../sim/trace.ts';
 import type { WorkloadShape } from '../../sim/workload.ts';
-import { World } from '../../sim/world.ts';
 import { fmt, info, median, type BenchResult } from './util.ts';
 
 export interface SimSizes {
@@ -48,11 +42,7 @@ export interface SimSizes {
 
 interface WorldRun {
   readonly steps: number;
-  readonly events: number;
-  readonly simulatedMs: number;
   readonly wallMs: number;
-  readonly traceHash: string;
-  readonly ok: boolean;
 }
 
 interface SeedRun {
@@ -66,82 +56,22 @@ interface SeedRun {
   readonly reference: WorldRun;
 }
 
-/**
- * One world from start to quiescence, driven as simulate.ts's runWorld drives it (same loop, same
- * trace rows hashed, same safety checks and quiescence test), timed alone. Kept in step with
- * runWorld by hand: `simSuite` checks that its trace hash equals simulate's.
- */
-async function runWorld(app: AppDef, seed: number, faults: FaultOptions, workload: Partial<WorkloadShape>): Promise<WorldRun> {
-  const started = performance.now();
-  const guard = installDeterminismGuard();
-  let world!: World;
-  let quiesced = false;
-  let violated = false;
-  const trace = new Trace(false);
-  try {
-    world = new World({
-      app,
-      seed,
-      random: seededRandom(seed),
-      faults,
-      workload,
-      version: 'sim',
-      onLog: (host, entry) => {
-        if (entry.level === 'debug' && entry.kind !== 'effect.suppressed') return;
-        trace.add({ step: world.scheduler.steps, simulatedMs: world.scheduler.now, kind: entry.kind, actor: host, stream: '', key: '', position: 0, detail: entry.message });
-      },
-      onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}` }),
-    });
-    world.scheduler.onStep = (s) => trace.add({ step: s.seq, simulatedMs: s.timeMs, kind: 'step', actor: s.label, stream: '', key: '', position: 0, detail: '' });
-    await world.init();
-    const lastArrival = world.start();
-    const limit = lastArrival + 600_000;
-    let lastSafetyCheck = -Infinity;
-    const safety = app.invariants.filter((i) => i.kind === 'safety');
-    while (world.scheduler.now < limit) {
-      await world.scheduler.run(world.scheduler.now + 100);
-      world.supervise();
-      if (world.bug !== undefined || world.storeFailure !== undefined || world.driver.failure !== undefined) {
-        violated = true;
-        break;
-      }
-      if (safety.length > 0 && world.scheduler.now - lastSafetyCheck >= 1000 && world.allIdle()) {
-        lastSafetyCheck = world.scheduler.now;
-        const view = world.liveView();
-        for (const inv of safety) if (world.asActor(`invariant '${inv.name}'`, () => inv.check(view)) !== undefined) violated = true;
-        if (violated) break;
-      }
-      if (world.scheduler.now > lastArrival && (await world.quiescent())) {
-        quiesced = true;
-        break;
-      }
-    }
-  } finally {
-    guard.uninstall();
-  }
-  const wallMs = performance.now() - started;
-  return {
-    steps: world.scheduler.steps,
-    events: world.commits.reduce((n, c) => n + c.events.length, 0),
-    simulatedMs: world.scheduler.now,
-    wallMs,
-    traceHash: trace.digest(),
-    ok: quiesced && !violated && guard.violation === undefined,
-  };
-}
-
+/** One bank simulation, with simulate's own per-phase timings (faulty world, reference world). */
 async function runSeed(seed: number, workload: Partial<WorkloadShape>): Promise<SeedRun> {
   const started = performance.now();
   const r = await simulate(bank, { seed, faults: 'default', workload, wallClock: realClock });
   const wallMs = performance.now() - started;
   if (r.violations.length > 0) throw new Error(`seed ${seed}: the bank simulation found violations: ${JSON.stringify(r.violations).slice(0, 500)}`);
-  const faulty = await runWorld(bank, seed, resolveFaults('default', seededRandom(seed)), workload);
-  const reference = await runWorld(bank, seed, resolveFaults('none', seededRandom(seed)), workload);
-  if (!faulty.ok || !reference.ok) throw new Error(`seed ${seed}: a world did not quiesce cleanly when run alone`);
-  if (faulty.traceHash !== r.traceHash || faulty.steps !== r.steps || faulty.events !== r.events) {
-    info(`WARNING seed ${seed}: the faulty world run alone differs from simulate's (hash ${faulty.traceHash.slice(0, 12)} vs ${r.traceHash.slice(0, 12)}, ${faulty.steps} vs ${r.steps} steps): test/bench/sim.ts's runWorld is out of step with sim/simulate.ts`);
-  }
-  return { seed, wallMs, events: r.events, simulatedMs: r.simulatedMs, traceHash: r.traceHash, faulty, reference };
+  if (r.phases === null) throw new Error('simulate reports phase timings when given a wall clock');
+  return {
+    seed,
+    wallMs,
+    events: r.events,
+    simulatedMs: r.simulatedMs,
+    traceHash: r.traceHash,
+    faulty: { steps: r.steps, wallMs: r.phases.faultyMs },
+    reference: { steps: r.phases.referenceSteps, wallMs: r.phases.referenceMs },
+  };
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The fault plan: one typed, documented object. Every probability is per operation; every interval
- * is a mean in simulated ms (exponentially distributed, drawn from the `faults` random stream). Faults
- * are injected only until `untilFraction` of the run; after that the system must heal and quiesce
- * (liveness is checked then). Presets: `none`, `default`, `swarm` (the seed also draws which faults
+ * is a mean in simulated ms (exponentially distributed, each kind from its own random stream). Faults
+ * are injected only within a window of the workload's arrival period — from `startFraction` to
+ * `untilFraction` of it; after that the system must heal and quiesce (liveness is checked then). Presets: `none`, `default`, `swarm` (the seed also draws which faults
  * are on and how often, as TigerBeetle's VOPR does).
  */
 import type { Random } from '../src/random/random.ts';
@@ -39,7 +39,9 @@ export interface FaultOptions {
   readonly clock: { readonly maxSkewMs: number; readonly maxDriftPpm: number };
   /** Gateway calls: fail with an error, time out without effect, or take effect but lose the reply. */
   readonly gateway: { readonly error: number; readonly timeout: number; readonly replyLost: number; readonly latencyMs: RangeMs };
-  /** Faults stop at this fraction of the run's duration; the rest is for healing and quiescing. */
+  /** When faults begin, as a fraction of the workload's arrival period (0: from the start). */
+  readonly startFraction: number;
+  /** When faults stop, as a fraction of the arrival period (1: at the last arrival); then the system heals. */
   readonly untilFraction: number;
 }
 
@@ -57,7 +59,8 @@ export const NO_FAULTS: FaultOptions = {
   pause: null,
   clock: { maxSkewMs: 0, maxDriftPpm: 0 },
   gateway: { error: 0, timeout: 0, replyLost: 0, latencyMs: { min: 1, max: 20 } },
-  untilFraction: 0.8,
+  startFraction: 0,
+  untilFraction: 1,
 };
 
 export const DEFAULT_FAULTS: FaultOptions = {
@@ -74,7 +77,8 @@ export const DEFAULT_FAULTS: FaultOptions = {
   pause: { meanIntervalMs: 15_000, durationMs: { min: 2000, max: 12_000 } },
   clock: { maxSkewMs: 2000, maxDriftPpm: 200 },
   gateway: { error: 0.05, timeout: 0.02, replyLost: 0.02, latencyMs: { min: 5, max: 100 } },
-  untilFraction: 0.8,
+  startFraction: 0,
+  untilFraction: 1,
 };
 
 export type FaultPreset = 'none' | 'default' | 'swarm';
@@ -98,7 +102,8 @@ export function swarmFaults(random: Random): FaultOptions {
     pause: on() ? { meanIntervalMs: every(1000, 20_000), durationMs: { min: 100, max: random.int(1000, 20_000) } } : null,
     clock: { maxSkewMs: on() ? random.int(0, 10_000) : 0, maxDriftPpm: on() ? random.int(0, 2000) : 0 },
     gateway: { error: p(0.2), timeout: p(0.1), replyLost: p(0.1), latencyMs: { min: 1, max: random.int(10, 1000) } },
-    untilFraction: 0.7,
+    startFraction: 0,
+    untilFraction: 1,
   };
 }
 

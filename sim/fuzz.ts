@@ -134,6 +134,8 @@ export const FUZZ_SPACE = {
   timeoutMs: [200, 3000],
   maxSkewMs: 10_000,
   maxDriftPpm: 2000,
+  /** Faults begin at a fraction in [0, maxStartFraction] of the arrival period (steps of 0.1; shrinks towards later). */
+  maxStartFraction: 0.8,
   /** Workload: events in [min(20, app's), app's] in steps of 10, keys in [1, app's], skew in [0, 1.5] in steps of 0.05. */
   minEvents: 20,
   eventsStep: 10,
@@ -182,6 +184,8 @@ export function caseArbitrary(app: AppDef, store: 'memory' | 'embedded' = 'memor
       latencyMax: maybe(fc.integer({ min: none.latencyMs.max + 1, max: S.latencyMaxMs })),
       /** Off: the default 1000 ms. */
       timeoutMs: maybe(grid(S.timeoutMs[0], S.timeoutMs[1], S.timeStepMs)),
+      /** When faults begin (a fraction of the arrival period), shrinking towards later. */
+      startFraction: grid(0, S.maxStartFraction * 10, 1).map((n) => Math.round((S.maxStartFraction * 10 - n) * 10) / 100),
     })
     .map((f): FuzzFaults => {
       const plan: FaultOptions = {
@@ -192,6 +196,7 @@ export function caseArbitrary(app: AppDef, store: 'memory' | 'embedded' = 'memor
         replyLost: f.replyLost,
         duplicateDelivery: f.duplicateDelivery,
         timeoutMs: f.timeoutMs ?? none.timeoutMs,
+        startFraction: f.startFraction,
         storeOutage: f.storeOutage,
         storeCrash: f.storeCrash,
         partition: f.partition,
@@ -224,6 +229,8 @@ export function compactFaults(plan: FaultOptions): FuzzFaults {
   for (const key of Object.keys(NO_FAULTS) as Array<keyof FaultOptions>) {
     if (JSON.stringify(plan[key]) !== JSON.stringify(NO_FAULTS[key])) out[key] = plan[key];
   }
+  // When faults begin says nothing when there is no fault: keep the case (and the command) short.
+  if (Object.keys(out).every((k) => k === 'base' || k === 'startFraction')) delete out.startFraction;
   return out as FuzzFaults;
 }
 

@@ -278,18 +278,29 @@ export class World {
   start(): number {
     for (const h of this.hosts) h.start();
     const lastArrival = this.driver.start();
-    this.scheduleFaults(lastArrival);
+    const f = this.options.faults;
+    this.scheduleFaults(lastArrival * f.startFraction, lastArrival * f.untilFraction);
     return lastArrival;
   }
 
   /** Faults fire until `untilMs`, then stop: the rest of the run is for healing. */
-  private scheduleFaults(untilMs: number): void {
+  private scheduleFaults(fromMs: number, untilMs: number): void {
+    if (fromMs > 0) {
+      // Before the window: no fault at all, not even per-call ones.
+      this.network.faultsOn = false;
+      this.outside.faultsOn = false;
+      this.scheduler.at(fromMs, () => {
+        if (!this.faultsOn) return;
+        this.network.faultsOn = true;
+        this.outside.faultsOn = true;
+      }, 'faults.start');
+    }
     const f = this.options.faults;
     // Each kind of fault draws from its own stream: dropping one (as shrinking does) leaves the rest as they were.
     const every = (meanMs: number, label: string, fire: (r: Random) => void) => {
       const r = this.faultRandom.stream(label);
       const next = () => {
-        const at = this.scheduler.now + exponential(r, meanMs);
+        const at = Math.max(this.scheduler.now, fromMs) + exponential(r, meanMs);
         if (at < untilMs) this.scheduler.at(at, () => (this.faultsOn ? (fire(r), next()) : undefined), label);
       };
       next();

@@ -13,7 +13,7 @@ const RUNS = Number(process.env.SPIVE_FUZZ_RUNS ?? 1000);
 /** A case's size, as the note reports it: input events, keys, and fault kinds switched on. */
 function size(c: { faults: Record<string, unknown>; workload: { events?: number; keys?: number } } | null, defaults: { events?: number; keys?: number }): string {
   if (c === null) return '-';
-  const faults = Object.entries(c.faults).filter(([k, v]) => k !== 'base' && v !== null && v !== 0).length;
+  const faults = Object.entries(c.faults).filter(([k, v]) => k !== 'base' && k !== 'startFraction' && v !== null && v !== 0).length;
   return `${c.workload.events ?? defaults.events ?? 1000} events, ${c.workload.keys ?? defaults.keys ?? 100} keys, ${faults} faults`;
 }
 

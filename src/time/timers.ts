@@ -12,26 +12,10 @@ export interface Timers {
   sleep(delayMs: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const realTimers: Timers = {
-  after(delayMs, fn) {
-    const t = setTimeout(fn, delayMs);
-    return { cancel: () => clearTimeout(t) };
-  },
-  sleep(delayMs, signal) {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal?.reason);
-      };
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, delayMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  },
-};
+export const realTimers: Timers = timersFrom((delayMs, fn) => {
+  const t = setTimeout(fn, delayMs);
+  return { cancel: () => clearTimeout(t) };
+});
 
 /** Timers from a one-shot `after`: `sleep` is the same for every implementation (real, manual, simulated). */
 export function timersFrom(after: (delayMs: number, fn: () => void) => TimerHandle): Timers {

@@ -38,6 +38,15 @@ function byShard(events: StoredEvent[]): Record<string, unknown[]> {
   return out;
 }
 
+/** Both outputs equal the uninterrupted run's, shard by shard, and reflect each input once. */
+async function expectOutputsOf(store: EventStore, expected: Awaited<ReturnType<typeof reference>>): Promise<void> {
+  for (const stream of ['ledger', 'balances'] as const) {
+    const actual = await outputs(store, stream);
+    expect(byShard(actual), stream).toEqual(byShard(expected[stream]));
+    expectEachInputOnce(actual);
+  }
+}
+
 function expectEachInputOnce(events: StoredEvent[]): void {
   const lastM = new Map<string, number>();
   for (const e of events) {
@@ -76,12 +85,7 @@ describe('exactly-once reflection', () => {
         await store.close();
       }
       const store = await EmbeddedStore.open(dir.path, { readOnly: true });
-      const ledgerOut = await outputs(store, 'ledger');
-      const balancesOut = await outputs(store, 'balances');
-      expect(byShard(ledgerOut)).toEqual(byShard(expected.ledger));
-      expect(byShard(balancesOut)).toEqual(byShard(expected.balances));
-      expectEachInputOnce(ledgerOut);
-      expectEachInputOnce(balancesOut);
+      await expectOutputsOf(store, expected);
       await store.close();
     } finally {
       dir.cleanup();
@@ -108,12 +112,7 @@ describe('exactly-once reflection', () => {
         await second.settle();
         expect(second.failure()).toBeUndefined();
         await second.stop();
-        const ledgerOut = await outputs(faulty.store, 'ledger');
-        const balancesOut = await outputs(faulty.store, 'balances');
-        expect(byShard(ledgerOut)).toEqual(byShard(expected.ledger));
-        expect(byShard(balancesOut)).toEqual(byShard(expected.balances));
-        expectEachInputOnce(ledgerOut);
-        expectEachInputOnce(balancesOut);
+        await expectOutputsOf(faulty.store, expected);
         if (crashAfter < 20) expect(crashed).toBe(true);
       }),
       { numRuns: 25 },
@@ -142,12 +141,7 @@ describe('exactly-once reflection', () => {
           expect(faults).toBe(faulty.faultsInjected);
           expect(log.ofKind('runner.fault')).toHaveLength(faulty.faultsInjected);
           await platform.stop();
-          const ledgerOut = await outputs(faulty.store, 'ledger');
-          const balancesOut = await outputs(faulty.store, 'balances');
-          expect(byShard(ledgerOut)).toEqual(byShard(expected.ledger));
-          expect(byShard(balancesOut)).toEqual(byShard(expected.balances));
-          expectEachInputOnce(ledgerOut);
-          expectEachInputOnce(balancesOut);
+          await expectOutputsOf(faulty.store, expected);
         },
       ),
       { numRuns: 25 },

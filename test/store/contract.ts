@@ -15,6 +15,7 @@ import {
   type NewEvent,
   type StoredEvent,
 } from 'spive';
+import { collect, settle } from '../helpers/async.ts';
 
 export interface StoreUnderTest {
   readonly store: EventStore;
@@ -35,19 +36,6 @@ function ev(i: number, type = 'Deposited', time = T0 + i): NewEvent {
   return { type, time, data: { amount: i, note: `n${i}` } };
 }
 
-async function collect(batches: AsyncIterable<StoredEvent[]>): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  for await (const batch of batches) out.push(...batch);
-  return out;
-}
-
-async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await p };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
 
 export function eventStoreContract(name: string, factory: ContractFactory): void {
   describe(`EventStore contract: ${name}`, () => {

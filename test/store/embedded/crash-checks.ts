@@ -36,6 +36,7 @@ import {
   type Expectation,
   type Placement,
 } from './crash-workload.ts';
+import { settle } from '../../helpers/async.ts';
 
 /** How many power cuts / kills to run: the env var, else the default (npm test's sample). */
 export function countFromEnv(name: string, fallback: number): number {
@@ -332,13 +333,6 @@ function randomBytes(random: Random, n: number): Uint8Array {
   return out;
 }
 
-async function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await p };
-  } catch (error) {
-    return { ok: false, error };
-  }
-}
 
 // ====================================================================== SIGKILL
 

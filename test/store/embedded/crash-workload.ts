@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { seededRandom, type EventStore, type JsonValue, type NewEvent, type StoredEvent } from 'spive';
+import { collect } from '../../helpers/async.ts';
 
 export const STREAMS = ['orders', 'payments'] as const;
 export const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
@@ -77,12 +78,6 @@ export interface CheckResult {
   readonly present: Set<string>;
   readonly events: number;
   readonly shards: number;
-}
-
-async function collect(batches: AsyncIterable<StoredEvent[]>): Promise<StoredEvent[]> {
-  const out: StoredEvent[] = [];
-  for await (const batch of batches) out.push(...batch);
-  return out;
 }
 
 function dataOf(e: StoredEvent): { b?: unknown; i?: unknown; n?: unknown; v?: unknown } {

@@ -8,6 +8,7 @@ import { isSpiveError } from '../src/model/errors.ts';
 import { registerAppend } from './commands/append.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerFuzz } from './commands/fuzz.ts';
+import { registerReplayPlan } from './commands/replay-plan.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerStore } from './commands/store.ts';
@@ -39,6 +40,7 @@ export function buildProgram(context: CommandContext): Command {
   registerFuzz(program, context);
   registerAppend(program, context);
   registerStore(program, context);
+  registerReplayPlan(program, context);
   // Every subcommand inherits the same error handling and output streams.
   for (const command of program.commands) applyCommonSettings(command, context);
   return program;

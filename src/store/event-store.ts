@@ -131,6 +131,18 @@ export interface ScanColumnsOptions {
   readonly fields?: readonly string[];
 }
 
+/** A sealed, immutable range of one stream's history as a Parquet file (columns: `PARQUET_COLUMNS`). */
+export interface SealedHistoryFile {
+  readonly stream: StreamName;
+  /** Absolute path of the Parquet file. */
+  readonly path: string;
+  readonly rows: number;
+  readonly firstPosition: GlobalPosition;
+  readonly lastPosition: GlobalPosition;
+  readonly minTime: EventTimeMs;
+  readonly maxTime: EventTimeMs;
+}
+
 export interface EventStore {
   /** A short description such as `memory:` or `file:/path/.spive`. */
   readonly location: string;
@@ -157,6 +169,11 @@ export interface EventStore {
   listSnapshots(filter?: { process?: string; version?: string }): Promise<SnapshotInfo[]>;
 
   stats(): Promise<StoreStats>;
+  /**
+   * Optional: the history already sealed into Parquet files, so analysis (DuckDB) reads it directly
+   * instead of through the store. Events not covered by these files are read with readStream.
+   */
+  sealedHistory?(): readonly SealedHistoryFile[];
   /** Waits for pending work, stops subscriptions, releases files and locks. Idempotent. */
   close(): Promise<void>;
 }

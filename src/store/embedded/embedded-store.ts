@@ -13,6 +13,7 @@
  * appends share one write and one fsync (group commit). A failed write or fsync poisons the store:
  * every later call fails, because the state of the file is then unknown (no retrying fsync).
  */
+import { resolve } from 'node:path';
 import { ClosedError, CorruptDataError, InvalidInputError, NotFoundError } from '../../model/errors.ts';
 import type { NewEvent, ShardHead, Snapshot, SnapshotInfo, StoredEvent } from '../../model/event.ts';
 import { realClock, type Clock } from '../../time/clock.ts';
@@ -28,6 +29,7 @@ import type {
   ReadShardOptions,
   ReadStreamOptions,
   ScanColumnsOptions,
+  SealedHistoryFile,
   SnapshotQuery,
   StoreStats,
   SubscribeOptions,
@@ -386,6 +388,17 @@ export class EmbeddedStore implements EventStore {
   /** Sealed segments' manifests, in segment order (for tools that read the columnar files). */
   sealedSegments(): SegmentManifest[] {
     return [...this.sealed.entries()].sort(([a], [b]) => a - b).map(([, m]) => m);
+  }
+
+  sealedHistory(): SealedHistoryFile[] {
+    const files: SealedHistoryFile[] = [];
+    for (const manifest of this.sealedSegments()) {
+      for (const s of manifest.streams) {
+        if (s.parquet === null) continue;
+        files.push({ stream: s.stream, path: resolve(this.dir, s.parquet), rows: s.rows, firstPosition: s.firstPosition, lastPosition: s.lastPosition, minTime: s.minTime, maxTime: s.maxTime });
+      }
+    }
+    return files;
   }
 
   // ---------------------------------------------------------------- writes

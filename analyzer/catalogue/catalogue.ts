@@ -1,0 +1,295 @@
+/**
+ * The statistics catalogue: per stream, shard and time bucket, how many events and payload bytes
+ * there are, how many distinct inputs they reflect, and which process versions wrote them. Planning
+ * queries this, never the raw history.
+ *
+ * Incremental: sealed history (immutable Parquet files) is aggregated once per file, by DuckDB, and
+ * remembered by file; only the unsealed tail is re-aggregated on each update (it is at most one WAL
+ * segment). A sealed file that changed or vanished (the store was rebuilt) rebuilds the catalogue.
+ */
+import type { StoredEvent } from '../../src/model/event.ts';
+import type { SealedHistoryFile } from '../../src/store/event-store.ts';
+import { assert } from '../../src/util/assert.ts';
+import { Duck, sqlString } from '../duckdb.ts';
+
+/** Where a catalogue's history comes from (an event store, or a bare folder of Parquet files for benchmarks). */
+export interface HistorySource {
+  readonly location: string;
+  sealedFiles(): readonly SealedHistoryFile[];
+  /** Events per stream and the stream's last global position: what the catalogue must add up to. */
+  streamTotals(): Promise<ReadonlyMap<string, { readonly events: number; readonly lastPosition: number }>>;
+  /** A stream's events from a global position on, in position order. */
+  readStream(stream: string, fromPosition: number): AsyncIterable<StoredEvent[]>;
+}
+
+export interface CatalogueOptions {
+  /** Width of a time bucket in ms (default one hour). Changing it rebuilds the catalogue. */
+  readonly bucketMs?: number;
+}
+
+export interface UpdateReport {
+  readonly filesAdded: number;
+  readonly rowsFromFiles: number;
+  readonly tailEvents: number;
+  readonly rebuilt: boolean;
+  /** Why it was rebuilt, if it was. */
+  readonly reason: string | null;
+}
+
+export const DEFAULT_BUCKET_MS = 3_600_000;
+const FORMAT = 'spive-stats-1';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS info (name VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS sources (stream VARCHAR, source VARCHAR, rows DOUBLE, first_position DOUBLE, last_position DOUBLE);
+CREATE TABLE IF NOT EXISTS buckets (
+  stream VARCHAR, source VARCHAR, key VARCHAR, bucket DOUBLE,
+  events DOUBLE, bytes DOUBLE, inputs DOUBLE,
+  min_time DOUBLE, max_time DOUBLE, min_position DOUBLE, max_position DOUBLE);
+CREATE TABLE IF NOT EXISTS versions (stream VARCHAR, source VARCHAR, version VARCHAR, events DOUBLE, min_time DOUBLE, max_time DOUBLE, last_position DOUBLE);
+CREATE TABLE IF NOT EXISTS calibration (
+  process VARCHAR, version VARCHAR, source VARCHAR, ns_per_event DOUBLE, ns_per_byte DOUBLE,
+  ns_per_snapshot_byte DOUBLE, ns_per_shard DOUBLE, samples DOUBLE, recorded_at DOUBLE);
+`;
+
+/** The tail's rows carry this source name; they are replaced on every update. */
+const TAIL = 'tail';
+
+export class StatsCatalogue {
+  private constructor(
+    readonly db: Duck,
+    readonly bucketMs: number,
+  ) {}
+
+  /** Opens (or creates) a catalogue; `path` null keeps it in memory. */
+  static async open(path: string | null, options: CatalogueOptions = {}): Promise<StatsCatalogue> {
+    const bucketMs = options.bucketMs ?? DEFAULT_BUCKET_MS;
+    assert(Number.isSafeInteger(bucketMs) && bucketMs > 0, 'bucketMs is a positive integer');
+    const db = await Duck.open(path ?? ':memory:');
+    await db.run(SCHEMA);
+    const info = new Map((await db.rows<{ name: string; value: string }>('SELECT name, value FROM info')).map((r) => [r.name, r.value]));
+    if (info.get('format') !== FORMAT || info.get('bucketMs') !== String(bucketMs)) {
+      await clear(db);
+      await db.run(`DELETE FROM info; INSERT INTO info VALUES ('format', ${sqlString(FORMAT)}), ('bucketMs', ${sqlString(String(bucketMs))})`);
+    }
+    return new StatsCatalogue(db, bucketMs);
+  }
+
+  /** Brings the catalogue up to date with the source: new sealed files, then the tail. */
+  async update(source: HistorySource): Promise<UpdateReport> {
+    const files = source.sealedFiles();
+    const known = new Map(
+      (await this.db.rows<{ source: string; stream: string; rows: number; first_position: number; last_position: number }>(`SELECT * FROM sources WHERE source <> '${TAIL}'`)).map((r) => [r.source, r]),
+    );
+    let reason: string | null = null;
+    const current = new Set(files.map((f) => f.path));
+    for (const f of files) {
+      const k = known.get(f.path);
+      if (k !== undefined && (k.rows !== f.rows || k.first_position !== f.firstPosition || k.last_position !== f.lastPosition || k.stream !== f.stream)) {
+        reason = `sealed file ${f.path} changed since it was catalogued`;
+      }
+    }
+    for (const path of known.keys()) if (!current.has(path)) reason ??= `catalogued file ${path} is no longer in the store`;
+    if (reason !== null) {
+      await clear(this.db);
+      known.clear();
+    }
+    const fresh = files.filter((f) => !known.has(f.path));
+    let rowsFromFiles = 0;
+    for (const stream of [...new Set(fresh.map((f) => f.stream))].sort()) {
+      const batch = fresh.filter((f) => f.stream === stream);
+      await this.ingestFiles(stream, batch);
+      rowsFromFiles += batch.reduce((n, f) => n + f.rows, 0);
+    }
+    const tailEvents = await this.refreshTail(source);
+    return { filesAdded: fresh.length, rowsFromFiles, tailEvents, rebuilt: reason !== null, reason };
+  }
+
+  /** Streams the catalogue knows, with totals. */
+  async streams(): Promise<Array<{ stream: string; events: number; shards: number; minTime: number | null; maxTime: number | null; lastPosition: number }>> {
+    return this.db.rows(
+      `SELECT stream, sum(events) AS events, count(DISTINCT key)::DOUBLE AS shards, min(min_time) AS "minTime", max(max_time) AS "maxTime", max(max_position) AS "lastPosition"
+       FROM buckets GROUP BY stream ORDER BY stream`,
+    );
+  }
+
+  /** Versions that wrote a stream, oldest first by their last position. */
+  async versions(stream: string): Promise<Array<{ version: string; events: number; minTime: number; maxTime: number; lastPosition: number }>> {
+    return this.db.rows(
+      `SELECT version, sum(events) AS events, min(min_time) AS "minTime", max(max_time) AS "maxTime", max(last_position) AS "lastPosition"
+       FROM versions WHERE stream = ${sqlString(stream)} AND version IS NOT NULL GROUP BY version ORDER BY "lastPosition"`,
+    );
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private async ingestFiles(stream: string, files: readonly SealedHistoryFile[]): Promise<void> {
+    const list = `[${files.map((f) => sqlString(f.path)).join(', ')}]`;
+    const b = this.bucketMs;
+    const s = sqlString(stream);
+    // `$`-types are platform events: `$idle` moves watermarks only; `$progress` reflects an input but carries no output.
+    await this.db.run(`
+      INSERT INTO buckets
+      SELECT ${s}, filename, key, (time // ${b}) * ${b},
+        count(*) FILTER (WHERE type NOT LIKE '$%'),
+        coalesce(sum(bytes) FILTER (WHERE type NOT LIKE '$%'), 0),
+        CASE WHEN count(meta) = 0 THEN count(*) FILTER (WHERE type NOT LIKE '$%')
+             ELSE count(DISTINCT json_extract(meta, '$.m')::DOUBLE) END,
+        min(time), max(time), min(position), max(position)
+      FROM read_parquet(${list}, filename = true)
+      WHERE type <> '$idle'
+      GROUP BY filename, key, (time // ${b}) * ${b}`);
+    await this.db.run(`
+      INSERT INTO versions
+      SELECT ${s}, filename, json_extract_string(meta, '$.v') AS version, count(*), min(time), max(time), max(position)
+      FROM read_parquet(${list}, filename = true)
+      WHERE meta IS NOT NULL AND type <> '$idle'
+      GROUP BY filename, version`);
+    const appender = await this.db.appender('sources');
+    for (const f of files) {
+      appender.appendVarchar(f.stream);
+      appender.appendVarchar(f.path);
+      appender.appendDouble(f.rows);
+      appender.appendDouble(f.firstPosition);
+      appender.appendDouble(f.lastPosition);
+      appender.endRow();
+    }
+    appender.closeSync();
+  }
+
+  /** Re-aggregates every event not covered by a sealed file. Returns how many it read. */
+  private async refreshTail(source: HistorySource): Promise<number> {
+    await this.db.run(`DELETE FROM buckets WHERE source = '${TAIL}'; DELETE FROM versions WHERE source = '${TAIL}'; DELETE FROM sources WHERE source = '${TAIL}'`);
+    const covered = await this.db.rows<{ stream: string; rows: number; first_position: number; last_position: number }>(
+      'SELECT stream, rows, first_position, last_position FROM sources ORDER BY stream, first_position',
+    );
+    const totals = await source.streamTotals();
+    const agg = new TailAggregate(this.bucketMs);
+    for (const [stream, total] of [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const ranges = covered.filter((c) => c.stream === stream);
+      const coveredRows = ranges.reduce((n, r) => n + r.rows, 0);
+      if (coveredRows >= total.events) continue;
+      const maxCovered = ranges.reduce((m, r) => Math.max(m, r.last_position), 0);
+      let read = 0;
+      // Fast path: everything past the last sealed file. If that does not add up (a segment sealed
+      // out of order), read the whole stream and skip what the files cover.
+      const tail: StoredEvent[] = [];
+      for await (const batch of source.readStream(stream, maxCovered + 1)) for (const e of batch) tail.push(e);
+      if (coveredRows + tail.length === total.events) {
+        for (const e of tail) agg.add(stream, e);
+        read = tail.length;
+      } else {
+        let i = 0;
+        for await (const batch of source.readStream(stream, 1)) {
+          for (const e of batch) {
+            while (i < ranges.length && (ranges[i] as { last_position: number }).last_position < e.position) i++;
+            const r = ranges[i];
+            if (r !== undefined && r.first_position <= e.position && e.position <= r.last_position) continue;
+            agg.add(stream, e);
+            read++;
+          }
+        }
+        assert(coveredRows + read === total.events, `catalogue of ${stream}: ${coveredRows} sealed + ${read} tail events must add up to the store's ${total.events}`);
+      }
+    }
+    await agg.writeTo(this.db);
+    return agg.events;
+  }
+}
+
+async function clear(db: Duck): Promise<void> {
+  await db.run('DELETE FROM sources; DELETE FROM buckets; DELETE FROM versions');
+}
+
+interface BucketAgg {
+  stream: string;
+  key: string;
+  bucket: number;
+  events: number;
+  bytes: number;
+  inputs: Set<number> | number;
+  minTime: number;
+  maxTime: number;
+  minPosition: number;
+  maxPosition: number;
+}
+
+/** The unsealed tail, aggregated in JS the same way the SQL above aggregates sealed files. */
+class TailAggregate {
+  readonly rows = new Map<string, BucketAgg>();
+  readonly versions = new Map<string, { stream: string; version: string; events: number; minTime: number; maxTime: number; lastPosition: number }>();
+  events = 0;
+
+  constructor(private readonly bucketMs: number) {}
+
+  add(stream: string, e: StoredEvent): void {
+    if (e.type === '$idle') return;
+    this.events++;
+    const bucket = Math.floor(e.time / this.bucketMs) * this.bucketMs;
+    const id = `${stream}\u0000${e.key}\u0000${bucket}`;
+    let row = this.rows.get(id);
+    if (row === undefined) {
+      row = { stream, key: e.key, bucket, events: 0, bytes: 0, inputs: 0, minTime: e.time, maxTime: e.time, minPosition: e.position, maxPosition: e.position };
+      this.rows.set(id, row);
+    }
+    const platform = e.type.startsWith('$');
+    if (!platform) {
+      row.events++;
+      row.bytes += Buffer.byteLength(JSON.stringify(e.data ?? null));
+    }
+    const m = e.meta?.m;
+    if (typeof m === 'number') {
+      if (typeof row.inputs === 'number') row.inputs = new Set<number>();
+      row.inputs.add(m);
+    } else if (typeof row.inputs === 'number' && !platform) row.inputs++;
+    row.minTime = Math.min(row.minTime, e.time);
+    row.maxTime = Math.max(row.maxTime, e.time);
+    row.minPosition = Math.min(row.minPosition, e.position);
+    row.maxPosition = Math.max(row.maxPosition, e.position);
+    const v = e.meta?.v;
+    if (typeof v === 'string') {
+      const vid = `${stream}\u0000${v}`;
+      const known = this.versions.get(vid);
+      if (known === undefined) this.versions.set(vid, { stream, version: v, events: 1, minTime: e.time, maxTime: e.time, lastPosition: e.position });
+      else {
+        known.events++;
+        known.minTime = Math.min(known.minTime, e.time);
+        known.maxTime = Math.max(known.maxTime, e.time);
+        known.lastPosition = Math.max(known.lastPosition, e.position);
+      }
+    }
+  }
+
+  async writeTo(db: Duck): Promise<void> {
+    const buckets = await db.appender('buckets');
+    for (const r of this.rows.values()) {
+      buckets.appendVarchar(r.stream);
+      buckets.appendVarchar(TAIL);
+      buckets.appendVarchar(r.key);
+      buckets.appendDouble(r.bucket);
+      buckets.appendDouble(r.events);
+      buckets.appendDouble(r.bytes);
+      buckets.appendDouble(typeof r.inputs === 'number' ? r.inputs : r.inputs.size);
+      buckets.appendDouble(r.minTime);
+      buckets.appendDouble(r.maxTime);
+      buckets.appendDouble(r.minPosition);
+      buckets.appendDouble(r.maxPosition);
+      buckets.endRow();
+    }
+    buckets.closeSync();
+    const versions = await db.appender('versions');
+    for (const v of this.versions.values()) {
+      versions.appendVarchar(v.stream);
+      versions.appendVarchar(TAIL);
+      versions.appendVarchar(v.version);
+      versions.appendDouble(v.events);
+      versions.appendDouble(v.minTime);
+      versions.appendDouble(v.maxTime);
+      versions.appendDouble(v.lastPosition);
+      versions.endRow();
+    }
+    versions.closeSync();
+  }
+}

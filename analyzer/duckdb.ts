@@ -1,0 +1,57 @@
+/**
+ * A small door to DuckDB for the analyzer: one instance, one connection, rows as plain JS values.
+ * Numbers the analyzer reads are cast to DOUBLE in SQL, so they come back as `number`, not `bigint`.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { InvalidInputError } from '../src/model/errors.ts';
+
+export type Row = Record<string, unknown>;
+
+export class Duck {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    /** The database file, or `:memory:`. */
+    readonly path: string,
+  ) {}
+
+  static async open(path = ':memory:', threads = 2): Promise<Duck> {
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      // Extension autoload would try the network for half a second and fail (FACTS.md): keep it off.
+      instance = await DuckDBInstance.create(path, { threads: String(threads), autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (/lock/i.test(message)) throw new InvalidInputError('store', `an analyzer catalogue not in use by another command (${path}: ${message})`);
+      throw e;
+    }
+    return new Duck(instance, await instance.connect(), path);
+  }
+
+  async run(sql: string): Promise<void> {
+    await this.connection.run(sql);
+  }
+
+  async rows<T extends Row = Row>(sql: string): Promise<T[]> {
+    const reader = await this.connection.runAndReadAll(sql);
+    return reader.getRowObjectsJS() as T[];
+  }
+
+  async appender(table: string): Promise<DuckDBAppender> {
+    return this.connection.createAppender(table);
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+/** A SQL string literal. */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,301 @@
+/**
+ * `planReplay`: given a store (with an up-to-date statistics catalogue), an app and a change to
+ * one of its processes, estimates the four strategies, chooses one, and lists the downstream
+ * shards that must follow. The result is the plan file `spive replay` executes.
+ */
+import type { AppDef } from '../src/app/define.ts';
+import { InvalidInputError } from '../src/model/errors.ts';
+import type { EventStore } from '../src/store/event-store.ts';
+import { realClock, type Clock } from '../src/time/clock.ts';
+import type { StatsCatalogue } from './catalogue/catalogue.ts';
+import { calibrate } from './cost/calibrate.ts';
+import { downstreamOf, findProcess, versionOf, type AnyProcess } from './graph.ts';
+import { lineageOf, type ChangedStream } from './lineage.ts';
+import { makespan } from './makespan.ts';
+import { shardWork, type ShardSnapshot, type ShardWork } from './shard-work.ts';
+import { adviseSnapshots } from './snapshot-advice-for.ts';
+import { cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, taskCpuMs, type ExtraWork } from './strategies.ts';
+import type { CostModel, DownstreamEstimate, ReplayPlan, StrategyEstimate } from './types.ts';
+
+export interface PlanRequest {
+  readonly store: EventStore;
+  readonly catalogue: StatsCatalogue;
+  readonly app: AppDef;
+  /** The app module (recorded in the plan). */
+  readonly appFile: string;
+  /** The app's default process version (its source hash). */
+  readonly appVersion: string;
+  readonly process: string;
+  /** Behaviour differs from this event time on (null: from the beginning, or nothing if the version is unchanged). */
+  readonly since?: number | null;
+  /** DuckDB SQL condition on `key` restricting the affected shards. */
+  readonly keys?: string | null;
+  readonly workers?: number;
+  readonly clock?: Clock;
+  /** Cost models to use instead of calibrating (benchmarks, tests), by process name. */
+  readonly costs?: ReadonlyMap<string, CostModel>;
+  /** Include snapshot cadence advice; `changeEveryMs` is the assumed mean event time between changes when the store shows none. */
+  readonly adviseSnapshots?: { readonly changeEveryMs: number };
+}
+
+export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
+  const { store, catalogue, app } = request;
+  const workers = request.workers ?? 1;
+  const p = findProcess(app, request.process);
+  const streams = new Map((await catalogue.streams()).map((s) => [s.stream, s]));
+  checkGraph(app, p, streams, store.location);
+
+  const versions = await catalogue.versions(p.output.name);
+  const fromVersion = versions.length === 0 ? null : (versions[versions.length - 1]?.version ?? null);
+  const toVersion = versionOf(p, request.appVersion);
+  const inputStats = p.inputs.map((i) => streams.get(i.stream.name)).filter((s) => s !== undefined);
+  const minTime = Math.min(...inputStats.map((s) => s.minTime ?? Number.POSITIVE_INFINITY));
+  const maxTime = Math.max(...inputStats.map((s) => s.maxTime ?? Number.NEGATIVE_INFINITY));
+  const since = request.since ?? null;
+  if (since !== null && (since < minTime || since > maxTime)) {
+    throw new InvalidInputError('--since', `a time within ${p.name}'s input history, ${iso(minTime)} .. ${iso(maxTime)}`, iso(since));
+  }
+  const keysExpr = request.keys ?? null;
+  if (keysExpr !== null) await checkKeysExpr(catalogue, keysExpr);
+
+  const costs = new Map(request.costs ?? []);
+  const costOf = async (q: AnyProcess, sampleSize: number): Promise<CostModel> => {
+    let c = costs.get(q.name);
+    if (c === undefined) {
+      c = await calibrate({ store, process: q, version: versionOf(q, request.appVersion), sampleSize, ...(request.clock === undefined ? {} : { clock: request.clock }) });
+      costs.set(q.name, c);
+    }
+    return c;
+  };
+  const cost = await costOf(p, 2000);
+
+  // ---- the changed process, per shard
+  const snapshots = since === null || fromVersion === null ? new Map<string, ShardSnapshot>() : await usableSnapshots(store, p.name, fromVersion, since);
+  const work = await shardWork(catalogue, { process: p, since, keysExpr, keySet: null, snapshots });
+  const affected = work.shards.filter((s) => s.affected);
+  if (keysExpr !== null && affected.length === 0) {
+    throw new InvalidInputError('--keys', `a condition matching at least one shard of ${p.name} with inputs${since === null ? '' : ` since ${iso(since)}`} (it matches none of ${work.shards.length})`, keysExpr);
+  }
+
+  // ---- downstream, by lineage (and wholesale, for full rebuild)
+  const downstream = await planDownstream(request, p, new Set(affected.map((s) => s.key)), since, workers, costOf);
+  const scan = scanWork(catalogue, work.scans, cost);
+  const scanned = await scan(since === null ? null : minSnapshotTime(affected, since));
+  const scannedAll = await scan(null);
+  const extra: ExtraWork = { ...scanned, downstream: downstream.lineage };
+  const extraAll: ExtraWork = { ...scannedAll, downstream: downstream.all };
+
+  const counted = work.counting === 'output-lineage' ? ` (inputs per shard counted from ${p.output.name}'s lineage: ${p.name} re-keys ${work.scans.map((s) => s.stream).join(', ')})` : '';
+  const rows = [
+    estimate('shards-from-scratch', affected.map((s) => scratchTask(cost, s)), extra, workers, `${affected.length} of ${work.shards.length} shards${since === null ? '' : ` have inputs since ${iso(since)}`}${counted}`),
+    rayStrategy(cost, affected, since, fromVersion, snapshots, extra, workers, await store.listSnapshots({ process: p.name })),
+    snapshots.size === 0 || affected.every((s) => s.snapshot === null)
+      ? notApplicable('per-shard-mix', 'no affected shard has a usable snapshot, so every shard would replay from scratch (that is shards-from-scratch)')
+      : estimate('per-shard-mix', affected.map((s) => cheaperTask(cost, s)), extra, workers, mixReason(cost, affected)),
+    estimate('full-rebuild', work.shards.map((s) => scratchTask(cost, s)), extraAll, workers, `every shard of ${p.name} and of its ${downstream.processes.length} downstream processes from the beginning`),
+  ];
+  const unchanged = since === null && fromVersion === toVersion;
+  const chosenRow = unchanged ? undefined : choose(rows.map((r) => r.estimate));
+  const chosen = chosenRow === undefined ? null : rows.find((r) => r.estimate.name === chosenRow.name);
+  const stats = await catalogue.streams();
+  const plan: ReplayPlan = {
+    format: 'spive-replay-plan',
+    formatVersion: 1,
+    store: store.location,
+    app: request.appFile,
+    process: p.name,
+    output: p.output.name,
+    change: { process: p.name, fromVersion, toVersion, since, keys: keysExpr },
+    workers,
+    strategies: rows.map((r) => r.estimate),
+    chosen: chosen?.estimate.name ?? null,
+    why: unchanged
+      ? `${p.name}'s version in the app (${toVersion}) is the one that wrote ${p.output.name}: nothing needs replaying. Give --since T if its behaviour changed without a version change.`
+      : whyChosen(chosen?.estimate, rows.map((r) => r.estimate)),
+    tasks: chosen?.tasks ?? [],
+    downstream: downstream.rows,
+    cost,
+    stats: {
+      lastPosition: Math.max(0, ...stats.map((s) => s.lastPosition)),
+      events: stats.reduce((n, s) => n + s.events, 0),
+      minTime: finiteOrNull(Math.min(...stats.map((s) => s.minTime ?? Number.POSITIVE_INFINITY))),
+      maxTime: finiteOrNull(Math.max(...stats.map((s) => s.maxTime ?? Number.NEGATIVE_INFINITY))),
+    },
+  };
+  if (request.adviseSnapshots === undefined) return plan;
+  const advice = [];
+  for (const q of [p, ...downstreamOf(app, p)]) {
+    advice.push(await adviseSnapshots({ store, catalogue, process: q, cost: await costOf(q, 500), changeEveryMs: request.adviseSnapshots.changeEveryMs }));
+  }
+  return { ...plan, advice };
+}
+
+function checkGraph(app: AppDef, p: AnyProcess, streams: ReadonlyMap<string, unknown>, location: string): void {
+  const held = [...streams.keys()].sort();
+  for (const input of p.inputs) {
+    if (!streams.has(input.stream.name)) {
+      throw new InvalidInputError(
+        '--app',
+        `an app whose streams match the store: ${app.name}'s process ${p.name} reads '${input.stream.name}', which the store at ${location} does not hold (it holds: ${held.join(', ') || 'nothing'})`,
+      );
+    }
+  }
+}
+
+async function checkKeysExpr(catalogue: StatsCatalogue, expr: string): Promise<void> {
+  try {
+    await catalogue.db.rows(`SELECT count(*) AS n FROM (SELECT 'k' AS key) WHERE (${expr})`);
+  } catch (e) {
+    const detail = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    throw new InvalidInputError('--keys', `a DuckDB SQL condition on key, such as "key IN ('a', 'b')" or "key LIKE 'acct-1%'" (${detail})`, expr);
+  }
+}
+
+/** Per shard, the newest snapshot by `version` taken at or before `since`. */
+async function usableSnapshots(store: EventStore, process: string, version: string, since: number): Promise<Map<string, ShardSnapshot>> {
+  const best = new Map<string, ShardSnapshot>();
+  for (const s of await store.listSnapshots({ process, version })) {
+    if (s.shard === '$round' || s.time > since) continue;
+    const known = best.get(s.shard);
+    if (known === undefined || s.position > known.position) best.set(s.shard, { version: s.version, position: s.position, time: s.time, sizeBytes: s.sizeBytes });
+  }
+  return best;
+}
+
+function rayStrategy(
+  cost: CostModel,
+  affected: readonly ShardWork[],
+  since: number | null,
+  fromVersion: string | null,
+  usable: ReadonlyMap<string, ShardSnapshot>,
+  extra: ExtraWork,
+  workers: number,
+  all: readonly { version: string; shard: string; time: number }[],
+) {
+  const name = 'time-ray-from-snapshot' as const;
+  if (since === null) return notApplicable(name, 'the change starts at the beginning (no --since), so no snapshot predates it');
+  const own = all.filter((s) => s.shard !== '$round');
+  if (own.length === 0) return notApplicable(name, 'the store holds no snapshots of this process');
+  if (own.every((s) => s.version !== fromVersion)) return notApplicable(name, `no snapshot was made by ${fromVersion ?? 'the version that wrote the output'} (snapshots of other versions cannot be trusted)`);
+  if (usable.size === 0) return notApplicable(name, `no snapshot was taken at or before ${iso(since)}`);
+  const without = affected.filter((s) => s.snapshot === null).length;
+  return estimate(
+    name,
+    affected.map((s) => rayTask(cost, s)),
+    extra,
+    workers,
+    without === 0 ? `every affected shard restores its newest snapshot at or before ${iso(since)}` : `${without} of ${affected.length} affected shards have no snapshot at or before ${iso(since)} and replay from the beginning`,
+  );
+}
+
+function mixReason(cost: CostModel, affected: readonly ShardWork[]): string {
+  let rays = 0;
+  for (const s of affected) if (cheaperTask(cost, s).mode === 'ray') rays++;
+  return `${rays} shards from a snapshot, ${affected.length - rays} from scratch`;
+}
+
+function minSnapshotTime(affected: readonly ShardWork[], since: number): number {
+  let min = since;
+  for (const s of affected) min = Math.min(min, s.snapshot?.time ?? Number.NEGATIVE_INFINITY);
+  return min;
+}
+
+/** Scanning re-keyed inputs from a time on: every event of those streams must be read and routed. */
+function scanWork(catalogue: StatsCatalogue, scans: ReadonlyArray<{ stream: string }>, cost: CostModel) {
+  return async (from: number | null) => {
+    let events = 0;
+    let bytes = 0;
+    for (const { stream } of scans) {
+      const [row] = await catalogue.db.rows<{ events: number | null; bytes: number | null }>(
+        `SELECT sum(events) AS events, sum(bytes) AS bytes FROM buckets WHERE stream = '${stream.replaceAll("'", "''")}'${from === null || !Number.isFinite(from) ? '' : ` AND max_time >= ${from}`}`,
+      );
+      events += row?.events ?? 0;
+      bytes += row?.bytes ?? 0;
+    }
+    // Routing an event decodes its payload for the key function: the per-byte cost, not the handler's.
+    return { scanEvents: events, scanBytes: bytes, scanCpuMs: (bytes * cost.nsPerByte) / 1e6 };
+  };
+}
+
+interface DownstreamPlan {
+  readonly rows: DownstreamEstimate[];
+  readonly processes: AnyProcess[];
+  readonly lineage: ExtraWork['downstream'];
+  readonly all: ExtraWork['downstream'];
+}
+
+async function planDownstream(
+  request: PlanRequest,
+  p: AnyProcess,
+  affectedKeys: ReadonlySet<string>,
+  since: number | null,
+  workers: number,
+  costOf: (q: AnyProcess, sampleSize: number) => Promise<CostModel>,
+): Promise<DownstreamPlan> {
+  const { store, catalogue, app } = request;
+  const processes = downstreamOf(app, p);
+  const changed = new Map<string, ChangedStream>([[p.output.name, { stream: p.output.name, keys: affectedKeys, since }]]);
+  const rows: DownstreamEstimate[] = [];
+  const sum = { shards: 0, events: 0, bytes: 0, snapshotBytes: 0, cpuMs: 0, wallMs: 0 };
+  const all = { shards: 0, events: 0, bytes: 0, snapshotBytes: 0, cpuMs: 0, wallMs: 0 };
+  for (const d of processes) {
+    const lineage = await lineageOf(store, catalogue, d, changed);
+    if (lineage === undefined) continue;
+    const cost = await costOf(d, 500);
+    const versions = await catalogue.versions(d.output.name);
+    const version = versions[versions.length - 1]?.version;
+    const snapshots = since === null || version === undefined ? new Map<string, ShardSnapshot>() : await usableSnapshots(store, d.name, version, since);
+    const work = await shardWork(catalogue, { process: d, since, keysExpr: null, keySet: lineage.keys === 'all' ? null : lineage.keys, snapshots });
+    const followers = work.shards.filter((s) => s.affected);
+    const tasks = followers.map((s) => cheaperTask(cost, s));
+    const cpu = tasks.reduce((n, t) => n + t.cpuMs, 0);
+    const wall = makespan(tasks.map((t) => t.cpuMs), workers).wallMs;
+    rows.push({
+      process: d.name,
+      output: d.output.name,
+      via: lineage.via,
+      lineage: lineage.keys === 'all' ? 'all' : 'exact',
+      reason: lineage.reason,
+      shards: followers.length,
+      sampleKeys: followers.slice(0, 20).map((s) => s.key),
+      eventsToRead: tasks.reduce((n, t) => n + t.events, 0),
+      estimatedCpuMs: round(cpu),
+      estimatedWallMs: round(wall),
+    });
+    sum.shards += followers.length;
+    sum.events += tasks.reduce((n, t) => n + t.events, 0);
+    sum.bytes += tasks.reduce((n, t) => n + t.bytes, 0);
+    sum.snapshotBytes += tasks.reduce((n, t) => n + (t.snapshot?.sizeBytes ?? 0), 0);
+    sum.cpuMs += cpu;
+    sum.wallMs += wall;
+    const everything = work.shards.map((s) => taskCpuMs(cost, s.events, s.bytes, 0));
+    all.shards += work.shards.length;
+    all.events += work.shards.reduce((n, s) => n + s.events, 0);
+    all.bytes += work.shards.reduce((n, s) => n + s.bytes, 0);
+    all.cpuMs += everything.reduce((n, c) => n + c, 0);
+    all.wallMs += makespan(everything, workers).wallMs;
+    changed.set(d.output.name, { stream: d.output.name, keys: new Set(followers.map((s) => s.key)), since });
+  }
+  return { rows, processes, lineage: sum, all };
+}
+
+function whyChosen(chosen: StrategyEstimate | undefined, rows: readonly StrategyEstimate[]): string {
+  if (chosen === undefined) return 'no strategy applies';
+  const others = rows.filter((r) => r.applicable && r.name !== chosen.name).map((r) => `${r.name} ${fmtMs(r.estimatedWallMs)}`);
+  return `${chosen.name} has the lowest estimated wall time (${fmtMs(chosen.estimatedWallMs)}${others.length > 0 ? `; ${others.join(', ')}` : ''})`;
+}
+
+export function fmtMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(3)} ms`;
+  if (ms < 1000) return `${ms.toFixed(1)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(2)} s`;
+  return `${(ms / 60_000).toFixed(1)} min`;
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
+
+function finiteOrNull(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}

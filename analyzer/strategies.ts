@@ -1,0 +1,97 @@
+/**
+ * The four strategies of DESIGN.md §4, estimated from per-shard work and a cost model. Each row
+ * covers the changed process and the downstream work that follows it, so that full rebuild (which
+ * also rebuilds every downstream shard) is compared on equal terms.
+ */
+import { makespan } from './makespan.ts';
+import type { ShardWork } from './shard-work.ts';
+import type { CostModel, ShardTask, StrategyEstimate, StrategyName } from './types.ts';
+
+/** Work that comes on top of the shard tasks: re-keyed input scans and downstream processes. */
+export interface ExtraWork {
+  /** Events and bytes a replay scans to route re-keyed inputs (read once, split across workers). */
+  readonly scanEvents: number;
+  readonly scanBytes: number;
+  readonly scanCpuMs: number;
+  /** Downstream processes (by lineage; for full rebuild: all their shards). */
+  readonly downstream: { readonly shards: number; readonly events: number; readonly bytes: number; readonly snapshotBytes: number; readonly cpuMs: number; readonly wallMs: number };
+}
+
+export function taskCpuMs(cost: CostModel, events: number, bytes: number, snapshotBytes: number, snapshots = 0): number {
+  return (events * cost.nsPerEvent + bytes * cost.nsPerByte + snapshotBytes * cost.nsPerSnapshotByte + snapshots * cost.nsPerSnapshot + cost.nsPerShard) / 1e6;
+}
+
+export function scratchTask(cost: CostModel, s: ShardWork): ShardTask {
+  return { key: s.key, mode: 'scratch', fromTime: null, events: s.events, bytes: s.bytes, cpuMs: taskCpuMs(cost, s.events, s.bytes, 0) };
+}
+
+export function rayTask(cost: CostModel, s: ShardWork): ShardTask {
+  const snap = s.snapshot;
+  if (snap === null) return scratchTask(cost, s);
+  return { key: s.key, mode: 'ray', snapshot: snap, fromTime: snap.time, events: s.rayEvents, bytes: s.rayBytes, cpuMs: taskCpuMs(cost, s.rayEvents, s.rayBytes, snap.sizeBytes, 1) };
+}
+
+export function cheaperTask(cost: CostModel, s: ShardWork): ShardTask {
+  const scratch = scratchTask(cost, s);
+  if (s.snapshot === null) return scratch;
+  const ray = rayTask(cost, s);
+  return ray.cpuMs < scratch.cpuMs ? ray : scratch;
+}
+
+export interface Estimated {
+  readonly estimate: StrategyEstimate;
+  readonly tasks: ShardTask[];
+}
+
+/** One strategy's row: its shard tasks' totals plus the extra work, wall time by LPT makespan. */
+export function estimate(name: StrategyName, tasks: ShardTask[], extra: ExtraWork, workers: number, reason: string | null): Estimated {
+  tasks.sort((a, b) => b.cpuMs - a.cpuMs || (a.key < b.key ? -1 : 1));
+  let events = extra.scanEvents + extra.downstream.events;
+  let bytes = extra.scanBytes + extra.downstream.bytes;
+  let snapshotBytes = extra.downstream.snapshotBytes;
+  let cpu = extra.scanCpuMs + extra.downstream.cpuMs;
+  for (const t of tasks) {
+    events += t.events;
+    bytes += t.bytes;
+    snapshotBytes += t.snapshot?.sizeBytes ?? 0;
+    cpu += t.cpuMs;
+  }
+  // The scan is split across workers; downstream starts once its upstream shards are rebuilt.
+  const wall = makespan(tasks.map((t) => t.cpuMs), workers).wallMs + extra.scanCpuMs / workers + extra.downstream.wallMs;
+  return {
+    tasks,
+    estimate: {
+      name,
+      applicable: true,
+      reason,
+      shards: tasks.length + extra.downstream.shards,
+      eventsToRead: Math.round(events),
+      bytesToRead: Math.round(bytes),
+      snapshotBytes: Math.round(snapshotBytes),
+      estimatedCpuMs: round(cpu),
+      estimatedWallMs: round(wall),
+    },
+  };
+}
+
+export function notApplicable(name: StrategyName, reason: string): Estimated {
+  return { tasks: [], estimate: { name, applicable: false, reason, shards: 0, eventsToRead: 0, bytesToRead: 0, snapshotBytes: 0, estimatedCpuMs: 0, estimatedWallMs: 0 } };
+}
+
+/** When two strategies cost the same, the simpler one wins (a mix that picked rays everywhere is a time ray). */
+const SIMPLICITY: readonly StrategyName[] = ['time-ray-from-snapshot', 'shards-from-scratch', 'per-shard-mix', 'full-rebuild'];
+/** A per-shard mix must save more than this fraction of wall time over a pure strategy to be worth it. */
+export const MIX_MARGIN = 0.01;
+
+export function choose(rows: readonly StrategyEstimate[]): StrategyEstimate | undefined {
+  const applicable = rows.filter((r) => r.applicable);
+  applicable.sort((a, b) => a.estimatedWallMs - b.estimatedWallMs || a.eventsToRead - b.eventsToRead || SIMPLICITY.indexOf(a.name) - SIMPLICITY.indexOf(b.name));
+  const best = applicable[0];
+  if (best?.name !== 'per-shard-mix') return best;
+  const pure = applicable.find((r) => (r.name === 'time-ray-from-snapshot' || r.name === 'shards-from-scratch') && r.estimatedWallMs <= best.estimatedWallMs * (1 + MIX_MARGIN));
+  return pure ?? best;
+}
+
+export function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

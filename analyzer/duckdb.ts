@@ -41,6 +41,30 @@ export class Duck {
     return reader.getRowObjectsJS() as T[];
   }
 
+  /**
+   * A result as columns (name → values), read chunk by chunk from DuckDB's vectors: an order of
+   * magnitude faster than row objects for large results.
+   */
+  async columns(sql: string): Promise<{ length: number; columns: Record<string, unknown[]> }> {
+    const result = await this.connection.run(sql);
+    const names = result.columnNames();
+    const columns: Record<string, unknown[]> = Object.fromEntries(names.map((n) => [n, []]));
+    const lists = names.map((n) => columns[n] as unknown[]);
+    let length = 0;
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (chunk === null || chunk.rowCount === 0) break;
+      const rows = chunk.rowCount;
+      for (let c = 0; c < lists.length; c++) {
+        const vector = chunk.getColumnVector(c);
+        const list = lists[c] as unknown[];
+        for (let i = 0; i < rows; i++) list.push(vector.getItem(i));
+      }
+      length += rows;
+    }
+    return { length, columns };
+  }
+
   async appender(table: string): Promise<DuckDBAppender> {
     return this.connection.createAppender(table);
   }

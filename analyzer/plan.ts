@@ -15,7 +15,7 @@ import { makespan } from './makespan.ts';
 import { shardWork, type ShardSnapshot, type ShardWork } from './shard-work.ts';
 import { adviseSnapshots } from './snapshot-advice-for.ts';
 import { cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, taskCpuMs, type ExtraWork } from './strategies.ts';
-import type { CostModel, DownstreamEstimate, ReplayPlan, StrategyEstimate } from './types.ts';
+import type { CostModel, DownstreamEstimate, ReplayPlan, ShardTask, StrategyEstimate } from './types.ts';
 
 export interface PlanRequest {
   readonly store: EventStore;
@@ -41,6 +41,14 @@ export interface PlanRequest {
 export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
   const { store, catalogue, app } = request;
   const workers = request.workers ?? 1;
+  const clock = request.clock ?? realClock;
+  const timings: Record<string, number> = {};
+  let mark = clock.monotonicMs();
+  const phase = (name: string) => {
+    const now = clock.monotonicMs();
+    timings[name] = Math.round((timings[name] ?? 0) + now - mark);
+    mark = now;
+  };
   const p = findProcess(app, request.process);
   const streams = new Map((await catalogue.streams()).map((s) => [s.stream, s]));
   checkGraph(app, p, streams, store.location);
@@ -67,18 +75,29 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
     }
     return c;
   };
+  phase('catalogue');
   const cost = await costOf(p, 2000);
+  phase('calibration');
 
   // ---- the changed process, per shard
   const snapshots = since === null || fromVersion === null ? new Map<string, ShardSnapshot>() : await usableSnapshots(store, p.name, fromVersion, since);
+  phase('snapshots');
   const work = await shardWork(catalogue, { process: p, since, keysExpr, keySet: null, snapshots });
+  phase('shards');
   const affected = work.shards.filter((s) => s.affected);
+  // Position of each affected shard in `affected`, by its position in `work.shards`.
+  const affectedIndex: number[] = [];
+  let nextAffected = 0;
+  work.shards.forEach((s, i) => {
+    if (s.affected) affectedIndex[i] = nextAffected++;
+  });
   if (keysExpr !== null && affected.length === 0) {
     throw new InvalidInputError('--keys', `a condition matching at least one shard of ${p.name} with inputs${since === null ? '' : ` since ${iso(since)}`} (it matches none of ${work.shards.length})`, keysExpr);
   }
 
   // ---- downstream, by lineage (and wholesale, for full rebuild)
   const downstream = await planDownstream(request, p, new Set(affected.map((s) => s.key)), since, workers, costOf);
+  phase('downstream');
   const scan = scanWork(catalogue, work.scans, cost);
   const scanned = await scan(since === null ? null : minSnapshotTime(affected, since));
   const scannedAll = await scan(null);
@@ -86,18 +105,24 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
   const extraAll: ExtraWork = { ...scannedAll, downstream: downstream.all };
 
   const counted = work.counting === 'output-lineage' ? ` (inputs per shard counted from ${p.output.name}'s lineage: ${p.name} re-keys ${work.scans.map((s) => s.stream).join(', ')})` : '';
+  // Each shard's two ways, computed once; the strategies pick among them.
+  const scratch = affected.map((s) => scratchTask(cost, s));
+  const rays = affected.map((s, i) => (s.snapshot === null ? (scratch[i] as ShardTask) : rayTask(cost, s)));
+  const mixed = rays.map((r, i) => (r.cpuMs < (scratch[i] as ShardTask).cpuMs ? r : (scratch[i] as ShardTask)));
+  const fromRay = mixed.filter((t) => t.mode === 'ray').length;
   const rows = [
-    estimate('shards-from-scratch', affected.map((s) => scratchTask(cost, s)), extra, workers, `${affected.length} of ${work.shards.length} shards${since === null ? '' : ` have inputs since ${iso(since)}`}${counted}`),
-    rayStrategy(cost, affected, since, fromVersion, snapshots, extra, workers, await store.listSnapshots({ process: p.name })),
-    snapshots.size === 0 || affected.every((s) => s.snapshot === null)
-      ? notApplicable('per-shard-mix', 'no affected shard has a usable snapshot, so every shard would replay from scratch (that is shards-from-scratch)')
-      : estimate('per-shard-mix', affected.map((s) => cheaperTask(cost, s)), extra, workers, mixReason(cost, affected)),
-    estimate('full-rebuild', work.shards.map((s) => scratchTask(cost, s)), extraAll, workers, `every shard of ${p.name} and of its ${downstream.processes.length} downstream processes from the beginning`),
+    estimate('shards-from-scratch', [...scratch], extra, workers, `${affected.length} of ${work.shards.length} shards${since === null ? '' : ` have inputs since ${iso(since)}`}${counted}`),
+    await rayStrategy(store, p.name, since, fromVersion, snapshots, affected, rays, extra, workers),
+    fromRay === 0
+      ? notApplicable('per-shard-mix', snapshots.size === 0 ? 'no affected shard has a usable snapshot, so every shard would replay from scratch (that is shards-from-scratch)' : 'every shard is cheaper from scratch (that is shards-from-scratch)')
+      : estimate('per-shard-mix', [...mixed], extra, workers, `${fromRay} shards from a snapshot, ${mixed.length - fromRay} from scratch`),
+    estimate('full-rebuild', work.shards.map((s, i) => (s.affected ? (scratch[affectedIndex[i] as number] as ShardTask) : scratchTask(cost, s))), extraAll, workers, `every shard of ${p.name} and of its ${downstream.processes.length} downstream processes from the beginning`),
   ];
   const unchanged = since === null && fromVersion === toVersion;
   const chosenRow = unchanged ? undefined : choose(rows.map((r) => r.estimate));
   const chosen = chosenRow === undefined ? null : rows.find((r) => r.estimate.name === chosenRow.name);
   const stats = await catalogue.streams();
+  phase('strategies');
   const plan: ReplayPlan = {
     format: 'spive-replay-plan',
     formatVersion: 1,
@@ -121,6 +146,7 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
       minTime: finiteOrNull(Math.min(...stats.map((s) => s.minTime ?? Number.POSITIVE_INFINITY))),
       maxTime: finiteOrNull(Math.max(...stats.map((s) => s.maxTime ?? Number.NEGATIVE_INFINITY))),
     },
+    timings,
   };
   if (request.adviseSnapshots === undefined) return plan;
   const advice = [];
@@ -154,44 +180,42 @@ async function checkKeysExpr(catalogue: StatsCatalogue, expr: string): Promise<v
 /** Per shard, the newest snapshot by `version` taken at or before `since`. */
 async function usableSnapshots(store: EventStore, process: string, version: string, since: number): Promise<Map<string, ShardSnapshot>> {
   const best = new Map<string, ShardSnapshot>();
-  for (const s of await store.listSnapshots({ process, version })) {
-    if (s.shard === '$round' || s.time > since) continue;
+  for (const s of await store.listSnapshots({ process, version, maxTime: since, newestPerShard: true })) {
+    if (s.shard === '$round') continue;
     const known = best.get(s.shard);
     if (known === undefined || s.position > known.position) best.set(s.shard, { version: s.version, position: s.position, time: s.time, sizeBytes: s.sizeBytes });
   }
   return best;
 }
 
-function rayStrategy(
-  cost: CostModel,
-  affected: readonly ShardWork[],
+async function rayStrategy(
+  store: EventStore,
+  process: string,
   since: number | null,
   fromVersion: string | null,
   usable: ReadonlyMap<string, ShardSnapshot>,
+  affected: readonly ShardWork[],
+  rays: ShardTask[],
   extra: ExtraWork,
   workers: number,
-  all: readonly { version: string; shard: string; time: number }[],
 ) {
   const name = 'time-ray-from-snapshot' as const;
   if (since === null) return notApplicable(name, 'the change starts at the beginning (no --since), so no snapshot predates it');
-  const own = all.filter((s) => s.shard !== '$round');
-  if (own.length === 0) return notApplicable(name, 'the store holds no snapshots of this process');
-  if (own.every((s) => s.version !== fromVersion)) return notApplicable(name, `no snapshot was made by ${fromVersion ?? 'the version that wrote the output'} (snapshots of other versions cannot be trusted)`);
-  if (usable.size === 0) return notApplicable(name, `no snapshot was taken at or before ${iso(since)}`);
+  if (usable.size === 0) {
+    // Say why: no snapshots at all, none by the version whose output is valid, or none early enough.
+    const own = (await store.listSnapshots({ process, newestPerShard: true })).filter((s) => s.shard !== '$round');
+    if (own.length === 0) return notApplicable(name, 'the store holds no snapshots of this process');
+    if (own.every((s) => s.version !== fromVersion)) return notApplicable(name, `no snapshot was made by ${fromVersion ?? 'the version that wrote the output'} (snapshots of other versions cannot be trusted)`);
+    return notApplicable(name, `no snapshot was taken at or before ${iso(since)}`);
+  }
   const without = affected.filter((s) => s.snapshot === null).length;
   return estimate(
     name,
-    affected.map((s) => rayTask(cost, s)),
+    [...rays],
     extra,
     workers,
     without === 0 ? `every affected shard restores its newest snapshot at or before ${iso(since)}` : `${without} of ${affected.length} affected shards have no snapshot at or before ${iso(since)} and replay from the beginning`,
   );
-}
-
-function mixReason(cost: CostModel, affected: readonly ShardWork[]): string {
-  let rays = 0;
-  for (const s of affected) if (cheaperTask(cost, s).mode === 'ray') rays++;
-  return `${rays} shards from a snapshot, ${affected.length - rays} from scratch`;
 }
 
 function minSnapshotTime(affected: readonly ShardWork[], since: number): number {

@@ -61,42 +61,50 @@ export async function shardWork(catalogue: StatsCatalogue, q: ShardWorkQuery): P
   const rekeyed = inputs.filter((i) => i.rekeyed);
   await loadTemp(db, q);
   const inputList = inputs.map((i) => sqlString(i.stream)).join(', ');
-  // Which buckets describe a shard's inputs, and their events/bytes columns.
-  const source =
+  const avgBytes = `(SELECT coalesce(sum(bytes) / nullif(sum(events), 0), 0) FROM key_totals WHERE stream IN (${inputList}))`;
+  // Where a shard's inputs are counted: the input shards, or (re-keyed) the process's own output lineage.
+  const [totals, buckets, events, bytes] =
     rekeyed.length === 0
-      ? `SELECT key, bucket, events, bytes, min_time, max_time FROM buckets WHERE stream IN (${inputList})`
-      : `SELECT key, bucket, inputs AS events,
-                inputs * (SELECT coalesce(sum(bytes) / nullif(sum(events), 0), 0) FROM buckets WHERE stream IN (${inputList})) AS bytes,
-                min_time, max_time
-         FROM buckets WHERE stream = ${sqlString(q.process.output.name)}`;
-  const frac = `CASE WHEN s.time IS NULL THEN 0 WHEN b.min_time >= s.time THEN 1 WHEN b.max_time < s.time THEN 0
-                     ELSE (b.max_time - s.time + 1) / (b.max_time - b.min_time + 1) END`;
+      ? [`key_totals WHERE stream IN (${inputList})`, `buckets b WHERE b.stream IN (${inputList})`, 'events', 'bytes']
+      : [`key_totals WHERE stream = ${sqlString(q.process.output.name)}`, `buckets b WHERE b.stream = ${sqlString(q.process.output.name)}`, 'inputs', `inputs * ${avgBytes}`];
+  const frac = `CASE WHEN b.min_time >= s.time THEN 1 ELSE (b.max_time - s.time + 1) / (b.max_time - b.min_time + 1) END`;
   const affected = [
     q.since === null ? 'true' : `"maxTime" >= ${q.since}`,
     q.keysExpr === null ? 'true' : `(${q.keysExpr})`,
     q.keySet === null ? 'true' : 'key IN (SELECT key FROM plan_keys)',
   ].join(' AND ');
-  // The user's --keys condition sees one column, `key`: it is applied outside the join.
-  const rows = await db.rows<{ key: string; affected: boolean; events: number; bytes: number; maxTime: number; rayEvents: number; rayBytes: number; hasSnap: boolean }>(`
-    WITH per AS (
-      SELECT b.key AS key,
-        sum(b.events) AS events, sum(b.bytes) AS bytes, max(b.max_time) AS "maxTime",
-        sum(b.events * ${frac}) AS "rayEvents", sum(b.bytes * ${frac}) AS "rayBytes",
-        bool_or(s.time IS NOT NULL) AS "hasSnap"
-      FROM (${source}) b LEFT JOIN plan_snapshots s ON s.key = b.key
-      GROUP BY b.key)
-    SELECT key, (${affected}) AS affected, events, bytes, "maxTime", "rayEvents", "rayBytes", "hasSnap"
-    FROM per ORDER BY key`);
-  const shards = rows.map((r) => ({
-    key: r.key,
-    affected: r.affected === true,
-    events: r.events,
-    bytes: r.bytes,
-    maxTime: r.maxTime,
-    snapshot: r.hasSnap ? (q.snapshots.get(r.key) ?? null) : null,
-    rayEvents: Math.ceil(r.rayEvents),
-    rayBytes: Math.ceil(r.rayBytes),
-  }));
+  // Totals come from the per-key summary; only buckets after a shard's snapshot are read for rays.
+  // The user's --keys condition sees one column, `key`: it is applied outside the joins.
+  const { length, columns } = await db.columns(`
+    WITH tot AS (
+      SELECT key, sum(${events}) AS events, sum(${bytes}) AS bytes, max(max_time) AS "maxTime" FROM ${totals} GROUP BY key),
+    ray AS (
+      SELECT b.key AS key, sum(b.${events} * ${frac}) AS "rayEvents", sum((${bytes.replace('inputs', 'b.inputs')}) * ${frac}) AS "rayBytes"
+      FROM ${buckets.replace(' WHERE ', ' JOIN plan_snapshots s ON s.key = b.key WHERE ')}
+        AND b.max_time >= s.time AND b.max_time >= (SELECT coalesce(min(time), 0) FROM plan_snapshots)
+      GROUP BY b.key),
+    per AS (
+      SELECT tot.key AS key, tot.events AS events, tot.bytes AS bytes, tot."maxTime" AS "maxTime",
+        ray."rayEvents" AS "rayEvents", ray."rayBytes" AS "rayBytes", s.key IS NOT NULL AS "hasSnap"
+      FROM tot LEFT JOIN ray ON ray.key = tot.key LEFT JOIN plan_snapshots s ON s.key = tot.key)
+    SELECT key, (${affected}) AS affected, events, bytes, "maxTime", "rayEvents", "rayBytes", "hasSnap" FROM per`);
+  const [key, aff, ev, by, max, rayEv, rayBy, has] = ['key', 'affected', 'events', 'bytes', 'maxTime', 'rayEvents', 'rayBytes', 'hasSnap'].map((c) => columns[c] as unknown[]) as [
+    string[], boolean[], number[], number[], number[], (number | null)[], (number | null)[], boolean[],
+  ];
+  const shards: ShardWork[] = new Array(length);
+  for (let i = 0; i < length; i++) {
+    const k = key[i] as string;
+    shards[i] = {
+      key: k,
+      affected: aff[i] === true,
+      events: ev[i] as number,
+      bytes: by[i] as number,
+      maxTime: max[i] as number,
+      snapshot: has[i] === true ? (q.snapshots.get(k) ?? null) : null,
+      rayEvents: Math.ceil(rayEv[i] ?? 0),
+      rayBytes: Math.ceil(rayBy[i] ?? 0),
+    };
+  }
   return { shards, counting: rekeyed.length === 0 ? 'input-shards' : 'output-lineage', scans: rekeyed.map((i) => ({ stream: i.stream })) };
 }
 

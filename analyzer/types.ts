@@ -124,5 +124,7 @@ export interface ReplayPlan {
   readonly cost: CostModel;
   /** Statistics the plan was made from. */
   readonly stats: { readonly lastPosition: number; readonly events: number; readonly minTime: number | null; readonly maxTime: number | null };
+  /** Where planning spent its time (ms per phase: catalogue, calibration, snapshots, shards, downstream, strategies). */
+  readonly timings: Readonly<Record<string, number>>;
   readonly advice?: ReadonlyArray<SnapshotAdvice | (Omit<SnapshotAdvice, "youngIntervalMs" | "dalyIntervalMs" | "everyEvents"> & { readonly reason: string })>;
 }

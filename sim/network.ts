@@ -8,6 +8,7 @@
 import { UnavailableError } from '../src/model/errors.ts';
 import type { Random } from '../src/random/random.ts';
 import type { EventStore } from '../src/store/event-store.ts';
+import { Link } from './network-link.ts';
 import { timersFrom, type Timers, type TimerHandle } from '../src/time/timers.ts';
 import { draw, type FaultKind, type FaultOptions } from './faults.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -26,8 +27,11 @@ export interface NodeState {
   dead: boolean;
 }
 
-const PROMISE_METHODS = new Set(['append', 'head', 'acquireLease', 'renewLease', 'releaseLease', 'putSnapshot', 'getSnapshot', 'listSnapshots', 'stats']);
-const ITERATOR_METHODS = new Set(['readShard', 'readStream', 'readAll', 'scanColumns', 'subscribe']);
+/** The order kept on one node's connection: requests arrive, and replies return, in the order sent. */
+export interface LinkOrder {
+  lastArrival: number;
+  lastReply: number;
+}
 
 export class SimNetwork {
   /** The store is down for everyone until this time. */
@@ -63,65 +67,83 @@ export class SimNetwork {
 
   /** The store as `node` reaches it over the network. */
   storeFor(node: NodeState): EventStore {
-    let lastArrival = 0;
-    let lastReply = 0;
+    return new Link(this, node, this.store);
+  }
+
+  /**
+   * One call from `node`: it travels with latency (FIFO per node), may be lost on the way or on the
+   * way back, and fails after a timeout when the store is down or the node partitioned. The store is
+   * looked up when the request arrives, not when it is sent.
+   */
+  call<T>(node: NodeState, link: LinkOrder, method: string, invoke: (store: EventStore) => Promise<T>): Promise<T> {
+    const now = this.scheduler.now;
+    const f = this.faults;
+    const on = this.faultsOn;
+    const arrival = (link.lastArrival = Math.max(now + this.latency(node, method, on), link.lastArrival));
+    const down = now < this.outageUntil || now < node.partitionedUntil;
+    const lostRequest = !down && on && this.draws.requestLost.chance(f.requestLost);
+    const lostReply = !down && !lostRequest && on && this.draws.replyLost.chance(f.replyLost);
+    // No named closures here: this runs for every store call of every node (and tsx names each one).
+    return new Promise<T>((resolve, reject) => {
+      if (down) return this.timeOut(node, method, now, reject, now < this.outageUntil ? 'the store is unavailable' : 'partitioned from the store');
+      if (lostRequest) {
+        this.count('requestLost', `${node.name} ${method}`);
+        return this.timeOut(node, method, now, reject, 'the request was lost');
+      }
+      this.scheduler.at(arrival, () => {
+        // A request that arrives while the store is down (restarting, say) finds nobody there.
+        if (this.scheduler.now < this.outageUntil) return this.timeOut(node, method, now, reject, 'the store is unavailable');
+        invoke(this.store()).then(
+          (value) => {
+            if (!lostReply) return this.reply(node, link, method, on, () => resolve(value));
+            this.count('replyLost', `${node.name} ${method}`);
+            this.timeOut(node, method, now, reject, 'the reply was lost');
+          },
+          (error: unknown) => this.reply(node, link, method, on, () => reject(error)),
+        );
+      }, `net.request ${node.name} ${method}`);
+    });
+  }
+
+  /** The caller of a call sent at `sentAt` gives up after the timeout (later if it is paused then). */
+  private timeOut(node: NodeState, method: string, sentAt: number, reject: (e: unknown) => void, why: string): void {
+    const at = Math.max(sentAt + this.faults.timeoutMs, node.pausedUntil);
+    this.scheduler.at(at, () => {
+      if (!node.dead) reject(new UnavailableError(`${method} from ${node.name}`, why));
+    }, `net.timeout ${node.name}`);
+  }
+
+  /** The reply travels back with latency, after earlier replies on the same connection, and waits for a paused node. */
+  private reply(node: NodeState, link: LinkOrder, method: string, on: boolean, deliver: () => void): void {
+    const at = (link.lastReply = Math.max(this.scheduler.now + this.latency(node, method, on), node.pausedUntil, link.lastReply));
+    this.scheduler.at(at, () => !node.dead && deliver(), `net.reply ${node.name}`);
+  }
+
+  /** One-way latency of a call: the base draw, plus the slow-store extra now and then (while faults are on). */
+  private latency(node: NodeState, method: string, on: boolean): number {
+    const f = this.faults;
+    const base = draw(this.draws.latency, f.latencyMs);
+    if (!(on && this.draws.slow.chance(f.slow.probability))) return base;
+    this.count('slow', `${node.name} ${method}`);
+    return base + draw(this.draws.slow, f.slow.extraMs);
+  }
+
+  /** Batches of a store iterator, each `next` one call; a batch may be delivered twice (while faults are on). */
+  iterate<T>(node: NodeState, link: LinkOrder, method: string, open: (store: EventStore) => AsyncIterable<T>): AsyncIterable<T> {
     const net = this;
-    const inOrder = (t: number, last: number) => Math.max(t, last);
-    const call = <T>(method: string, invoke: () => Promise<T>): Promise<T> => {
-      const now = net.scheduler.now;
-      const f = net.faults;
-      const on = net.faultsOn;
-      const latency = () => draw(net.draws.latency, f.latencyMs) + (on && net.draws.slow.chance(f.slow.probability) ? (net.count('slow', `${node.name} ${method}`), draw(net.draws.slow, f.slow.extraMs)) : 0);
-      const arrival = (lastArrival = inOrder(now + latency(), lastArrival));
-      const down = now < net.outageUntil || now < node.partitionedUntil;
-      const lostRequest = !down && on && net.draws.requestLost.chance(f.requestLost);
-      const lostReply = !down && !lostRequest && on && net.draws.replyLost.chance(f.replyLost);
-      return new Promise<T>((resolve, reject) => {
-        const fail = (why: string) => {
-          const at = Math.max(now + f.timeoutMs, node.pausedUntil);
-          net.scheduler.at(at, () => {
-            if (!node.dead) reject(new UnavailableError(`${method} from ${node.name}`, why));
-          }, `net.timeout ${node.name}`);
-        };
-        if (down) return fail(now < net.outageUntil ? 'the store is unavailable' : 'partitioned from the store');
-        if (lostRequest) {
-          net.count('requestLost', `${node.name} ${method}`);
-          return fail('the request was lost');
-        }
-        net.scheduler.at(arrival, () => {
-          // A request that arrives while the store is down (restarting, say) finds nobody there.
-          if (net.scheduler.now < net.outageUntil) return fail('the store is unavailable');
-          invoke().then(
-            (value) => {
-              if (lostReply) {
-                net.count('replyLost', `${node.name} ${method}`);
-                return fail('the reply was lost');
-              }
-              const at = (lastReply = inOrder(Math.max(net.scheduler.now + latency(), node.pausedUntil), lastReply));
-              net.scheduler.at(at, () => !node.dead && resolve(value), `net.reply ${node.name}`);
-            },
-            (error: unknown) => {
-              const at = (lastReply = inOrder(Math.max(net.scheduler.now + latency(), node.pausedUntil), lastReply));
-              net.scheduler.at(at, () => !node.dead && reject(error), `net.reply ${node.name}`);
-            },
-          );
-        }, `net.request ${node.name} ${method}`);
-      });
-    };
-    const iterate = <T>(method: string, open: () => AsyncIterable<T[]>): AsyncIterable<T[]> => ({
+    const call = `${method}.next`;
+    return {
       [Symbol.asyncIterator]() {
-        let inner: AsyncIterator<T[]> | undefined;
-        let repeat: T[] | undefined;
+        let inner: AsyncIterator<T> | undefined;
+        let repeat: T | undefined;
         return {
           next: async () => {
             if (repeat !== undefined) {
               const value = repeat;
               repeat = undefined;
-              return { done: false, value };
+              return { done: false as const, value };
             }
-            inner ??= open()[Symbol.asyncIterator]();
-            const it = inner;
-            const r = await call(`${method}.next`, () => it.next());
+            const r = await net.call(node, link, call, (store) => (inner ??= open(store)[Symbol.asyncIterator]()).next());
             if (!r.done && net.faultsOn && net.draws.duplicateDelivery.chance(net.faults.duplicateDelivery)) {
               net.count('duplicateDelivery', `${node.name} ${method}`);
               repeat = r.value;
@@ -134,19 +156,7 @@ export class SimNetwork {
           },
         };
       },
-    });
-    const current = () => net.store() as unknown as Record<string, (...a: unknown[]) => unknown>;
-    return new Proxy({} as EventStore, {
-      get(_target, property) {
-        const target = current();
-        const value = target[property as string];
-        if (typeof property !== 'string' || typeof value !== 'function') return value;
-        // The store is looked up when the request arrives, not when it is sent.
-        if (PROMISE_METHODS.has(property)) return (...args: unknown[]) => call(property, () => (current()[property] as (...a: unknown[]) => Promise<unknown>).apply(current(), args));
-        if (ITERATOR_METHODS.has(property)) return (...args: unknown[]) => iterate(property, () => (current()[property] as (...a: unknown[]) => AsyncIterable<unknown[]>).apply(current(), args));
-        return value.bind(target);
-      },
-    });
+    };
   }
 
   /** Timers of a node: they run at the node's clock rate and never fire while it is paused. */
@@ -166,7 +176,7 @@ export class SimNetwork {
     });
   }
 
-  private count(kind: FaultKind, detail: string): void {
+  count(kind: FaultKind, detail: string): void {
     this.counter.count(kind, detail);
   }
 }

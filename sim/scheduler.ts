@@ -20,12 +20,6 @@ export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
 /** Immediate callbacks queued at a time by `run` (one step each); more are queued as the last one runs. */
 const STEPS_PER_TURN = 32;
 
-export interface StepInfo {
-  readonly timeMs: number;
-  readonly seq: number;
-  readonly label: string;
-}
-
 export class Scheduler {
   private readonly queue = new TimeQueue();
   /** Pending callbacks by id. Ids are never reused, so cancelling a fired timer cannot hit another. */
@@ -33,8 +27,8 @@ export class Scheduler {
   private seq = 0;
   private nowValue = 0;
   steps = 0;
-  /** Called before each step runs (the trace recorder listens here). */
-  onStep: ((step: StepInfo) => void) | undefined;
+  /** Called before each step runs, with its time, number and label (the trace recorder listens here; no object per step). */
+  onStep: ((timeMs: number, seq: number, label: string) => void) | undefined;
 
   /** Simulated time in ms since SIM_EPOCH_MS. */
   get now(): number {
@@ -97,7 +91,7 @@ export class Scheduler {
             this.callbacks.delete(id);
             this.nowValue = time;
             this.steps++;
-            this.onStep?.({ timeMs: time, seq: this.steps, label: entry.label });
+            this.onStep?.(time, this.steps, entry.label);
             entry.fn();
             if (lastOfTurn) queueTurn();
             return;

@@ -11,9 +11,10 @@ import { resolveFaults, type FaultOptions, type FaultPreset } from './faults.ts'
 import { checkAckedInputs } from './oracles/acked-inputs.ts';
 import { checkEffects } from './oracles/effects.ts';
 import { compareReflections, reflections, type Reflections } from './oracles/exactly-once.ts';
-import { canonical, foldProcess, type ExpectedEffect } from './oracles/final-state.ts';
+import { canonical, foldProcess, sameJson, type ExpectedEffect } from './oracles/final-state.ts';
 import { checkSingleWriter } from './oracles/single-writer.ts';
 import type { Violation } from './oracles/violation.ts';
+import { referenceRun, type ReferenceRun } from './reference-run.ts';
 import { Trace } from './trace.ts';
 import { World } from './world.ts';
 import type { WorkloadShape } from './workload.ts';
@@ -56,15 +57,15 @@ export interface SimulationResult {
   readonly marks: Record<string, number>;
   /**
    * Wall time of each phase (only when a `wallClock` was given; never part of the trace or its hash):
-   * the faulty world, the fault-free reference world, and the end-of-run oracles.
+   * the faulty world, the fault-free reference run (sim/reference-run.ts), and the end-of-run oracles.
    */
-  readonly phases: { readonly faultyMs: number; readonly referenceMs: number; readonly oraclesMs: number; readonly referenceSteps: number } | null;
+  readonly phases: { readonly faultyMs: number; readonly referenceMs: number; readonly oraclesMs: number } | null;
   /** Not in the JSON contract's minimum, but useful: the resolved fault plan and workload shape. */
   readonly plan: { readonly faults: FaultOptions; readonly workload: WorkloadShape };
   readonly trace: Trace;
 }
 
-interface RunOutcome {
+export interface RunOutcome {
   marks: Record<string, number>;
   world: World;
   trace: Trace;
@@ -78,14 +79,15 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
   const faults = resolveFaults(options.faults ?? 'default', random.stream('swarm'));
   const guard = installDeterminismGuard();
   let faulty: RunOutcome;
-  let reference: RunOutcome;
+  let reference: ReferenceRun | { readonly bug: unknown } | undefined;
   const t0 = guard.wallMs();
   let t1 = t0;
   let t2 = t0;
   try {
     faulty = await runWorld(app, options, faults, options.keepTrace === true);
     t1 = guard.wallMs();
-    reference = await runWorld(app, options, resolveFaults('none', random.stream('swarm')), false);
+    // The fault-free run of the same workload, only needed (and only complete) when the faulty one is.
+    if (faulty.violations.length === 0 && faulty.quiesced && guard.violation === undefined) reference = runReference(app, faulty.world);
     t2 = guard.wallMs();
   } finally {
     guard.uninstall();
@@ -94,11 +96,12 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
   const violations = [...faulty.violations];
   if (guard.violation !== undefined) violations.unshift(determinismViolation(guard.violation, faulty.world));
   const end = { step: faulty.world.scheduler.steps, simulatedMs: faulty.world.scheduler.now };
-  if (violations.length === 0 && reference.violations.length > 0) {
-    violations.push(...reference.violations.map((v) => ({ ...v, invariant: v.invariant, message: `in the fault-free run: ${v.message}` })));
+  if (violations.length === 0 && reference !== undefined && 'bug' in reference) {
+    const why = reference.bug instanceof Error ? reference.bug.message : String(reference.bug);
+    violations.push({ invariant: 'no process stops on a bug', ...end, message: `in the fault-free run: ${why}` });
   }
-  if (violations.length === 0 && faulty.quiesced && reference.quiesced) {
-    violations.push(...(await compareRuns(app, faulty.world, reference.world, end)));
+  if (violations.length === 0 && reference !== undefined && 'states' in reference) {
+    violations.push(...(await compareRuns(app, faulty.world, reference, end)));
   }
   for (const v of violations) faulty.trace.add({ step: v.step, simulatedMs: v.simulatedMs, kind: 'violation', actor: v.invariant, stream: '', key: '', position: 0, detail: v.message });
   const plan = { faults, workload: faulty.world.shape };
@@ -116,14 +119,23 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
     phases:
       options.wallClock === undefined
         ? null
-        : { faultyMs: t1 - t0, referenceMs: t2 - t1, oraclesMs: options.wallClock.monotonicMs() - oraclesStartedMs, referenceSteps: reference.world.scheduler.steps },
+        : { faultyMs: t1 - t0, referenceMs: t2 - t1, oraclesMs: options.wallClock.monotonicMs() - oraclesStartedMs },
     plan,
     trace: faulty.trace,
   };
 }
 
+/** The fault-free run of the faulty world's workload (app code that throws in it is reported, not thrown). */
+function runReference(app: AppDef, world: World): ReferenceRun | { readonly bug: unknown } {
+  try {
+    return referenceRun(app, app.processes.map((p) => world.guarded(p)), world.driver.inputs);
+  } catch (bug) {
+    return { bug };
+  }
+}
+
 /** One world from start to quiescence, with safety invariants checked at consistent points. */
-async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOptions, keepRows: boolean): Promise<RunOutcome> {
+export async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOptions, keepRows: boolean): Promise<RunOutcome> {
   const trace = new Trace(keepRows);
   const marks: Record<string, number> = {};
   const random = seededRandom(options.seed);
@@ -145,7 +157,7 @@ async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOpti
     onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}` }),
   });
   // Every step goes into the hash, whether or not rows are kept: --trace never changes the hash.
-  world.scheduler.onStep = (s) => trace.add({ step: s.seq, simulatedMs: s.timeMs, kind: 'step', actor: s.label, stream: '', key: '', position: 0, detail: '' });
+  world.scheduler.onStep = (timeMs, seq, label) => trace.add({ step: seq, simulatedMs: timeMs, kind: 'step', actor: label, stream: '', key: '', position: 0, detail: '' });
   const violations: Violation[] = [];
   await world.init();
   const lastArrival = world.start();
@@ -204,11 +216,12 @@ export const MARKS: Readonly<Record<string, string>> = {
 };
 
 /** The oracles that compare the faulty run with the fault-free one, and the liveness invariants. */
-async function compareRuns(app: AppDef, faulty: World, reference: World, end: { step: number; simulatedMs: number }): Promise<Violation[]> {
+async function compareRuns(app: AppDef, faulty: World, reference: ReferenceRun, end: { step: number; simulatedMs: number }): Promise<Violation[]> {
   const violations: Violation[] = [];
   const outputs = new Map(app.processes.map((p) => [p.output.name, p.name]));
   violations.push(...checkSingleWriter(faulty.commits, new Set(outputs.keys())));
   violations.push(...(await checkAckedInputs(faulty.driver.acked, faulty.store, end)));
+  const stateViolations: Violation[] = [];
   const f = await reflections(app, faulty.store, end);
   const expectedReflections: Reflections = new Map();
   const finalStates = new Map<string, Map<string, unknown>>();
@@ -218,13 +231,16 @@ async function compareRuns(app: AppDef, faulty: World, reference: World, end: { 
     expectedReflections.set(p.name, folded.reflected);
     for (const [k, e] of folded.effects) expectedEffects.set(k, e);
     const got = folded.states;
-    const want = (await foldProcess(reference.guarded(p), reference.store)).states;
+    const want = reference.states.get(p.name) ?? new Map<string, unknown>();
     finalStates.set(p.name, got);
     for (const key of [...new Set([...got.keys(), ...want.keys()])].sort()) {
-      const a = canonical(got.get(key) ?? p.initial(key));
-      const b = canonical(want.get(key) ?? p.initial(key));
+      const gotState = got.get(key) ?? p.initial(key);
+      const wantState = want.get(key) ?? p.initial(key);
+      if (sameJson(gotState, wantState)) continue;
+      const a = canonical(gotState);
+      const b = canonical(wantState);
       if (a !== b) {
-        violations.push({ invariant: 'final state equals the fault-free run', ...end, message: `process ${p.name}, shard ${key}: ${a.slice(0, 200)} but the fault-free run ended with ${b.slice(0, 200)}` });
+        stateViolations.push({ invariant: 'final state equals the fault-free run', ...end, message: `process ${p.name}, shard ${key}: ${a.slice(0, 200)} but the fault-free run ended with ${b.slice(0, 200)}` });
         break;
       }
     }
@@ -233,7 +249,8 @@ async function compareRuns(app: AppDef, faulty: World, reference: World, end: { 
     state: (process: { name: string; initial: (k: string) => unknown }, key: string) => (finalStates.get(process.name)?.get(key) ?? process.initial(key)) as never,
     keys: (process: { name: string }) => [...(finalStates.get(process.name)?.keys() ?? [])].sort(),
   };
-  violations.push(...f.violations, ...compareReflections(f.reflected, expectedReflections, end));
+  // A lost or repeated input is the more precise diagnosis of a state that differs: it goes first.
+  violations.push(...f.violations, ...compareReflections(f.reflected, expectedReflections, end), ...stateViolations);
   violations.push(...checkEffects(faulty.outside.performed, expectedEffects, faulty.commits, outputs, faulty.tokens, end));
   for (const inv of app.invariants) {
     const message = inv.check(view);

@@ -27,6 +27,15 @@ export interface AckedInput {
   readonly time: number;
 }
 
+/** An input as the workload made it, in arrival order (the fault-free reference run replays these). */
+export interface WorkloadInput {
+  readonly stream: string;
+  readonly key: string;
+  readonly type: string;
+  readonly time: number;
+  readonly data: unknown;
+}
+
 export function workloadShape(spec: WorkloadSpec, overrides: Partial<WorkloadShape> = {}): WorkloadShape {
   return {
     events: overrides.events ?? spec.events ?? 1000,
@@ -60,6 +69,8 @@ export class Zipf {
 
 export class WorkloadDriver {
   readonly acked: AckedInput[] = [];
+  /** Every input made so far, in arrival order (the same for every fault plan: the workload has its own random streams). */
+  readonly inputs: WorkloadInput[] = [];
   private inFlight = 0;
   private scheduled = 0;
   private readonly lastSeq = new Map<string, number>();
@@ -111,6 +122,7 @@ export class WorkloadDriver {
     const shardKey = event.key ?? event.stream.key?.({ type: event.type, time, data: event.data } as never);
     if (shardKey === undefined) throw new Error(`workload event ${i}: stream ${stream} has no key function and the event no key`);
     this.lastInputTimeMs = Math.max(this.lastInputTimeMs, time);
+    this.inputs.push({ stream, key: shardKey, type: event.type, time, data: event.data });
     this.inFlight++;
     const id = `${stream}\u0000${shardKey}`;
     const chain = (this.chains.get(id) ?? Promise.resolve()).then(() => this.appendOnce(stream, shardKey, event.type, event.data, time));

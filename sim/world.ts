@@ -198,24 +198,43 @@ export class World {
     }
   }
 
+  /** A handler that runs as `actor` (the name is built once, not per event). */
+  private asHandlerActor<S, E, C>(actor: string, h: (state: S, event: E, ctx: C) => S): (state: S, event: E, ctx: C) => S {
+    return (state, event, ctx) => {
+      const before = currentActor.name;
+      currentActor.name = actor;
+      try {
+        return h(state, event, ctx);
+      } finally {
+        currentActor.name = before;
+      }
+    };
+  }
+
   /** The process with its handlers wrapped so the guard can name them. */
   guarded(p: ProcessDef<unknown>): ProcessDef<unknown> {
     const handlers = p.handlers.map((byType, i) =>
       Object.fromEntries(
         Object.entries(byType).map(([type, h]) => [
           type,
-          h === undefined ? h : ((s, e, c) => this.asActor(`process ${p.name} (handler for ${p.inputs[i]?.name}/${type})`, () => h(s, e, c))) as typeof h,
+          h === undefined ? h : this.asHandlerActor(`process ${p.name} (handler for ${p.inputs[i]?.name}/${type})`, h),
         ]),
       ),
     );
     return { ...p, handlers };
   }
 
-  /** The store, with every committed append reported (oracles and trace). */
   /** Opens the store: in memory, or the embedded store on a simulated disk. */
   async init(): Promise<void> {
     if ((this.options.store ?? 'memory') === 'memory') {
-      this.setStore(new MemoryStore({ clock: this.scheduler.clock, unsafeSkipFencing: this.mutations.has('skip-fencing') }));
+      // The memory store reports its commits itself: no wrapper, no read-back of every append.
+      const store = new MemoryStore({
+        clock: this.scheduler.clock,
+        unsafeSkipFencing: this.mutations.has('skip-fencing'),
+        onAppend: (events, options) => this.recordCommit(events, options?.token),
+      });
+      this.store = store;
+      this.observedStore = store;
       return;
     }
     this.disk = new SimDisk(this.random.stream('disk'), { ...DEFAULT_SIM_DISK_OPTIONS, maxYields: 0 });
@@ -252,6 +271,15 @@ export class World {
   /** The embedded store failed to reopen after a power cut (lost or corrupt data): a violation. */
   storeFailure: unknown;
 
+  /** A committed append, for the oracles and the trace. */
+  private recordCommit(events: readonly StoredEvent[], token: number | undefined): void {
+    const first = events[0] as StoredEvent;
+    const commit: Commit = { step: this.scheduler.steps, simulatedMs: this.scheduler.now, stream: first.stream, key: first.key, firstPosition: first.position, events, token };
+    this.commits.push(commit);
+    this.options.onCommit?.(commit);
+  }
+
+  /** A store that does not report its commits (the embedded one), wrapped so that every append is read back and recorded. */
   private observed(store: EventStore): EventStore {
     const world = this;
     return new Proxy(store, {
@@ -261,9 +289,7 @@ export class World {
             const r = await (target as EventStore).append(stream, key, events, options);
             const stored: StoredEvent[] = [];
             for await (const batch of (target as EventStore).readShard(stream, key, { fromSeq: r.firstSeq })) stored.push(...batch);
-            const commit: Commit = { step: world.scheduler.steps, simulatedMs: world.scheduler.now, stream, key, firstPosition: r.firstPosition, events: stored, token: options?.token };
-            world.commits.push(commit);
-            world.options.onCommit?.(commit);
+            world.recordCommit(stored, options?.token);
             return r;
           };
         }

@@ -36,24 +36,30 @@ export interface UpdateReport {
   readonly reason: string | null;
 }
 
-export const DEFAULT_BUCKET_MS = 3_600_000;
-const FORMAT = 'spive-stats-1';
+/**
+ * One day: a bucket row per (stream, key, day) bounds the catalogue by keys × days, whatever the
+ * event count (hourly buckets made it almost as large as the log itself for cold keys).
+ */
+export const DEFAULT_BUCKET_MS = 86_400_000;
+const FORMAT = 'spive-stats-2';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS info (name VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE TABLE IF NOT EXISTS sources (stream VARCHAR, source VARCHAR, rows DOUBLE, first_position DOUBLE, last_position DOUBLE);
+CREATE TABLE IF NOT EXISTS sources (id INTEGER, stream VARCHAR, source VARCHAR, rows DOUBLE, first_position DOUBLE, last_position DOUBLE);
 CREATE TABLE IF NOT EXISTS buckets (
-  stream VARCHAR, source VARCHAR, key VARCHAR, bucket DOUBLE,
+  stream VARCHAR, source INTEGER, key VARCHAR, bucket DOUBLE,
   events DOUBLE, bytes DOUBLE, inputs DOUBLE,
   min_time DOUBLE, max_time DOUBLE, min_position DOUBLE, max_position DOUBLE);
-CREATE TABLE IF NOT EXISTS versions (stream VARCHAR, source VARCHAR, version VARCHAR, events DOUBLE, min_time DOUBLE, max_time DOUBLE, last_position DOUBLE);
+CREATE TABLE IF NOT EXISTS versions (stream VARCHAR, source INTEGER, version VARCHAR, events DOUBLE, min_time DOUBLE, max_time DOUBLE, last_position DOUBLE);
+CREATE TABLE IF NOT EXISTS key_totals (stream VARCHAR, key VARCHAR, events DOUBLE, bytes DOUBLE, inputs DOUBLE, min_time DOUBLE, max_time DOUBLE, last_position DOUBLE);
+CREATE TABLE IF NOT EXISTS stream_totals (stream VARCHAR, events DOUBLE, shards DOUBLE, min_time DOUBLE, max_time DOUBLE, last_position DOUBLE);
 CREATE TABLE IF NOT EXISTS calibration (
   process VARCHAR, version VARCHAR, source VARCHAR, ns_per_event DOUBLE, ns_per_byte DOUBLE,
   ns_per_snapshot_byte DOUBLE, ns_per_shard DOUBLE, samples DOUBLE, recorded_at DOUBLE);
 `;
 
-/** The tail's rows carry this source name; they are replaced on every update. */
-const TAIL = 'tail';
+/** The tail's rows carry this source id; they are replaced on every update. */
+const TAIL = 0;
 
 export class StatsCatalogue {
   private constructor(
@@ -79,7 +85,7 @@ export class StatsCatalogue {
   async update(source: HistorySource): Promise<UpdateReport> {
     const files = source.sealedFiles();
     const known = new Map(
-      (await this.db.rows<{ source: string; stream: string; rows: number; first_position: number; last_position: number }>(`SELECT * FROM sources WHERE source <> '${TAIL}'`)).map((r) => [r.source, r]),
+      (await this.db.rows<{ source: string; stream: string; rows: number; first_position: number; last_position: number }>(`SELECT * FROM sources WHERE id <> ${TAIL}`)).map((r) => [r.source, r]),
     );
     let reason: string | null = null;
     const current = new Set(files.map((f) => f.path));
@@ -102,14 +108,20 @@ export class StatsCatalogue {
       rowsFromFiles += batch.reduce((n, f) => n + f.rows, 0);
     }
     const tailEvents = await this.refreshTail(source);
+    // Per-key and per-stream totals, kept aside so that planning never re-aggregates every bucket for them.
+    await this.db.run(`CREATE OR REPLACE TABLE key_totals AS
+      SELECT stream, key, sum(events) AS events, sum(bytes) AS bytes, sum(inputs) AS inputs, min(min_time) AS min_time, max(max_time) AS max_time, max(max_position) AS last_position
+      FROM buckets GROUP BY stream, key`);
+    await this.db.run(`CREATE OR REPLACE TABLE stream_totals AS
+      SELECT stream, sum(events) AS events, count(*)::DOUBLE AS shards, min(min_time) AS min_time, max(max_time) AS max_time, max(last_position) AS last_position
+      FROM key_totals GROUP BY stream`);
     return { filesAdded: fresh.length, rowsFromFiles, tailEvents, rebuilt: reason !== null, reason };
   }
 
-  /** Streams the catalogue knows, with totals. */
+  /** Streams the catalogue knows, with totals (as of the last update). */
   async streams(): Promise<Array<{ stream: string; events: number; shards: number; minTime: number | null; maxTime: number | null; lastPosition: number }>> {
     return this.db.rows(
-      `SELECT stream, sum(events) AS events, count(DISTINCT key)::DOUBLE AS shards, min(min_time) AS "minTime", max(max_time) AS "maxTime", max(max_position) AS "lastPosition"
-       FROM buckets GROUP BY stream ORDER BY stream`,
+      `SELECT stream, events, shards, min_time AS "minTime", max_time AS "maxTime", last_position AS "lastPosition" FROM stream_totals ORDER BY stream`,
     );
   }
 
@@ -126,42 +138,37 @@ export class StatsCatalogue {
   }
 
   private async ingestFiles(stream: string, files: readonly SealedHistoryFile[]): Promise<void> {
-    const list = `[${files.map((f) => sqlString(f.path)).join(', ')}]`;
     const b = this.bucketMs;
     const s = sqlString(stream);
-    // `$`-types are platform events: `$idle` moves watermarks only; `$progress` reflects an input but carries no output.
-    await this.db.run(`
-      INSERT INTO buckets
-      SELECT ${s}, filename, key, (time // ${b}) * ${b},
-        count(*) FILTER (WHERE type NOT LIKE '$%'),
-        coalesce(sum(bytes) FILTER (WHERE type NOT LIKE '$%'), 0),
-        CASE WHEN count(meta) = 0 THEN count(*) FILTER (WHERE type NOT LIKE '$%')
-             ELSE count(DISTINCT json_extract(meta, '$.m')::DOUBLE) END,
-        min(time), max(time), min(position), max(position)
-      FROM read_parquet(${list}, filename = true)
-      WHERE type <> '$idle'
-      GROUP BY filename, key, (time // ${b}) * ${b}`);
-    await this.db.run(`
-      INSERT INTO versions
-      SELECT ${s}, filename, json_extract_string(meta, '$.v') AS version, count(*), min(time), max(time), max(position)
-      FROM read_parquet(${list}, filename = true)
-      WHERE meta IS NOT NULL AND type <> '$idle'
-      GROUP BY filename, version`);
-    const appender = await this.db.appender('sources');
     for (const f of files) {
-      appender.appendVarchar(f.stream);
-      appender.appendVarchar(f.path);
-      appender.appendDouble(f.rows);
-      appender.appendDouble(f.firstPosition);
-      appender.appendDouble(f.lastPosition);
-      appender.endRow();
+      const [next] = await this.db.rows<{ id: number }>('SELECT (coalesce(max(id), 0) + 1)::DOUBLE AS id FROM sources');
+      const id = next?.id as number;
+      const file = `read_parquet(${sqlString(f.path)})`;
+      // `$`-types are platform events: `$idle` moves watermarks only; `$progress` reflects an input but carries no output.
+      await this.db.run(`
+        INSERT INTO buckets
+        SELECT ${s}, ${id}, key, (time // ${b}) * ${b},
+          count(*) FILTER (WHERE type NOT LIKE '$%'),
+          coalesce(sum(bytes) FILTER (WHERE type NOT LIKE '$%'), 0),
+          CASE WHEN count(meta) = 0 THEN count(*) FILTER (WHERE type NOT LIKE '$%')
+               ELSE count(DISTINCT json_extract(meta, '$.m')::DOUBLE) END,
+          min(time), max(time), min(position), max(position)
+        FROM ${file}
+        WHERE type <> '$idle'
+        GROUP BY key, (time // ${b}) * ${b}`);
+      await this.db.run(`
+        INSERT INTO versions
+        SELECT ${s}, ${id}, json_extract_string(meta, '$.v') AS version, count(*), min(time), max(time), max(position)
+        FROM ${file}
+        WHERE meta IS NOT NULL AND type <> '$idle'
+        GROUP BY version`);
+      await this.db.run(`INSERT INTO sources VALUES (${id}, ${s}, ${sqlString(f.path)}, ${f.rows}, ${f.firstPosition}, ${f.lastPosition})`);
     }
-    appender.closeSync();
   }
 
   /** Re-aggregates every event not covered by a sealed file. Returns how many it read. */
   private async refreshTail(source: HistorySource): Promise<number> {
-    await this.db.run(`DELETE FROM buckets WHERE source = '${TAIL}'; DELETE FROM versions WHERE source = '${TAIL}'; DELETE FROM sources WHERE source = '${TAIL}'`);
+    await this.db.run(`DELETE FROM buckets WHERE source = ${TAIL}; DELETE FROM versions WHERE source = ${TAIL}`);
     const covered = await this.db.rows<{ stream: string; rows: number; first_position: number; last_position: number }>(
       'SELECT stream, rows, first_position, last_position FROM sources ORDER BY stream, first_position',
     );
@@ -266,7 +273,7 @@ class TailAggregate {
     const buckets = await db.appender('buckets');
     for (const r of this.rows.values()) {
       buckets.appendVarchar(r.stream);
-      buckets.appendVarchar(TAIL);
+      buckets.appendInteger(TAIL);
       buckets.appendVarchar(r.key);
       buckets.appendDouble(r.bucket);
       buckets.appendDouble(r.events);
@@ -282,7 +289,7 @@ class TailAggregate {
     const versions = await db.appender('versions');
     for (const v of this.versions.values()) {
       versions.appendVarchar(v.stream);
-      versions.appendVarchar(TAIL);
+      versions.appendInteger(TAIL);
       versions.appendVarchar(v.version);
       versions.appendDouble(v.events);
       versions.appendDouble(v.minTime);

@@ -29,60 +29,124 @@ export interface Folded {
 }
 
 export async function foldProcess(p: ProcessDef<unknown>, store: EventStore): Promise<Folded> {
-  const effects = new Map<string, ExpectedEffect>();
-  const reflected = new Map<string, string[]>();
   const inputs = await Promise.all(p.inputs.map((i) => readStreamFully(store, i.stream.name)));
-  const next = inputs.map(() => 0);
-  const states = new Map<string, unknown>();
-  for (let m = 1; ; m++) {
+  const fold = new ProcessFold(p, inputs);
+  fold.run();
+  return fold;
+}
+
+/** What one handled input asked for in one shard: its outputs, and how many effects. */
+export type FoldOutput = (key: string, event: StoredEvent, outputs: ReadonlyArray<{ readonly type: string; readonly data: unknown }>, effects: number) => void;
+
+/**
+ * One process folded over its input sequences with the runner's merge rule. The sequences may grow
+ * between calls to `run` (the reference run appends outputs that other processes read): like the
+ * runner, the fold takes an event only when every input has one, so what it computes depends only on
+ * the sequences, never on when they grew (a Kahn process).
+ */
+export class ProcessFold implements Folded {
+  readonly states = new Map<string, unknown>();
+  readonly effects = new Map<string, ExpectedEffect>();
+  readonly reflected = new Map<string, string[]>();
+  private readonly next: number[];
+  /** Merged sequence number of the last event taken. */
+  private m = 0;
+
+  constructor(
+    private readonly p: ProcessDef<unknown>,
+    private readonly inputs: ReadonlyArray<readonly StoredEvent[]>,
+    /** Receives what each handled event emitted (the reference run appends it to the output stream). */
+    private readonly output?: FoldOutput,
+  ) {
+    this.next = inputs.map(() => 0);
+  }
+
+  /** Takes events until some input has nothing more; returns how many it took. */
+  run(): number {
+    let taken = 0;
+    while (this.step()) taken++;
+    return taken;
+  }
+
+  private step(): boolean {
+    const { p, inputs, next } = this;
     let best = -1;
+    let bestTime = 0;
     for (let i = 0; i < inputs.length; i++) {
-      const head = inputs[i]?.[next[i] as number];
-      if (head === undefined) {
-        best = -1;
-        break;
+      const head = (inputs[i] as readonly StoredEvent[])[next[i] as number];
+      if (head === undefined) return false;
+      if (best < 0 || head.time < bestTime) {
+        best = i;
+        bestTime = head.time;
       }
-      if (best < 0 || head.time < (inputs[best]?.[next[best] as number] as StoredEvent).time) best = i;
     }
-    if (best < 0) break;
-    const event = inputs[best]?.[next[best] as number] as StoredEvent;
+    if (best < 0) return false;
+    const event = (inputs[best] as readonly StoredEvent[])[next[best] as number] as StoredEvent;
     next[best] = (next[best] as number) + 1;
-    if (event.type.startsWith('$')) continue;
+    const m = ++this.m;
+    if (event.type.startsWith('$')) return true;
     const handler = p.handlers[best]?.[event.type];
-    if (handler === undefined) continue;
+    if (handler === undefined) return true;
     const keyFn = p.inputs[best]?.key;
     const k = keyFn === undefined ? event.key : keyFn(event as never);
-    const keys = [...new Set(typeof k === 'string' ? [k] : k)];
+    const keys = typeof k === 'string' ? [k] : [...new Set(k)];
     for (const key of keys) {
-      let rng: ReturnType<typeof seededRandom> | undefined;
-      let ids = 0;
-      let effectIndex = 0;
-      let visible = false;
-      const ctx = {
-        key,
-        time: event.time,
-        process: p.name,
-        version: p.version ?? '',
-        emit: () => void (visible = true),
-        effect: (gateway: { name: string }, request: unknown) => {
-          visible = true;
-          effects.set(`${p.name}/${key}/${event.stream}@${event.position}/${effectIndex++}`, { gateway: gateway.name, request });
-        },
-        get random() {
-          rng ??= seededRandom(deriveSeed(m, `${p.name}/${key}`));
-          return rng;
-        },
-        id: () => `${p.name}:${key}:${m}:${ids++}`,
-      };
-      states.set(key, handler(states.has(key) ? states.get(key) : p.initial(key), event as never, ctx as never));
-      if (visible) {
-        const list = reflected.get(key) ?? [];
-        list.push(`${event.stream}/${event.key}#${event.seq}`);
-        reflected.set(key, list);
+      const ctx = new FoldContext(p, key, event, m, this.effects, this.output !== undefined);
+      this.states.set(key, handler(this.states.has(key) ? this.states.get(key) : p.initial(key), event as never, ctx as never));
+      if (ctx.visible) {
+        const list = this.reflected.get(key);
+        const ref = `${event.stream}/${event.key}#${event.seq}`;
+        if (list === undefined) this.reflected.set(key, [ref]);
+        else list.push(ref);
+        this.output?.(key, event, ctx.outputs, ctx.effectCount);
       }
     }
+    return true;
   }
-  return { states, effects, reflected };
+}
+
+/** The handler context of a fold: the same ids, random streams and effect keys as the runner's. */
+class FoldContext {
+  visible = false;
+  effectCount = 0;
+  readonly outputs: Array<{ type: string; data: unknown }> = [];
+  private rng: ReturnType<typeof seededRandom> | undefined;
+  private ids = 0;
+  readonly time: number;
+  readonly process: string;
+  readonly version: string;
+
+  constructor(
+    p: ProcessDef<unknown>,
+    readonly key: string,
+    private readonly event: StoredEvent,
+    private readonly m: number,
+    private readonly effects: Map<string, ExpectedEffect>,
+    private readonly keepOutputs: boolean,
+  ) {
+    this.time = event.time;
+    this.process = p.name;
+    this.version = p.version ?? '';
+  }
+
+  emit(type: string, data: unknown): void {
+    this.visible = true;
+    if (this.keepOutputs) this.outputs.push({ type, data });
+  }
+
+  effect(gateway: { name: string }, request: unknown): void {
+    this.visible = true;
+    this.effects.set(`${this.process}/${this.key}/${this.event.stream}@${this.event.position}/${this.effectCount++}`, { gateway: gateway.name, request });
+  }
+
+  get random(): ReturnType<typeof seededRandom> {
+    this.rng ??= seededRandom(deriveSeed(this.m, `${this.process}/${this.key}`));
+    return this.rng;
+  }
+
+  id(): string {
+    return `${this.process}:${this.key}:${this.m}:${this.ids++}`;
+  }
 }
 
 /** JSON with object keys sorted: equal states print equally whatever their insertion order. */
@@ -90,4 +154,31 @@ export function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
+}
+
+/**
+ * True when `a` and `b` are plain JSON data that `canonical` would print equally, decided without
+ * printing (states can hold thousands of entries). False means "not proven equal": compare `canonical`.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true; // canonical is a function of the value
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (!plain(a) || !plain(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) {
+    if (!Object.hasOwn(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/** An object JSON prints as its own properties (no class, no toJSON). */
+function plain(o: object): boolean {
+  const proto = Object.getPrototypeOf(o);
+  return (proto === Object.prototype || proto === null) && typeof (o as { toJSON?: unknown }).toJSON !== 'function';
 }

@@ -19,7 +19,7 @@ import { isConflict, isFenced, isLeaseHeld, isUnavailable, UnavailableError } fr
 import type { StoredEvent } from '../model/event.ts';
 import { ALL_SHARDS, bucketOf, rangeContains, type ShardRange } from '../model/shard.ts';
 import { deriveSeed, seededRandom, type Random } from '../random/random.ts';
-import type { EventStore, Lease } from '../store/event-store.ts';
+import type { AppendOptions, EventStore, Lease } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerHandle, Timers } from '../time/timers.ts';
 import { assert, AssertionError } from '../util/assert.ts';
@@ -346,7 +346,7 @@ export class ProcessRunner {
         this.eventsIn++;
         this.eventsSinceRound++;
         await this.handle(next, event);
-        await this.maybeSnapshot();
+        if (this.snapshotDue()) await this.takeSnapshotRound();
       }
     } finally {
       this.abort.signal.removeEventListener('abort', stop);
@@ -425,7 +425,8 @@ export class ProcessRunner {
     assert(input !== undefined, 'inputs and cursors line up');
     if (handler === undefined) return;
     for (const key of this.keysOf(inputIndex, event)) {
-      const shard = await this.shard(key);
+      // A known shard costs no await (this runs once per input event).
+      const shard = this.shards.get(key) ?? (await this.shard(key));
       const ctx = new Context(this.def.name, this.options.version, key, event.time, this.m);
       let next: unknown;
       try {
@@ -451,7 +452,10 @@ export class ProcessRunner {
       for (const effect of ctx.effects) {
         await this.gatewayFor(effect.gateway).perform(effect.request, this.effectCall(key, inputIndex, event, effect.index), this.abort.signal);
       }
-      if (ctx.outputs.length > 0 || ctx.effects.length > 0) await this.appendOutputs(key, shard, inputIndex, event, ctx);
+      if (ctx.outputs.length > 0 || ctx.effects.length > 0) {
+        const full = this.appendOutputs(key, shard, inputIndex, event, ctx);
+        if (full !== undefined) await full;
+      }
     }
   }
 
@@ -482,7 +486,8 @@ export class ProcessRunner {
     return { idempotencyKey: `${this.def.name}/${key}/${stream}@${event.position}/${index}`, process: this.def.name, key };
   }
 
-  private async appendOutputs(key: string, shard: Shard, inputIndex: number, event: StoredEvent, ctx: Context): Promise<void> {
+  /** Submits the outputs of one input; returns a promise only when too many appends are in flight (wait for one). */
+  private appendOutputs(key: string, shard: Shard, inputIndex: number, event: StoredEvent, ctx: Context): Promise<void> | undefined {
     const meta = { v: this.options.version, m: this.m, in: [inputIndex, event.position] };
     const events =
       ctx.outputs.length > 0
@@ -498,10 +503,13 @@ export class ProcessRunner {
     this.eventsOut += events.length;
     this.lastOutputAtMs = this.options.clock.monotonicMs();
     this.idleSpacingMs = 0;
-    const expect = this.options.mutations?.has('unconditional-append') ? {} : { expect: { lastSeq: expectSeq } };
-    const send = () => this.options.store.append(this.def.output.name, key, events, { ...expect, ...(token === undefined ? {} : { token }) });
-    const blind = this.options.mutations?.has('blind-retry');
-    const attempt = blind ? send().catch((e: unknown) => (isUnavailable(e) ? this.options.store.append(this.def.output.name, key, events, token === undefined ? {} : { token }) : Promise.reject(e))) : send();
+    const mutations = this.options.mutations;
+    const conditional = mutations?.has('unconditional-append') !== true;
+    const appendOptions: AppendOptions = conditional ? (token === undefined ? { expect: { lastSeq: expectSeq } } : { expect: { lastSeq: expectSeq }, token }) : token === undefined ? {} : { token };
+    let attempt = this.options.store.append(this.def.output.name, key, events, appendOptions);
+    if (mutations?.has('blind-retry')) {
+      attempt = attempt.catch((e: unknown) => (isUnavailable(e) ? this.options.store.append(this.def.output.name, key, events, token === undefined ? {} : { token }) : Promise.reject(e)));
+    }
     const pending = attempt.then(
       (result) => {
         // An invariant, checked where a throw would go unobserved: the runner stops with it.
@@ -524,7 +532,7 @@ export class ProcessRunner {
     const tracked = pending.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
     if (this.inFlightError !== undefined) throw this.inFlightError;
-    if (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
+    return this.inFlight.size >= MAX_IN_FLIGHT ? Promise.race(this.inFlight) : undefined;
   }
 
   /** Waits until every submitted output is durable; rethrows the first failure. */
@@ -625,11 +633,11 @@ export class ProcessRunner {
     log.write({ level: 'info', kind: 'snapshot.restored', message: `${this.def.name}: restored snapshot round at input #${decoded.m}`, fields: { ...this.fields(), m: decoded.m } });
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /** True when the snapshot policy asks for a round now (checked after every input event, without an await). */
+  private snapshotDue(): boolean {
     const policy = this.def.snapshots;
     const byCount = policy.everyEvents > 0 && this.eventsSinceRound >= policy.everyEvents;
-    const byTime = policy.everyMs > 0 && this.options.clock.monotonicMs() - this.lastRoundAtMs >= policy.everyMs;
-    if (byCount || byTime) await this.takeSnapshotRound();
+    return byCount || (policy.everyMs > 0 && this.options.clock.monotonicMs() - this.lastRoundAtMs >= policy.everyMs);
   }
 
   /** Snapshots every shard changed since the last round, then the round marker (last, so a torn round is ignored). */

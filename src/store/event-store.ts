@@ -91,6 +91,16 @@ export interface SnapshotQuery {
   readonly atOrBefore?: number;
 }
 
+/** Which snapshots `listSnapshots` returns. */
+export interface SnapshotFilter {
+  readonly process?: string;
+  readonly version?: string;
+  /** Only snapshots whose event time is at or before this. */
+  readonly maxTime?: number;
+  /** Only the newest matching snapshot of each (process, version, shard). */
+  readonly newestPerShard?: boolean;
+}
+
 export interface StreamStats {
   readonly stream: StreamName;
   readonly events: number;
@@ -166,7 +176,7 @@ export interface EventStore {
 
   putSnapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): Promise<void>;
   getSnapshot(query: SnapshotQuery): Promise<Snapshot | undefined>;
-  listSnapshots(filter?: { process?: string; version?: string }): Promise<SnapshotInfo[]>;
+  listSnapshots(filter?: SnapshotFilter): Promise<SnapshotInfo[]>;
 
   stats(): Promise<StoreStats>;
   /**

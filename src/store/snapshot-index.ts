@@ -1,6 +1,6 @@
 /** Snapshot metadata by (process, version, shard), sorted by position; `L` locates the bytes. */
 import type { SnapshotInfo } from '../model/event.ts';
-import type { SnapshotQuery } from './event-store.ts';
+import type { SnapshotFilter, SnapshotQuery } from './event-store.ts';
 
 export class SnapshotIndex<L> {
   private readonly byShard = new Map<string, Array<{ info: SnapshotInfo; locator: L }>>();
@@ -38,14 +38,26 @@ export class SnapshotIndex<L> {
     return undefined;
   }
 
-  list(filter?: { process?: string; version?: string }): SnapshotInfo[] {
+  list(filter?: SnapshotFilter): SnapshotInfo[] {
     const out: SnapshotInfo[] = [];
+    const maxTime = filter?.maxTime ?? Number.POSITIVE_INFINITY;
     for (const entries of this.byShard.values()) {
-      for (const { info } of entries) {
-        if (filter?.process !== undefined && info.process !== filter.process) continue;
-        if (filter?.version !== undefined && info.version !== filter.version) continue;
-        out.push(info);
+      const first = entries[0]?.info;
+      if (first === undefined) continue;
+      if (filter?.process !== undefined && first.process !== filter.process) continue;
+      if (filter?.version !== undefined && first.version !== filter.version) continue;
+      if (filter?.newestPerShard === true) {
+        // Entries are in position order, and a shard's snapshot times grow with its position.
+        for (let i = entries.length - 1; i >= 0; i--) {
+          const info = (entries[i] as { info: SnapshotInfo }).info;
+          if (info.time <= maxTime) {
+            out.push(info);
+            break;
+          }
+        }
+        continue;
       }
+      for (const { info } of entries) if (info.time <= maxTime) out.push(info);
     }
     return out.sort(compareSnapshots);
   }

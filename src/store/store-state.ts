@@ -33,8 +33,26 @@ export function shardId(stream: string, key: string): string {
   return `${stream}\u0000${key}`;
 }
 
+/**
+ * A map from (stream, key) to T, nested by stream: looking a shard up then hashes the stream and key
+ * strings the caller already holds (V8 caches a string's hash), instead of a freshly joined id string.
+ */
+export class ShardMap<T> {
+  private readonly byStream = new Map<string, Map<string, T>>();
+
+  get(stream: string, key: string): T | undefined {
+    return this.byStream.get(stream)?.get(key);
+  }
+
+  set(stream: string, key: string, value: T): void {
+    let keys = this.byStream.get(stream);
+    if (keys === undefined) this.byStream.set(stream, (keys = new Map()));
+    keys.set(key, value);
+  }
+}
+
 export class StoreState {
-  private readonly heads = new Map<string, ShardHead>();
+  private readonly heads = new ShardMap<ShardHead>();
   private readonly streams = new Map<string, MutableStreamStats>();
   /** Every lease ever granted and not released, per stream, in token order. */
   private readonly leases = new Map<string, Lease[]>();
@@ -48,7 +66,7 @@ export class StoreState {
   }
 
   head(stream: string, key: string): ShardHead {
-    return this.heads.get(shardId(stream, key)) ?? EMPTY_SHARD;
+    return this.heads.get(stream, key) ?? EMPTY_SHARD;
   }
 
   /**
@@ -95,10 +113,9 @@ export class StoreState {
 
   applyAppend(plan: PlannedAppend, maxTime: EventTimeMs): void {
     assert(plan.firstPosition === this.lastPositionValue + 1, `applyAppend: positions are contiguous (${plan.firstPosition} after ${this.lastPositionValue})`);
-    const id = shardId(plan.stream, plan.key);
-    const head = this.heads.get(id) ?? EMPTY_SHARD;
+    const head = this.heads.get(plan.stream, plan.key) ?? EMPTY_SHARD;
     assert(plan.firstSeq === head.lastSeq + 1, `applyAppend: sequence numbers of ${plan.stream}/${plan.key} are contiguous`);
-    this.heads.set(id, { lastSeq: plan.firstSeq + plan.count - 1, lastTime: plan.lastTime });
+    this.heads.set(plan.stream, plan.key, { lastSeq: plan.firstSeq + plan.count - 1, lastTime: plan.lastTime });
     this.lastPositionValue = plan.firstPosition + plan.count - 1;
     let s = this.streams.get(plan.stream);
     if (s === undefined) {

@@ -26,6 +26,12 @@ export class CommitSignal {
     return this.closed;
   }
 
+  /** Calls `wake` once, on the next notify (at once when closed). Cheaper than `next` for a loop that waits many times. */
+  wait(wake: () => void): void {
+    if (this.closed) wake();
+    else this.waiters.push(wake);
+  }
+
   /** Resolves on the next notify, or at once when closed or aborted. */
   next(signal?: AbortSignal): Promise<void> {
     if (this.closed || signal?.aborted) return Promise.resolve();
@@ -53,21 +59,32 @@ export async function* subscribeWith(
   const read = readFrom(options?.stream);
   let next = options?.fromPosition ?? 1;
   const abort = options?.signal;
-  while (!abort?.aborted && !signal.isClosed) {
-    // Register interest before reading, so a commit landing mid-read still wakes us.
-    const woken = signal.next(abort);
-    const upTo = lastPosition();
-    if (next <= upTo) {
-      for await (const batch of read(next, batchSize)) {
-        if (abort?.aborted) return;
-        if (batch.length > 0) {
-          next = (batch[batch.length - 1] as StoredEvent).position + 1;
-          yield batch;
+  // One abort listener for the whole subscription, not one per wait: a tailing reader waits once per commit.
+  let wake: (() => void) | undefined;
+  const onAbort = () => wake?.();
+  abort?.addEventListener('abort', onAbort, { once: true });
+  try {
+    while (!abort?.aborted && !signal.isClosed) {
+      // Register interest before reading, so a commit landing mid-read still wakes us.
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+        signal.wait(resolve);
+      });
+      const upTo = lastPosition();
+      if (next <= upTo) {
+        for await (const batch of read(next, batchSize)) {
+          if (abort?.aborted) return;
+          if (batch.length > 0) {
+            next = (batch[batch.length - 1] as StoredEvent).position + 1;
+            yield batch;
+          }
         }
+        next = Math.max(next, upTo + 1);
+        continue;
       }
-      next = Math.max(next, upTo + 1);
-      continue;
+      await woken;
     }
-    await woken;
+  } finally {
+    abort?.removeEventListener('abort', onAbort);
   }
 }

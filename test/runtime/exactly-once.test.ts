@@ -138,8 +138,10 @@ describe('exactly-once reflection', () => {
           await platform.settle();
           expect(platform.failure()).toBeUndefined();
           const faults = platform.status().processes.reduce((n, p) => n + p.faults, 0);
-          expect(faults).toBe(faulty.faultsInjected);
-          expect(log.ofKind('runner.fault')).toHaveLength(faulty.faultsInjected);
+          // Every fault costs a restart, but appends are pipelined: several that fail while in flight together cost one.
+          expect(faults).toBeLessThanOrEqual(faulty.faultsInjected);
+          if (faulty.faultsInjected > 0) expect(faults).toBeGreaterThan(0);
+          expect(log.ofKind('runner.fault')).toHaveLength(faults);
           await platform.stop();
           await expectOutputsOf(faulty.store, expected);
         },

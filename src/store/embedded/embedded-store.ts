@@ -30,6 +30,7 @@ import type {
   ReadStreamOptions,
   ScanColumnsOptions,
   SealedHistoryFile,
+  SnapshotFilter,
   SnapshotQuery,
   StoreStats,
   SubscribeOptions,
@@ -637,7 +638,7 @@ export class EmbeddedStore implements EventStore {
     return { ...found.info, data: new Uint8Array(record.payload) };
   }
 
-  async listSnapshots(filter?: { process?: string; version?: string }): Promise<SnapshotInfo[]> {
+  async listSnapshots(filter?: SnapshotFilter): Promise<SnapshotInfo[]> {
     return this.snapshots.list(filter);
   }
 
@@ -693,16 +694,29 @@ async function checkFormat(fs: FileSystem, dir: string, readOnly: boolean): Prom
 /** The newest frame bodies, up to a byte budget; the oldest are dropped first. */
 class TailCache {
   private readonly bodies = new Map<number, Uint8Array>();
+  /** Ids in insertion order from `oldest` on: evicting by iterating the Map would rescan its deleted entries every time. */
+  private order: number[] = [];
+  private oldest = 0;
   private bytes = 0;
   constructor(private readonly budgetBytes: number) {}
 
   put(id: number, body: Uint8Array): void {
+    const replaced = this.bodies.get(id);
+    if (replaced !== undefined) this.bytes -= replaced.byteLength;
+    else this.order.push(id);
     this.bodies.set(id, body);
     this.bytes += body.byteLength;
-    for (const [old, b] of this.bodies) {
-      if (this.bytes <= this.budgetBytes) break;
-      this.bodies.delete(old);
-      this.bytes -= b.byteLength;
+    while (this.bytes > this.budgetBytes && this.oldest < this.order.length) {
+      const old = this.order[this.oldest++] as number;
+      const b = this.bodies.get(old);
+      if (b !== undefined) {
+        this.bodies.delete(old);
+        this.bytes -= b.byteLength;
+      }
+    }
+    if (this.oldest > 4096 && this.oldest * 2 > this.order.length) {
+      this.order = this.order.slice(this.oldest);
+      this.oldest = 0;
     }
   }
 

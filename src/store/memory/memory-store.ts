@@ -16,15 +16,16 @@ import type {
   ReadShardOptions,
   ReadStreamOptions,
   ScanColumnsOptions,
+  SnapshotFilter,
   SnapshotQuery,
   StoreStats,
   SubscribeOptions,
 } from '../event-store.ts';
 import { SnapshotIndex } from '../snapshot-index.ts';
-import { StoreState, shardId } from '../store-state.ts';
+import { ShardMap, StoreState } from '../store-state.ts';
 import { CommitSignal, subscribeWith } from '../subscription.ts';
+import { copyJson } from '../json-copy.ts';
 import {
-  encodeData,
   validateAppendOptions,
   validateBatchSize,
   validateEvents,
@@ -39,6 +40,12 @@ export interface MemoryStoreOptions {
   readonly clock?: Clock;
   /** A planted platform bug for the simulator's tests (the `skip-fencing` mutation). Never in production. */
   readonly unsafeSkipFencing?: boolean;
+  /**
+   * Called after every successful append with the events as stored (same objects readers get), before
+   * subscribers are woken: lets an observer (the simulator's oracles and trace) see commits without
+   * reading them back.
+   */
+  readonly onAppend?: (events: readonly StoredEvent[], options: AppendOptions | undefined) => void;
 }
 
 export class MemoryStore implements EventStore {
@@ -47,14 +54,16 @@ export class MemoryStore implements EventStore {
   private readonly state: StoreState;
   /** All events in global order: `all[p - 1]` has position p. */
   private readonly all: StoredEvent[] = [];
-  private readonly shards = new Map<string, StoredEvent[]>();
+  private readonly shards = new ShardMap<StoredEvent[]>();
   private readonly streams = new Map<string, StoredEvent[]>();
   private readonly snapshots = new SnapshotIndex<Uint8Array>();
   private readonly commits = new CommitSignal();
   private closed = false;
+  private readonly onAppend: MemoryStoreOptions['onAppend'];
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? realClock;
+    this.onAppend = options.onAppend;
     this.state = new StoreState({ skipFencing: options.unsafeSkipFencing === true });
   }
 
@@ -68,20 +77,37 @@ export class MemoryStore implements EventStore {
     validateKey(key);
     validateEvents(events);
     validateAppendOptions(options);
-    const copies = events.map((e, i) => {
-      const copy = { type: e.type, time: e.time, data: JSON.parse(encodeData(e.data, `events[${i}].data`)) };
-      return e.meta === undefined ? copy : { ...copy, meta: JSON.parse(encodeData(e.meta, `events[${i}].meta`)) };
-    });
+    // Copies first: a value that is not JSON fails with INVALID_INPUT before any CONFLICT or FENCED.
+    const n = events.length;
+    const data = new Array<StoredEvent['data']>(n);
+    const metas = new Array<StoredEvent['meta']>(n);
+    for (let i = 0; i < n; i++) {
+      const e = events[i] as NewEvent<unknown>;
+      data[i] = copyJson(e.data, () => `events[${i}].data`) as StoredEvent['data'];
+      metas[i] = e.meta === undefined ? undefined : (copyJson(e.meta, () => `events[${i}].meta`) as StoredEvent['meta']);
+    }
     const plan = this.state.planAppend(stream, key, events, options);
     let maxTime = Number.NEGATIVE_INFINITY;
-    const stored = copies.map((e, i): StoredEvent => {
+    const stored = new Array<StoredEvent>(n);
+    for (let i = 0; i < n; i++) {
+      const e = events[i] as NewEvent<unknown>;
       if (e.time > maxTime) maxTime = e.time;
-      return Object.freeze({ stream, key, seq: plan.firstSeq + i, position: plan.firstPosition + i, ...e });
-    });
+      const seq = plan.firstSeq + i;
+      const position = plan.firstPosition + i;
+      const meta = metas[i];
+      stored[i] = Object.freeze(
+        meta === undefined
+          ? { stream, key, seq, position, type: e.type, time: e.time, data: data[i] as StoredEvent['data'] }
+          : { stream, key, seq, position, type: e.type, time: e.time, data: data[i] as StoredEvent['data'], meta },
+      );
+    }
     this.state.applyAppend(plan, maxTime);
-    this.all.push(...stored);
-    push(this.shards, shardId(stream, key), stored);
+    for (const e of stored) this.all.push(e);
+    const shard = this.shards.get(stream, key);
+    if (shard === undefined) this.shards.set(stream, key, stored.slice());
+    else for (const e of stored) shard.push(e);
     push(this.streams, stream, stored);
+    this.onAppend?.(stored, options);
     this.commits.notify();
     return {
       firstSeq: plan.firstSeq,
@@ -101,7 +127,7 @@ export class MemoryStore implements EventStore {
     validateStream(stream);
     validateKey(key);
     const batchSize = validateBatchSize(options?.batchSize);
-    const events = this.shards.get(shardId(stream, key)) ?? [];
+    const events = this.shards.get(stream, key) ?? [];
     const fromTime = options?.fromTime ?? Number.NEGATIVE_INFINITY;
     // seq is 1-based and contiguous, so the shard array index is seq - 1.
     yield* batches(events, Math.max(0, (options?.fromSeq ?? 1) - 1), batchSize, (e) => e.time >= fromTime);
@@ -175,7 +201,7 @@ export class MemoryStore implements EventStore {
     return found === undefined ? undefined : { ...found.info, data: found.locator.slice() };
   }
 
-  async listSnapshots(filter?: { process?: string; version?: string }): Promise<SnapshotInfo[]> {
+  async listSnapshots(filter?: SnapshotFilter): Promise<SnapshotInfo[]> {
     return this.snapshots.list(filter);
   }
 
@@ -218,8 +244,8 @@ export function snapshotInfo(snapshot: Omit<Snapshot, 'sizeBytes'>): SnapshotInf
 
 function push<T>(map: Map<string, T[]>, id: string, items: readonly T[]): void {
   const list = map.get(id);
-  if (list === undefined) map.set(id, [...items]);
-  else list.push(...items);
+  if (list === undefined) map.set(id, items.slice());
+  else for (const item of items) list.push(item);
 }
 
 /** First index whose position is >= `position` (events are sorted by position). */

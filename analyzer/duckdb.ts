@@ -65,6 +65,25 @@ export class Duck {
     return { length, columns };
   }
 
+  /**
+   * Appends columns to a table in data chunks (several times faster than row-by-row appends).
+   * `types` names each column's type: 'varchar' or 'double'.
+   */
+  async insertColumns(table: string, types: readonly ('varchar' | 'double')[], columns: readonly (readonly (string | number)[])[]): Promise<void> {
+    const api = await import('@duckdb/node-api');
+    const duckTypes = types.map((t) => (t === 'varchar' ? api.VARCHAR : api.DOUBLE));
+    const rows = columns[0]?.length ?? 0;
+    const size = 2048; // DuckDB's vector size: one chunk holds at most this many rows.
+    const appender = await this.connection.createAppender(table);
+    for (let from = 0; from < rows; from += size) {
+      const n = Math.min(size, rows - from);
+      const chunk = api.DuckDBDataChunk.create(duckTypes, n);
+      chunk.setColumns(columns.map((c) => c.slice(from, from + n)));
+      appender.appendDataChunk(chunk);
+    }
+    appender.closeSync();
+  }
+
   async appender(table: string): Promise<DuckDBAppender> {
     return this.connection.createAppender(table);
   }

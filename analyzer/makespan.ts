@@ -12,7 +12,7 @@ export interface Makespan {
   readonly loads: readonly number[];
 }
 
-export function makespan(jobsMs: readonly number[], workers: number): Makespan {
+export function makespan(jobsMs: ArrayLike<number>, workers: number): Makespan {
   assert(Number.isInteger(workers) && workers >= 1, 'workers is a positive integer');
   const sorted = Float64Array.from(jobsMs).sort().reverse();
   const heap = new Float64Array(workers); // a min-heap of worker loads

@@ -14,7 +14,7 @@ import { lineageOf, type ChangedStream } from './lineage.ts';
 import { makespan } from './makespan.ts';
 import { shardWork, type ShardSnapshot, type ShardWork } from './shard-work.ts';
 import { adviseSnapshots } from './snapshot-advice-for.ts';
-import { cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, taskCpuMs, type ExtraWork } from './strategies.ts';
+import { byCost, cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, taskCpuMs, type ExtraWork } from './strategies.ts';
 import type { CostModel, DownstreamEstimate, ReplayPlan, ShardTask, StrategyEstimate } from './types.ts';
 
 export interface PlanRequest {
@@ -111,11 +111,11 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
   const mixed = rays.map((r, i) => (r.cpuMs < (scratch[i] as ShardTask).cpuMs ? r : (scratch[i] as ShardTask)));
   const fromRay = mixed.filter((t) => t.mode === 'ray').length;
   const rows = [
-    estimate('shards-from-scratch', [...scratch], extra, workers, `${affected.length} of ${work.shards.length} shards${since === null ? '' : ` have inputs since ${iso(since)}`}${counted}`),
+    estimate('shards-from-scratch', scratch, extra, workers, `${affected.length} of ${work.shards.length} shards${since === null ? '' : ` have inputs since ${iso(since)}`}${counted}`),
     await rayStrategy(store, p.name, since, fromVersion, snapshots, affected, rays, extra, workers),
     fromRay === 0
       ? notApplicable('per-shard-mix', snapshots.size === 0 ? 'no affected shard has a usable snapshot, so every shard would replay from scratch (that is shards-from-scratch)' : 'every shard is cheaper from scratch (that is shards-from-scratch)')
-      : estimate('per-shard-mix', [...mixed], extra, workers, `${fromRay} shards from a snapshot, ${mixed.length - fromRay} from scratch`),
+      : estimate('per-shard-mix', mixed, extra, workers, `${fromRay} shards from a snapshot, ${mixed.length - fromRay} from scratch`),
     estimate('full-rebuild', work.shards.map((s, i) => (s.affected ? (scratch[affectedIndex[i] as number] as ShardTask) : scratchTask(cost, s))), extraAll, workers, `every shard of ${p.name} and of its ${downstream.processes.length} downstream processes from the beginning`),
   ];
   const unchanged = since === null && fromVersion === toVersion;
@@ -137,7 +137,7 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
     why: unchanged
       ? `${p.name}'s version in the app (${toVersion}) is the one that wrote ${p.output.name}: nothing needs replaying. Give --since T if its behaviour changed without a version change.`
       : whyChosen(chosen?.estimate, rows.map((r) => r.estimate)),
-    tasks: chosen?.tasks ?? [],
+    tasks: byCost(chosen?.tasks ?? []),
     downstream: downstream.rows,
     cost,
     stats: {
@@ -211,7 +211,7 @@ async function rayStrategy(
   const without = affected.filter((s) => s.snapshot === null).length;
   return estimate(
     name,
-    [...rays],
+    rays,
     extra,
     workers,
     without === 0 ? `every affected shard restores its newest snapshot at or before ${iso(since)}` : `${without} of ${affected.length} affected shards have no snapshot at or before ${iso(since)} and replay from the beginning`,

@@ -110,19 +110,7 @@ export async function shardWork(catalogue: StatsCatalogue, q: ShardWorkQuery): P
 
 async function loadTemp(db: Duck, q: ShardWorkQuery): Promise<void> {
   await db.run('CREATE OR REPLACE TABLE plan_snapshots (key VARCHAR, time DOUBLE); CREATE OR REPLACE TABLE plan_keys (key VARCHAR)');
-  const snaps = await db.appender('plan_snapshots');
-  for (const [key, s] of q.snapshots) {
-    snaps.appendVarchar(key);
-    snaps.appendDouble(s.time);
-    snaps.endRow();
-  }
-  snaps.closeSync();
-  if (q.keySet !== null) {
-    const keys = await db.appender('plan_keys');
-    for (const key of q.keySet) {
-      keys.appendVarchar(key);
-      keys.endRow();
-    }
-    keys.closeSync();
-  }
+  const keys = [...q.snapshots.keys()];
+  await db.insertColumns('plan_snapshots', ['varchar', 'double'], [keys, keys.map((k) => (q.snapshots.get(k) as ShardSnapshot).time)]);
+  if (q.keySet !== null) await db.insertColumns('plan_keys', ['varchar'], [[...q.keySet]]);
 }

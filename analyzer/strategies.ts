@@ -45,19 +45,21 @@ export interface Estimated {
 
 /** One strategy's row: its shard tasks' totals plus the extra work, wall time by LPT makespan. */
 export function estimate(name: StrategyName, tasks: ShardTask[], extra: ExtraWork, workers: number, reason: string | null): Estimated {
-  tasks.sort((a, b) => b.cpuMs - a.cpuMs || (a.key < b.key ? -1 : 1));
   let events = extra.scanEvents + extra.downstream.events;
   let bytes = extra.scanBytes + extra.downstream.bytes;
   let snapshotBytes = extra.downstream.snapshotBytes;
   let cpu = extra.scanCpuMs + extra.downstream.cpuMs;
-  for (const t of tasks) {
+  const costs = new Float64Array(tasks.length);
+  for (let i = 0; i < tasks.length; i++) {
+    const t = tasks[i] as ShardTask;
     events += t.events;
     bytes += t.bytes;
     snapshotBytes += t.snapshot?.sizeBytes ?? 0;
     cpu += t.cpuMs;
+    costs[i] = t.cpuMs;
   }
   // The scan is split across workers; downstream starts once its upstream shards are rebuilt.
-  const wall = makespan(tasks.map((t) => t.cpuMs), workers).wallMs + extra.scanCpuMs / workers + extra.downstream.wallMs;
+  const wall = makespan(costs, workers).wallMs + extra.scanCpuMs / workers + extra.downstream.wallMs;
   return {
     tasks,
     estimate: {
@@ -72,6 +74,11 @@ export function estimate(name: StrategyName, tasks: ShardTask[], extra: ExtraWor
       estimatedWallMs: round(wall),
     },
   };
+}
+
+/** Tasks in the order the replay engine hands them out: most expensive first (LPT), then by key. */
+export function byCost(tasks: readonly ShardTask[]): ShardTask[] {
+  return [...tasks].sort((a, b) => b.cpuMs - a.cpuMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 export function notApplicable(name: StrategyName, reason: string): Estimated {

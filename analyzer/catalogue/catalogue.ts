@@ -9,6 +9,7 @@
  */
 import type { StoredEvent } from '../../src/model/event.ts';
 import type { SealedHistoryFile } from '../../src/store/event-store.ts';
+import { realClock, type Clock } from '../../src/time/clock.ts';
 import { assert } from '../../src/util/assert.ts';
 import { Duck, sqlString } from '../duckdb.ts';
 
@@ -34,6 +35,8 @@ export interface UpdateReport {
   readonly rebuilt: boolean;
   /** Why it was rebuilt, if it was. */
   readonly reason: string | null;
+  /** Wall time per step (ms): files, tail, totals. */
+  readonly timings: Readonly<Record<string, number>>;
 }
 
 /**
@@ -82,7 +85,14 @@ export class StatsCatalogue {
   }
 
   /** Brings the catalogue up to date with the source: new sealed files, then the tail. */
-  async update(source: HistorySource): Promise<UpdateReport> {
+  async update(source: HistorySource, clock: Clock = realClock): Promise<UpdateReport> {
+    const timings: Record<string, number> = {};
+    let mark = clock.monotonicMs();
+    const step = (name: string) => {
+      const now = clock.monotonicMs();
+      timings[name] = Math.round(now - mark);
+      mark = now;
+    };
     const files = source.sealedFiles();
     const known = new Map(
       (await this.db.rows<{ source: string; stream: string; rows: number; first_position: number; last_position: number }>(`SELECT * FROM sources WHERE id <> ${TAIL}`)).map((r) => [r.source, r]),
@@ -107,7 +117,9 @@ export class StatsCatalogue {
       await this.ingestFiles(stream, batch);
       rowsFromFiles += batch.reduce((n, f) => n + f.rows, 0);
     }
+    step('files');
     const tailEvents = await this.refreshTail(source);
+    step('tail');
     // Per-key and per-stream totals, kept aside so that planning never re-aggregates every bucket for them.
     await this.db.run(`CREATE OR REPLACE TABLE key_totals AS
       SELECT stream, key, sum(events) AS events, sum(bytes) AS bytes, sum(inputs) AS inputs, min(min_time) AS min_time, max(max_time) AS max_time, max(max_position) AS last_position
@@ -115,7 +127,8 @@ export class StatsCatalogue {
     await this.db.run(`CREATE OR REPLACE TABLE stream_totals AS
       SELECT stream, sum(events) AS events, count(*)::DOUBLE AS shards, min(min_time) AS min_time, max(max_time) AS max_time, max(last_position) AS last_position
       FROM key_totals GROUP BY stream`);
-    return { filesAdded: fresh.length, rowsFromFiles, tailEvents, rebuilt: reason !== null, reason };
+    step('totals');
+    return { filesAdded: fresh.length, rowsFromFiles, tailEvents, rebuilt: reason !== null, reason, timings };
   }
 
   /** Streams the catalogue knows, with totals (as of the last update). */

@@ -18,6 +18,7 @@
  * - analyzer.stats.update.1m (ms): bringing the catalogue up to date after 1M more events were
  *   sealed. Baseline: the build, per event (ms for 1M events at the build's rate).
  */
+import { existsSync, rmSync } from 'node:fs';
 import { MemoryStore } from '../../src/index.ts';
 import { StatsCatalogue, type HistorySource } from '../../analyzer/catalogue/catalogue.ts';
 import { Duck, sqlString } from '../../analyzer/duckdb.ts';
@@ -39,6 +40,11 @@ export async function planBench(totalEvents: number, results: (r: BenchResult) =
   const files: SealedHistoryFile[] = [];
   const write = async (stream: 'inputs' | 'tallies', from: number, to: number): Promise<void> => {
     const path = `${dir}/parquet/stream=${stream}/${String(files.length + 1).padStart(10, '0')}.parquet`;
+    // SPIVE_PLAN_BENCH_REUSE=1 with SPIVE_PLAN_BENCH_DIR keeps the generated history between runs (for profiling).
+    if (process.env.SPIVE_PLAN_BENCH_REUSE !== undefined && existsSync(path)) {
+      files.push({ stream, path, rows: to - from, firstPosition: from * 2 + 1, lastPosition: (to - 1) * 2 + 2, minTime: START, maxTime: START + SPAN });
+      return;
+    }
     const { mkdirSync } = await import('node:fs');
     mkdirSync(`${dir}/parquet/stream=${stream}`, { recursive: true });
     // i: the event's index within its stream; inputs and outputs interleave in global position.
@@ -63,6 +69,7 @@ export async function planBench(totalEvents: number, results: (r: BenchResult) =
     await write('inputs', from, to);
     await write('tallies', from, to);
   }
+  if (process.env.SPIVE_PLAN_BENCH_REUSE !== undefined) rmSync(`${dir}/analyzer`, { recursive: true, force: true });
   info(`plan: wrote ${totalEvents.toLocaleString('en-US')} events as ${files.length} Parquet files in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
   const all = `[${files.map((f) => sqlString(f.path)).join(', ')}]`;
@@ -87,7 +94,8 @@ export async function planBench(totalEvents: number, results: (r: BenchResult) =
   };
   const catalogue = await StatsCatalogue.open(`${dir}/analyzer/stats.duckdb`);
   const buildStart = performance.now();
-  await catalogue.update(source);
+  const built = await catalogue.update(source);
+  info(`plan: catalogue build steps ${JSON.stringify(built.timings)}`);
   const buildMs = performance.now() - buildStart;
   results({ bench: `analyzer.stats.build.100m`, value: buildMs, unit: 'ms', baseline: baselineMs });
 
@@ -138,7 +146,7 @@ export async function planBench(totalEvents: number, results: (r: BenchResult) =
   const updateStart = performance.now();
   const report = await catalogue.update(source);
   const updateMs = performance.now() - updateStart;
-  info(`plan: update read ${report.filesAdded} new files (${files.length - before} written)`);
+  info(`plan: update read ${report.filesAdded} new files (${files.length - before} written); steps ${JSON.stringify(report.timings)}`);
   results({ bench: `analyzer.stats.update.1m`, value: updateMs, unit: 'ms', baseline: (buildMs * extra) / totalEvents });
   catalogue.close();
 }

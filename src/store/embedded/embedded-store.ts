@@ -61,6 +61,11 @@ import { recoverWal, segmentName } from './wal-recovery.ts';
 
 export const STORE_FORMAT = { format: 'spive-embedded', version: 1 } as const;
 
+/** Reads of consecutive frames are coalesced up to this many bytes… */
+const READ_WINDOW = 1 << 20;
+/** …and this many frames. */
+const MAX_FRAMES_PER_READ = 4096;
+
 export interface EmbeddedStoreOptions {
   /** File-system layer (default: the real one). The simulator passes a simulated disk. */
   readonly fs?: FileSystem;
@@ -520,15 +525,18 @@ export class EmbeddedStore implements EventStore {
     const at = { segment: this.frames.segment[id] as number, offset: this.frames.offset[id] as number, length: this.frames.length[id] as number };
     // Subscribers mostly read what was just written: serve it from memory, not through the thread
     // pool (where reads would queue behind fsyncs).
-    const body = this.tail.get(id) ?? (await this.readBody(at));
-    const file = `${this.dir}/wal/${segmentName(at.segment)}`;
+    return this.decodeFrame(id, this.tail.get(id) ?? (await this.readBody(at)));
+  }
+
+  private decodeFrame(id: number, body: Uint8Array): StoredEvent[] {
     let tuples;
     try {
       const record = decodeRecord(body);
       if (record.kind !== RecordKind.Events) throw new RangeError('not an events record');
       tuples = decodeEventsPayload(record.payload);
     } catch (e) {
-      throw new CorruptDataError(file, at.offset, `undecodable events record: ${String(e)}`);
+      const at = { segment: this.frames.segment[id] as number, offset: this.frames.offset[id] as number };
+      throw new CorruptDataError(`${this.dir}/wal/${segmentName(at.segment)}`, at.offset, `undecodable events record: ${String(e)}`);
     }
     const stream = this.frames.stream[id] as string;
     const key = this.frames.key[id] as string;
@@ -541,6 +549,38 @@ export class EmbeddedStore implements EventStore {
     );
   }
 
+  /**
+   * Frames `ids[from..]` read together: a run of frames of one segment lying within READ_WINDOW bytes
+   * is fetched with one read (one trip through the thread pool instead of one per frame), then each
+   * frame is checked and decoded. Returns the decoded frames and how many ids it covered.
+   */
+  private async readFrameRun(idAt: (i: number) => number, from: number, until: number): Promise<{ frames: StoredEvent[][]; count: number }> {
+    const first = idAt(from);
+    const segment = this.frames.segment[first] as number;
+    const start = this.frames.offset[first] as number;
+    let end = start + (this.frames.length[first] as number);
+    let j = from + 1;
+    while (j < until && j - from < MAX_FRAMES_PER_READ) {
+      const id = idAt(j);
+      const offset = this.frames.offset[id] as number;
+      const frameEnd = offset + (this.frames.length[id] as number);
+      if (this.frames.segment[id] !== segment || offset < start || frameEnd - start > READ_WINDOW || this.tail.get(id) !== undefined) break;
+      end = Math.max(end, frameEnd);
+      j++;
+    }
+    if (j - from === 1) return { frames: [await this.readFrame(first)], count: 1 };
+    const bytes = await (await this.reader(segment)).read(start, end - start);
+    const frames: StoredEvent[][] = [];
+    for (let k = from; k < j; k++) {
+      const id = idAt(k);
+      const offset = (this.frames.offset[id] as number) - start;
+      const check = checkFrame(bytes.subarray(offset, offset + (this.frames.length[id] as number)), 0);
+      if (!check.ok) throw new CorruptDataError(`${this.dir}/wal/${segmentName(segment)}`, offset + start, check.reason);
+      frames.push(this.decodeFrame(id, check.body));
+    }
+    return { frames, count: j - from };
+  }
+
   private async *readFrames(
     ids: readonly number[] | undefined,
     start: number,
@@ -548,14 +588,19 @@ export class EmbeddedStore implements EventStore {
     keep: (e: StoredEvent) => boolean,
   ): AsyncIterable<StoredEvent[]> {
     let batch: StoredEvent[] = [];
+    const idAt = ids === undefined ? (i: number) => i : (i: number) => ids[i] as number;
     // Re-reading the length each turn lets a long read see commits that land meanwhile.
-    for (let i = start; i < (ids === undefined ? this.frames.size : ids.length); i++) {
-      for (const e of await this.readFrame(ids === undefined ? i : (ids[i] as number))) {
-        if (!keep(e)) continue;
-        batch.push(e);
-        if (batch.length === batchSize) {
-          yield batch;
-          batch = [];
+    for (let i = start; i < (ids === undefined ? this.frames.size : ids.length); ) {
+      const run = await this.readFrameRun(idAt, i, ids === undefined ? this.frames.size : ids.length);
+      i += run.count;
+      for (const frame of run.frames) {
+        for (const e of frame) {
+          if (!keep(e)) continue;
+          batch.push(e);
+          if (batch.length === batchSize) {
+            yield batch;
+            batch = [];
+          }
         }
       }
     }

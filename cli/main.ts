@@ -6,8 +6,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isSpiveError } from '../src/model/errors.ts';
 import { registerAppend } from './commands/append.ts';
+import { registerDataset } from './commands/dataset.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerFuzz } from './commands/fuzz.ts';
+import { registerImport } from './commands/import.ts';
 import { registerReplayPlan } from './commands/replay-plan.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSimulate } from './commands/simulate.ts';
@@ -41,6 +43,8 @@ export function buildProgram(context: CommandContext): Command {
   registerAppend(program, context);
   registerStore(program, context);
   registerReplayPlan(program, context);
+  registerDataset(program, context);
+  registerImport(program, context);
   // Every subcommand inherits the same error handling and output streams.
   for (const command of program.commands) applyCommonSettings(command, context);
   return program;

@@ -38,12 +38,21 @@
  *   `.faulty-run` variants). See sim.ts: the simulator's platform events per wall second and its time
  *   compression on the bank example under default faults, against the raw scheduler loop.
  *
+ * - analyzer.stats.build.100m, analyzer.plan.100m, analyzer.stats.update.1m. See plan.ts: the
+ *   replay planner's statistics catalogue and planning over a 100M-event history.
+ *
+ * - dataset.generate.bank (events/s; higher is better). See dataset.ts: `spive dataset generate bank`
+ *   end to end (inputs, the real handlers folded offline, bulk load, sealing), against appending the
+ *   same number of events through the store's API.
+ *
  * - embedded.open.10m (ms; lower is better). `EmbeddedStore.open` of that store (recovery reads and
  *   checks every WAL frame to rebuild the indexes). Median of 3. Baseline: readFile of every WAL
  *   segment, i.e. just reading the bytes open has to read.
  */
 import { appendBatched, appendSingle, type AppendSizes } from './append.ts';
 import { bankLive } from './bank-live.ts';
+import { datasetBench } from './dataset.ts';
+import { planBench } from './plan.ts';
 import { buildBigStore, openBench, scanBench, type BigStore, type BigStoreSizes } from './scan.ts';
 import { simBank, simCompression1000, type SimSizes } from './sim.ts';
 import { emit, fmt, info, removeAllTemps, removeTemp, type BenchResult } from './util.ts';
@@ -101,7 +110,9 @@ async function main(): Promise<void> {
       names: ['sim.bank.platform-events', 'sim.bank.platform-events.faulty-run', 'sim.compression.100-per-s', 'sim.compression.100-per-s.faulty-run'],
       run: (r) => simBank(simSizes, r),
     },
+    { names: ['analyzer.stats.build.100m', 'analyzer.plan.100m', 'analyzer.stats.update.1m'], run: (r) => planBench(size(100_000_000), r) },
     { names: ['sim.compression.1000-per-s', 'sim.compression.1000-per-s.faulty-run'], run: (r) => simCompression1000(simSizes, r) },
+    { names: ['dataset.generate.bank'], run: (r) => datasetBench(size(1_000_000), r) },
   ];
   const selected = (name: string): boolean => only.length === 0 || only.some((prefix) => name.startsWith(prefix));
   const chosen = suites.filter((s) => s.names.some(selected));

@@ -1,0 +1,363 @@
+/**
+ * The offline fold: runs an app's processes over input events without a store, a runner or a clock,
+ * and hands every append and snapshot the real runtime would have made to a sink — in one pass, at
+ * the speed of the handlers themselves.
+ *
+ * It mirrors `ProcessRunner` (src/runtime/runner.ts) rule for rule, so a generated store is one the
+ * runtime could have written:
+ * - inputs are merged by event time, ties by input order, and an event is taken only while every
+ *   input has one (at the end, a join waits for its quiet inputs exactly like a runner without idle
+ *   events); every taken event — platform events included — gets the next merged number `m`;
+ * - per input event and shard key (the input's key function, deduplicated, in its order) the real
+ *   handler runs on that shard's state; outputs (or a `$progress` marker when there are only effects)
+ *   are one append to the same key of the output stream, each event with time = the input's time and
+ *   meta `{v, m, in: [inputIndex, inputPosition]}`;
+ * - after every `everyEvents` taken events, a snapshot round: each shard changed since the last
+ *   round, then the `$round` record `{m, consumed}`, all at position m and time = the watermark.
+ * Time-based snapshot policies (`everyMs`) depend on the runner's wall clock and are not reproduced.
+ *
+ * Processes run in graph order after each input event, so every stream's positions follow the order
+ * its writer produced them, as in a live system that keeps up. Effects are counted, never performed.
+ */
+import type { AppDef, InputEvent, ProcessDef } from '../../src/app/define.ts';
+import { ingressStreams } from '../../src/app/define.ts';
+import type { EventMeta, JsonValue, Snapshot, StoredEvent } from '../../src/model/event.ts';
+import { HandlerBugError, PROGRESS_EVENT, ROUND_SHARD } from '../../src/runtime/runner.ts';
+import { HandlerCallContext } from '../../src/runtime/handler-context.ts';
+
+/** One append as the store receives it: events already placed (seq, position) and serialized. */
+export interface FoldedBatch {
+  readonly stream: string;
+  readonly key: string;
+  readonly events: readonly StoredEvent[];
+  readonly dataTexts: readonly string[];
+  /** The meta of each event as JSON (undefined for input events, which carry none). */
+  readonly metaTexts: ReadonlyArray<string | undefined>;
+}
+
+export interface FoldSink {
+  batch(batch: FoldedBatch): void;
+  snapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): void;
+}
+
+export interface FoldOptions {
+  readonly app: AppDef;
+  /** Version of processes without an explicit tag (the runtime uses the app's source hash). */
+  readonly version: string;
+  /** Snapshot round every this many input events, for every process (0: none); default: each process's policy. */
+  readonly snapshotEvery?: number;
+  readonly sink: FoldSink;
+}
+
+export interface ProcessFoldStats {
+  readonly process: string;
+  readonly version: string;
+  readonly eventsIn: number;
+  readonly eventsOut: number;
+  readonly rounds: number;
+  readonly shards: number;
+  /** Effects requested (not performed offline). */
+  readonly effects: number;
+  /** Input events left waiting because another input of the process had nothing (joins only). */
+  readonly waiting: number;
+}
+
+interface ShardState {
+  state: unknown;
+  dirty: boolean;
+}
+
+/** Places events: the next global position and each shard's next seq, as a store would. */
+class Placement {
+  lastPosition = 0;
+  /** Last seq per key, per stream (nested maps: no key concatenation per event). */
+  readonly seqs = new Map<string, Map<string, number>>();
+  readonly events = new Map<string, number>();
+  firstSeq = 0;
+
+  /** Places `count` events; returns the first position and sets `firstSeq`. */
+  place(stream: string, key: string, count: number): number {
+    let shards = this.seqs.get(stream);
+    if (shards === undefined) {
+      this.seqs.set(stream, (shards = new Map()));
+      this.events.set(stream, 0);
+    }
+    const seq = shards.get(key) ?? 0;
+    shards.set(key, seq + count);
+    this.events.set(stream, (this.events.get(stream) as number) + count);
+    this.firstSeq = seq + 1;
+    const firstPosition = this.lastPosition + 1;
+    this.lastPosition += count;
+    return firstPosition;
+  }
+}
+
+/** Appends a batch to the sink and delivers its events to the processes reading the stream. */
+type Emit = (stream: string, key: string, events: Array<{ type: string; time: number; dataText: string; meta?: EventMeta; metaText?: string; data?: unknown }>) => void;
+
+class ProcessFold {
+  readonly version: string;
+  private readonly versionJson: string;
+  private readonly everyEvents: number;
+  private readonly queues: StoredEvent[][];
+  private readonly heads: number[];
+  private readonly lastPosition: number[];
+  private readonly lastTime: Array<number | null>;
+  readonly shards = new Map<string, ShardState>();
+  private m = 0;
+  private eventsSinceRound = 0;
+  eventsIn = 0;
+  eventsOut = 0;
+  rounds = 0;
+  effects = 0;
+
+  constructor(
+    readonly def: ProcessDef<unknown>,
+    version: string,
+    snapshotEvery: number | undefined,
+    private readonly emit: Emit,
+    private readonly sink: FoldSink,
+  ) {
+    this.version = def.version ?? version;
+    this.versionJson = JSON.stringify(this.version);
+    this.everyEvents = snapshotEvery ?? def.snapshots.everyEvents;
+    this.queues = def.inputs.map(() => []);
+    this.heads = def.inputs.map(() => 0);
+    this.lastPosition = def.inputs.map(() => 0);
+    this.lastTime = def.inputs.map(() => null);
+  }
+
+  deliver(inputIndex: number, event: StoredEvent): void {
+    (this.queues[inputIndex] as StoredEvent[]).push(event);
+  }
+
+  get waiting(): number {
+    let n = 0;
+    for (let i = 0; i < this.queues.length; i++) n += (this.queues[i] as StoredEvent[]).length - (this.heads[i] as number);
+    return n;
+  }
+
+  /** Takes events while every input has one (the runner's `pickNext`). */
+  pump(): void {
+    const inputs = this.queues.length;
+    for (;;) {
+      let best = -1;
+      let bestTime = 0;
+      for (let i = 0; i < inputs; i++) {
+        const head = (this.queues[i] as StoredEvent[])[this.heads[i] as number];
+        if (head === undefined) {
+          this.compact();
+          return;
+        }
+        if (best < 0 || head.time < bestTime) {
+          best = i;
+          bestTime = head.time;
+        }
+      }
+      const queue = this.queues[best] as StoredEvent[];
+      const event = queue[this.heads[best] as number] as StoredEvent;
+      this.heads[best] = (this.heads[best] as number) + 1;
+      this.lastPosition[best] = event.position;
+      this.lastTime[best] = event.time;
+      this.m++;
+      this.eventsIn++;
+      this.eventsSinceRound++;
+      this.handle(best, event);
+      if (this.everyEvents > 0 && this.eventsSinceRound >= this.everyEvents) this.round();
+    }
+  }
+
+  private compact(): void {
+    for (let i = 0; i < this.queues.length; i++) {
+      const head = this.heads[i] as number;
+      const queue = this.queues[i] as StoredEvent[];
+      if (head === queue.length) {
+        queue.length = 0;
+        this.heads[i] = 0;
+      } else if (head > 4096) {
+        this.queues[i] = queue.slice(head);
+        this.heads[i] = 0;
+      }
+    }
+  }
+
+  private handle(inputIndex: number, event: StoredEvent): void {
+    if (event.type.startsWith('$')) return; // platform events only move watermarks
+    const handler = this.def.handlers[inputIndex]?.[event.type];
+    if (handler === undefined) return;
+    for (const key of this.keysOf(inputIndex, event)) {
+      let shard = this.shards.get(key);
+      if (shard === undefined) {
+        shard = { state: this.def.initial(key), dirty: false };
+        this.shards.set(key, shard);
+      }
+      const ctx = new HandlerCallContext(this.def.name, this.version, key, event.time, this.m);
+      let next: unknown;
+      try {
+        next = handler(shard.state, event as InputEvent<string, unknown>, ctx as never);
+      } catch (e) {
+        throw new HandlerBugError(this.def.name, key, event, e);
+      }
+      if (next === undefined) throw new HandlerBugError(this.def.name, key, event, 'returned undefined instead of the new state');
+      shard.state = next;
+      shard.dirty = true;
+      // A generated history's effects never happened: they are counted, not performed.
+      this.effects += ctx.effects.length;
+      if (ctx.outputs.length === 0 && ctx.effects.length === 0) continue;
+      const meta = { v: this.version, m: this.m, in: [inputIndex, event.position] };
+      const metaText = `{"v":${this.versionJson},"m":${this.m},"in":[${inputIndex},${event.position}]}`; // JSON.stringify(meta), faster
+      const events =
+        ctx.outputs.length > 0
+          ? ctx.outputs.map((o) => ({ type: o.type, time: event.time, dataText: stringify(o.data, this.def.name, o.type), meta, metaText }))
+          : [{ type: PROGRESS_EVENT, time: event.time, dataText: 'null', meta, metaText }];
+      this.eventsOut += events.length;
+      this.emit(this.def.output.name, key, events);
+    }
+  }
+
+  private keysOf(inputIndex: number, event: StoredEvent): string[] {
+    const keyFn = this.def.inputs[inputIndex]?.key;
+    if (keyFn === undefined) return [event.key];
+    const k = keyFn(event as never);
+    const keys = typeof k === 'string' ? [k] : k;
+    const out: string[] = [];
+    for (const key of keys) {
+      if (typeof key !== 'string' || key === '') throw new HandlerBugError(this.def.name, String(key), event, `its input key function returned ${JSON.stringify(key)}, not a non-empty string`);
+      if (!out.includes(key)) out.push(key);
+    }
+    return out;
+  }
+
+  private watermark(): number | null {
+    let min: number | null = null;
+    for (const t of this.lastTime) {
+      if (t === null) return null;
+      if (min === null || t < min) min = t;
+    }
+    return min;
+  }
+
+  /** The runner's `takeSnapshotRound`: changed shards first, the round marker last. */
+  round(): void {
+    const time = this.watermark() ?? 0;
+    const encoder = new TextEncoder();
+    for (const [key, shard] of this.shards) {
+      if (!shard.dirty) continue;
+      this.sink.snapshot({ process: this.def.name, version: this.version, shard: key, position: this.m, time, data: encoder.encode(JSON.stringify({ state: shard.state })) });
+      shard.dirty = false;
+    }
+    const round = { m: this.m, consumed: [...this.lastPosition] };
+    this.sink.snapshot({ process: this.def.name, version: this.version, shard: ROUND_SHARD, position: this.m, time, data: encoder.encode(JSON.stringify(round)) });
+    this.rounds++;
+    this.eventsSinceRound = 0;
+  }
+}
+
+function stringify(data: unknown, process: string, type: string): string {
+  const text = JSON.stringify(data);
+  if (text === undefined) throw new TypeError(`process ${process} emitted ${type} with data that is not JSON-serializable`);
+  return text;
+}
+
+/** Processes in graph order: every process after the writers of the streams it reads. */
+export function graphOrder(app: AppDef): ProcessDef<unknown>[] {
+  const writer = new Map(app.processes.map((p) => [p.output.name, p]));
+  const order: ProcessDef<unknown>[] = [];
+  const state = new Map<ProcessDef<unknown>, 'visiting' | 'done'>();
+  const visit = (p: ProcessDef<unknown>, path: string[]) => {
+    const s = state.get(p);
+    if (s === 'done') return;
+    if (s === 'visiting') throw new TypeError(`app ${app.name}: processes read each other in a cycle (${[...path, p.name].join(' → ')}); the fold needs a graph without cycles`);
+    state.set(p, 'visiting');
+    for (const input of p.inputs) {
+      const upstream = writer.get(input.stream.name);
+      if (upstream !== undefined) visit(upstream, [...path, p.name]);
+    }
+    state.set(p, 'done');
+    order.push(p);
+  };
+  for (const p of app.processes) visit(p, []);
+  return order;
+}
+
+export class AppFold {
+  private readonly placement = new Placement();
+  private readonly folds: ProcessFold[];
+  private readonly readers = new Map<string, Array<{ fold: ProcessFold; inputIndex: number }>>();
+  private readonly ingress: Set<string>;
+
+  constructor(private readonly options: FoldOptions) {
+    const emit: Emit = (stream, key, events) => this.append(stream, key, events);
+    this.folds = graphOrder(options.app).map((def) => new ProcessFold(def, options.version, options.snapshotEvery, emit, options.sink));
+    for (const fold of this.folds) {
+      fold.def.inputs.forEach((input, inputIndex) => {
+        let list = this.readers.get(input.stream.name);
+        if (list === undefined) this.readers.set(input.stream.name, (list = []));
+        list.push({ fold, inputIndex });
+      });
+    }
+    this.ingress = new Set(ingressStreams(options.app).map((s) => s.name));
+  }
+
+  /** Appends one input event to an ingress stream, then lets every process take what it can. */
+  input(stream: string, key: string, type: string, time: number, data: JsonValue): void {
+    if (!this.ingress.has(stream)) throw new TypeError(`stream ${stream} is not an input stream of app ${this.options.app.name}`);
+    this.append(stream, key, [{ type, time, dataText: JSON.stringify(data), data }]);
+    for (const fold of this.folds) fold.pump();
+  }
+
+  /** Global position of the last event placed. */
+  get lastPosition(): number {
+    return this.placement.lastPosition;
+  }
+
+  /** Every process's current state per shard (tests compare it with the runtime's). */
+  states(process: string): ReadonlyMap<string, unknown> {
+    const fold = this.folds.find((f) => f.def.name === process);
+    if (fold === undefined) throw new TypeError(`no process ${process}`);
+    return new Map([...fold.shards].map(([key, s]) => [key, s.state]));
+  }
+
+  /** Events and shards per stream placed so far (inputs and outputs). */
+  streams(): Array<{ stream: string; events: number; shards: number }> {
+    return [...this.placement.seqs.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([stream, shards]) => ({ stream, events: this.placement.events.get(stream) ?? 0, shards: shards.size }));
+  }
+
+  stats(): ProcessFoldStats[] {
+    return this.folds.map((f) => ({
+      process: f.def.name,
+      version: f.version,
+      eventsIn: f.eventsIn,
+      eventsOut: f.eventsOut,
+      rounds: f.rounds,
+      shards: f.shards.size,
+      effects: f.effects,
+      waiting: f.waiting,
+    }));
+  }
+
+  private append(stream: string, key: string, events: Parameters<Emit>[2]): void {
+    const firstPosition = this.placement.place(stream, key, events.length);
+    const firstSeq = this.placement.firstSeq;
+    const stored: StoredEvent[] = new Array(events.length);
+    const dataTexts: string[] = new Array(events.length);
+    const metaTexts: Array<string | undefined> = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as Parameters<Emit>[2][number];
+      // Readers see what the store would hand back: the payload as parsed from its JSON.
+      const data = (e.meta === undefined && e.data !== undefined ? e.data : JSON.parse(e.dataText)) as JsonValue;
+      stored[i] =
+        e.meta === undefined
+          ? { stream, key, seq: firstSeq + i, position: firstPosition + i, time: e.time, type: e.type, data }
+          : { stream, key, seq: firstSeq + i, position: firstPosition + i, time: e.time, type: e.type, data, meta: e.meta };
+      dataTexts[i] = e.dataText;
+      metaTexts[i] = e.metaText;
+    }
+    this.options.sink.batch({ stream, key, events: stored, dataTexts, metaTexts });
+    const readers = this.readers.get(stream);
+    if (readers === undefined) return;
+    for (const { fold, inputIndex } of readers) for (const e of stored) fold.deliver(inputIndex, e);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * `spive dataset generate`: a ready embedded store for an example, as if it had run in production —
+ * realistic input events (shape.ts), the example's real processes folded over them offline (fold.ts)
+ * with the outputs and snapshots the runtime would have written, bulk-loaded into a new store
+ * (src/store/embedded/bulk-writer.ts) and sealed to Arrow and Parquet.
+ */
+import { fileURLToPath } from 'node:url';
+import { ingressStreams } from '../../src/app/define.ts';
+import { loadApp } from '../../src/app/load-app.ts';
+import { seededRandom } from '../../src/random/random.ts';
+import { BulkWriter } from '../../src/store/embedded/bulk-writer.ts';
+import type { FileSystem } from '../../src/store/embedded/file-system.ts';
+import { dailyCycleTimes, DAY_MS } from './shape.ts';
+import { AppFold, type ProcessFoldStats } from './fold.ts';
+import type { DatasetExample } from './examples/index.ts';
+
+export interface GenerateOptions {
+  readonly example: DatasetExample;
+  /** Folder of the new store (must not exist, or be empty). */
+  readonly out: string;
+  /** Input events to generate. */
+  readonly events: number;
+  readonly keys: number;
+  readonly skew: number;
+  readonly seed: number;
+  /** Simulated days the input events span. */
+  readonly days: number;
+  /** First instant of the span (ms since the epoch). */
+  readonly startMs: number;
+  /** Snapshot round every N input events for every process (0: none); default: each process's own policy. */
+  readonly snapshotEvery?: number;
+  /** Seal to Arrow and Parquet (default true). */
+  readonly seal?: boolean;
+  readonly segmentBytes?: number;
+  readonly fs?: FileSystem;
+  readonly onProgress?: (inputsDone: number, total: number) => void;
+  readonly warn?: (message: string) => void;
+}
+
+export interface StreamSummary {
+  readonly stream: string;
+  readonly events: number;
+  readonly shards: number;
+}
+
+export interface GenerateResult {
+  readonly example: string;
+  readonly app: string;
+  readonly path: string;
+  /** Input events generated. */
+  readonly events: number;
+  /** Distinct keys of the input events. */
+  readonly keys: number;
+  readonly minTime: number | null;
+  readonly maxTime: number | null;
+  /** Every event in the store: inputs and process outputs. */
+  readonly storeEvents: number;
+  readonly snapshots: number;
+  readonly streams: readonly StreamSummary[];
+  readonly processes: readonly ProcessFoldStats[];
+  readonly seed: number;
+  readonly skew: number;
+  readonly walBytes: number;
+  readonly wallMs: number;
+}
+
+/** 2024-01-01T00:00:00Z: a fixed start, so a dataset depends on its options only. */
+export const DEFAULT_START_MS = Date.UTC(2024, 0, 1);
+const FLUSH_BYTES = 32 * 1024 * 1024;
+
+export async function generateDataset(options: GenerateOptions): Promise<GenerateResult> {
+  const started = performance.now();
+  const { example } = options;
+  const loaded = await loadApp(fileURLToPath(example.app));
+  const random = seededRandom(options.seed).stream(`dataset/${example.name}`);
+  const times = dailyCycleTimes(options.events, { startMs: options.startMs, spanMs: Math.round(options.days * DAY_MS), amplitude: 0.6, peakHour: 15 }, random.stream('times'));
+  const make = example.inputs({ keys: options.keys, skew: options.skew, random: random.stream('inputs') });
+
+  const writer = await BulkWriter.create(options.out, {
+    ...(options.fs === undefined ? {} : { fs: options.fs }),
+    ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
+    seal: options.seal !== false,
+    command: `spive dataset generate ${example.name}`,
+    ...(options.warn === undefined ? {} : { warn: options.warn }),
+  });
+  let minTime: number | null = null;
+  let maxTime: number | null = null;
+  const fold = new AppFold({
+    app: loaded.app,
+    version: loaded.version,
+    ...(options.snapshotEvery === undefined ? {} : { snapshotEvery: options.snapshotEvery }),
+    sink: {
+      batch(batch) {
+        writer.append(batch);
+      },
+      snapshot(snapshot) {
+        writer.putSnapshot(snapshot);
+      },
+    },
+  });
+  const ingress = new Set(ingressStreams(loaded.app).map((s) => s.name));
+  let summary;
+  try {
+    for (let i = 0; i < options.events; i++) {
+      const input = make(i);
+      const time = times[i] as number;
+      fold.input(input.stream, input.key, input.type, time, input.data);
+      if (minTime === null || time < minTime) minTime = time;
+      if (maxTime === null || time > maxTime) maxTime = time;
+      if ((i & 1023) === 1023) {
+        if (writer.buffered > FLUSH_BYTES) await writer.flush();
+        if ((i & 0xffff) === 0xffff) options.onProgress?.(i + 1, options.events);
+      }
+    }
+    summary = await writer.finish();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+  options.onProgress?.(options.events, options.events);
+  return {
+    example: example.name,
+    app: loaded.file,
+    path: options.out,
+    events: options.events,
+    keys: fold.streams().filter((s) => ingress.has(s.stream)).reduce((n, s) => n + s.shards, 0),
+    minTime,
+    maxTime,
+    storeEvents: summary.events,
+    snapshots: summary.snapshots,
+    streams: fold.streams(),
+    processes: fold.stats(),
+    seed: options.seed,
+    skew: options.skew,
+    walBytes: summary.walBytes,
+    wallMs: performance.now() - started,
+  };
+}

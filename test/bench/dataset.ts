@@ -1,0 +1,45 @@
+/**
+ * dataset.generate.bank (store events/s; higher is better): `spive dataset generate bank` end to end —
+ * Zipf/daily-cycle inputs, the bank's real ledger and balances handlers folded offline, every output
+ * and snapshot bulk-loaded into a new embedded store, sealed to Arrow and Parquet — counted in events
+ * written to the store (inputs + outputs) per second. Snapshot rounds every 10,000 inputs (the
+ * default cadence of 1,000 makes snapshots, not events, dominate the bytes; see docs/datasets.md).
+ * Baseline: the same number of events appended to a fresh embedded store the ordinary way (batches of
+ * 100 from 64 concurrent appenders, group commit, sealing included by waiting for close): what
+ * building that store through the store's API costs, with no handlers and no snapshots at all.
+ */
+import { join } from 'node:path';
+import { EmbeddedStore, type NewEvent } from '../../src/index.ts';
+import { bankExample } from '../../analyzer/dataset/examples/bank.ts';
+import { DEFAULT_START_MS, generateDataset } from '../../analyzer/dataset/generate.ts';
+import { fmt, info, makeBatch, makeTemp, removeTemp, STREAM, type BenchResult } from './util.ts';
+
+export async function datasetBench(inputs: number, results: (r: BenchResult) => void): Promise<void> {
+  const dir = makeTemp('dataset');
+  try {
+    const started = performance.now();
+    const generated = await generateDataset({ example: bankExample, out: join(dir, 'bank'), events: inputs, keys: 10_000, skew: 0.99, seed: 1, days: 30, startMs: DEFAULT_START_MS, snapshotEvery: 10_000 });
+    const ms = performance.now() - started;
+    const rate = (generated.storeEvents / ms) * 1000;
+    info(`dataset.generate.bank: ${fmt(inputs)} inputs → ${fmt(generated.storeEvents)} events, ${fmt(generated.snapshots)} snapshots in ${fmt(ms)} ms = ${fmt(rate)} events/s (${fmt((inputs / ms) * 1000)} inputs/s)`);
+
+    const store = await EmbeddedStore.open(join(dir, 'baseline'));
+    const pool: NewEvent[][] = [];
+    for (let b = 0; b < 256; b++) pool.push(makeBatch(b * 100, 100, b));
+    const batches = Math.ceil(generated.storeEvents / 100);
+    let next = 0;
+    const baseStarted = performance.now();
+    const worker = async (): Promise<void> => {
+      for (let b = next++; b < batches; b = next++) await store.append(STREAM, `acct-${(b * 7919) % 4096}`, pool[b % pool.length] as NewEvent[]);
+    };
+    await Promise.all(Array.from({ length: 64 }, worker));
+    await store.seal();
+    await store.close();
+    const baseMs = performance.now() - baseStarted;
+    const baseRate = ((batches * 100) / baseMs) * 1000;
+    info(`dataset.generate.bank baseline: ${fmt(batches * 100)} events appended and sealed in ${fmt(baseMs)} ms = ${fmt(baseRate)} events/s`);
+    results({ bench: 'dataset.generate.bank', value: rate, unit: 'events/s', baseline: baseRate });
+  } finally {
+    removeTemp(dir);
+  }
+}

@@ -15,7 +15,7 @@ import { makespan } from './makespan.ts';
 import { shardWork, type ShardSnapshot, type ShardWork } from './shard-work.ts';
 import { adviseSnapshots } from './snapshot-advice-for.ts';
 import { byCost, cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, taskCpuMs, type ExtraWork } from './strategies.ts';
-import type { CostModel, DownstreamEstimate, ReplayPlan, ShardTask, StrategyEstimate } from './types.ts';
+import type { CostModel, DownstreamEstimate, ReplayPlan, ShardTask, StrategyEstimate, StrategyName } from './types.ts';
 
 export interface PlanRequest {
   readonly store: EventStore;
@@ -36,6 +36,8 @@ export interface PlanRequest {
   readonly costs?: ReadonlyMap<string, CostModel>;
   /** Include snapshot cadence advice; `changeEveryMs` is the assumed mean event time between changes when the store shows none. */
   readonly adviseSnapshots?: { readonly changeEveryMs: number };
+  /** Force this strategy instead of the cheapest (`spive replay --strategy`); it must be applicable. */
+  readonly strategy?: StrategyName;
 }
 
 export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
@@ -69,6 +71,8 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
   const costs = new Map(request.costs ?? []);
   const costOf = async (q: AnyProcess, sampleSize: number): Promise<CostModel> => {
     let c = costs.get(q.name);
+    // Figures measured by real replays of this version beat a sample calibration.
+    c ??= await catalogue.calibrationFor(q.name, versionOf(q, request.appVersion), 'replay');
     if (c === undefined) {
       c = await calibrate({ store, process: q, version: versionOf(q, request.appVersion), sampleSize, ...(request.clock === undefined ? {} : { clock: request.clock }) });
       costs.set(q.name, c);
@@ -119,7 +123,7 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
     estimate('full-rebuild', work.shards.map((s, i) => (s.affected ? (scratch[affectedIndex[i] as number] as ShardTask) : scratchTask(cost, s))), extraAll, workers, `every shard of ${p.name} and of its ${downstream.processes.length} downstream processes from the beginning`),
   ];
   const unchanged = since === null && fromVersion === toVersion;
-  const chosenRow = unchanged ? undefined : choose(rows.map((r) => r.estimate));
+  const chosenRow = unchanged ? undefined : request.strategy === undefined ? choose(rows.map((r) => r.estimate)) : forced(rows.map((r) => r.estimate), request.strategy);
   const chosen = chosenRow === undefined ? null : rows.find((r) => r.estimate.name === chosenRow.name);
   const stats = await catalogue.streams();
   phase('strategies');
@@ -154,6 +158,12 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
     advice.push(await adviseSnapshots({ store, catalogue, process: q, cost: await costOf(q, 500), changeEveryMs: request.adviseSnapshots.changeEveryMs }));
   }
   return { ...plan, advice };
+}
+
+function forced(rows: readonly StrategyEstimate[], name: StrategyName): StrategyEstimate {
+  const row = rows.find((r) => r.name === name) as StrategyEstimate;
+  if (!row.applicable) throw new InvalidInputError('--strategy', `a strategy that applies to this change (${name} does not: ${row.reason})`, name);
+  return row;
 }
 
 function checkGraph(app: AppDef, p: AnyProcess, streams: ReadonlyMap<string, unknown>, location: string): void {
@@ -281,7 +291,7 @@ async function planDownstream(
       lineage: lineage.keys === 'all' ? 'all' : 'exact',
       reason: lineage.reason,
       shards: followers.length,
-      sampleKeys: followers.slice(0, 20).map((s) => s.key),
+      sampleKeys: followers.map((s) => s.key).sort().slice(0, 20),
       eventsToRead: tasks.reduce((n, t) => n + t.events, 0),
       estimatedCpuMs: round(cpu),
       estimatedWallMs: round(wall),

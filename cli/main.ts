@@ -10,6 +10,7 @@ import { registerDataset } from './commands/dataset.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerFuzz } from './commands/fuzz.ts';
 import { registerImport } from './commands/import.ts';
+import { registerReplay } from './commands/replay.ts';
 import { registerReplayPlan } from './commands/replay-plan.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSimulate } from './commands/simulate.ts';
@@ -43,6 +44,7 @@ export function buildProgram(context: CommandContext): Command {
   registerAppend(program, context);
   registerStore(program, context);
   registerReplayPlan(program, context);
+  registerReplay(program, context);
   registerDataset(program, context);
   registerImport(program, context);
   // Every subcommand inherits the same error handling and output streams.

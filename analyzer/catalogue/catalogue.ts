@@ -12,6 +12,7 @@ import type { SealedHistoryFile } from '../../src/store/event-store.ts';
 import { realClock, type Clock } from '../../src/time/clock.ts';
 import { assert } from '../../src/util/assert.ts';
 import { Duck, sqlString } from '../duckdb.ts';
+import type { CostModel } from '../types.ts';
 
 /** Where a catalogue's history comes from (an event store, or a bare folder of Parquet files for benchmarks). */
 export interface HistorySource {
@@ -44,7 +45,7 @@ export interface UpdateReport {
  * event count (hourly buckets made it almost as large as the log itself for cold keys).
  */
 export const DEFAULT_BUCKET_MS = 86_400_000;
-const FORMAT = 'spive-stats-2';
+const FORMAT = 'spive-stats-3';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS info (name VARCHAR PRIMARY KEY, value VARCHAR);
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS key_totals (stream VARCHAR, key VARCHAR, events DOUBL
 CREATE TABLE IF NOT EXISTS stream_totals (stream VARCHAR, events DOUBLE, shards DOUBLE, min_time DOUBLE, max_time DOUBLE, last_position DOUBLE);
 CREATE TABLE IF NOT EXISTS calibration (
   process VARCHAR, version VARCHAR, source VARCHAR, ns_per_event DOUBLE, ns_per_byte DOUBLE,
-  ns_per_snapshot_byte DOUBLE, ns_per_shard DOUBLE, samples DOUBLE, recorded_at DOUBLE);
+  ns_per_snapshot_byte DOUBLE, ns_per_snapshot DOUBLE, ns_per_shard DOUBLE, samples DOUBLE, recorded_at DOUBLE);
 `;
 
 /** The tail's rows carry this source id; they are replaced on every update. */
@@ -75,12 +76,16 @@ export class StatsCatalogue {
     const bucketMs = options.bucketMs ?? DEFAULT_BUCKET_MS;
     assert(Number.isSafeInteger(bucketMs) && bucketMs > 0, 'bucketMs is a positive integer');
     const db = await Duck.open(path ?? ':memory:');
-    await db.run(SCHEMA);
+    await db.run('CREATE TABLE IF NOT EXISTS info (name VARCHAR PRIMARY KEY, value VARCHAR)');
     const info = new Map((await db.rows<{ name: string; value: string }>('SELECT name, value FROM info')).map((r) => [r.name, r.value]));
     if (info.get('format') !== FORMAT || info.get('bucketMs') !== String(bucketMs)) {
-      await clear(db);
+      // Another format or bucket width: everything is derived, so start over (tables may differ in shape).
+      for (const table of ['sources', 'buckets', 'versions', 'key_totals', 'stream_totals', 'calibration', 'plan_snapshots', 'plan_keys', 'plan_trace']) {
+        await db.run(`DROP TABLE IF EXISTS ${table}`);
+      }
       await db.run(`DELETE FROM info; INSERT INTO info VALUES ('format', ${sqlString(FORMAT)}), ('bucketMs', ${sqlString(String(bucketMs))})`);
     }
+    await db.run(SCHEMA);
     return new StatsCatalogue(db, bucketMs);
   }
 
@@ -144,6 +149,33 @@ export class StatsCatalogue {
       `SELECT version, sum(events) AS events, min(min_time) AS "minTime", max(max_time) AS "maxTime", max(last_position) AS "lastPosition"
        FROM versions WHERE stream = ${sqlString(stream)} AND version IS NOT NULL GROUP BY version ORDER BY "lastPosition"`,
     );
+  }
+
+  /** Records a process version's measured cost model (e.g. `source: 'replay'` after a real replay). */
+  async recordCalibration(model: CostModel, version: string, recordedAt: number): Promise<void> {
+    await this.db.run(
+      `DELETE FROM calibration WHERE process = ${sqlString(model.process)} AND version = ${sqlString(version)} AND source = ${sqlString(model.source)};
+       INSERT INTO calibration VALUES (${sqlString(model.process)}, ${sqlString(version)}, ${sqlString(model.source)}, ${model.nsPerEvent}, ${model.nsPerByte},
+         ${model.nsPerSnapshotByte}, ${model.nsPerSnapshot}, ${model.nsPerShard}, ${model.samples}, ${recordedAt})`,
+    );
+  }
+
+  /** The newest recorded cost model of a process version from `source`, if any. */
+  async calibrationFor(process: string, version: string, source: CostModel['source']): Promise<CostModel | undefined> {
+    const [row] = await this.db.rows<{ ns_per_event: number; ns_per_byte: number; ns_per_snapshot_byte: number; ns_per_snapshot: number; ns_per_shard: number; samples: number }>(
+      `SELECT * FROM calibration WHERE process = ${sqlString(process)} AND version = ${sqlString(version)} AND source = ${sqlString(source)} ORDER BY recorded_at DESC LIMIT 1`,
+    );
+    if (row === undefined) return undefined;
+    return {
+      process,
+      nsPerEvent: row.ns_per_event,
+      nsPerByte: row.ns_per_byte,
+      nsPerSnapshotByte: row.ns_per_snapshot_byte,
+      nsPerSnapshot: row.ns_per_snapshot,
+      nsPerShard: row.ns_per_shard,
+      source,
+      samples: row.samples,
+    };
   }
 
   close(): void {

@@ -14,17 +14,18 @@
  *    the input. On restart a shard is in catch-up exactly up to the `m` of its last output: each input
  *    is reflected once, and effects happen live only.
  */
-import type { HandlerContext, InputEvent, ProcessDef } from '../app/define.ts';
+import type { InputEvent, ProcessDef } from '../app/define.ts';
 import { isConflict, isFenced, isLeaseHeld, isUnavailable, UnavailableError } from '../model/errors.ts';
 import type { StoredEvent } from '../model/event.ts';
 import { ALL_SHARDS, bucketOf, rangeContains, type ShardRange } from '../model/shard.ts';
-import { deriveSeed, seededRandom, type Random } from '../random/random.ts';
+import type { Random } from '../random/random.ts';
 import type { AppendOptions, EventStore, Lease } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerHandle, Timers } from '../time/timers.ts';
 import { assert, AssertionError } from '../util/assert.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { EffectBugError, type GatewayRuntime } from './gateway-runtime.ts';
+import { HandlerCallContext } from './handler-context.ts';
 import { InputCursor } from './input-cursor.ts';
 import type { RuntimeLog } from './log.ts';
 import type { RuntimeMutation } from './mutations.ts';
@@ -427,7 +428,7 @@ export class ProcessRunner {
     for (const key of this.keysOf(inputIndex, event)) {
       // A known shard costs no await (this runs once per input event).
       const shard = this.shards.get(key) ?? (await this.shard(key));
-      const ctx = new Context(this.def.name, this.options.version, key, event.time, this.m);
+      const ctx = new HandlerCallContext(this.def.name, this.options.version, key, event.time, this.m);
       let next: unknown;
       try {
         next = handler(shard.state, event as InputEvent<string, unknown>, ctx);
@@ -487,7 +488,7 @@ export class ProcessRunner {
   }
 
   /** Submits the outputs of one input; returns a promise only when too many appends are in flight (wait for one). */
-  private appendOutputs(key: string, shard: Shard, inputIndex: number, event: StoredEvent, ctx: Context): Promise<void> | undefined {
+  private appendOutputs(key: string, shard: Shard, inputIndex: number, event: StoredEvent, ctx: HandlerCallContext): Promise<void> | undefined {
     const meta = { v: this.options.version, m: this.m, in: [inputIndex, event.position] };
     const events =
       ctx.outputs.length > 0
@@ -702,41 +703,5 @@ export function idleKey(range: ShardRange): string {
   for (let i = 0; ; i++) {
     const key = `${IDLE_EVENT}/${i}`;
     if (rangeContains(range, bucketOf(key))) return key;
-  }
-}
-
-/** Collects a handler's outputs and effect requests; nothing leaves until the handler has returned. */
-class Context implements HandlerContext<Record<string, unknown>> {
-  readonly outputs: Array<{ type: string; data: unknown }> = [];
-  readonly effects: Array<{ gateway: string; request: unknown; index: number }> = [];
-  private ids = 0;
-  private rng: Random | undefined;
-
-  constructor(
-    readonly process: string,
-    readonly version: string,
-    readonly key: string,
-    readonly time: number,
-    private readonly m: number,
-  ) {}
-
-  emit(type: string, data: unknown): void {
-    if (typeof type !== 'string' || type === '' || type.startsWith('$')) {
-      throw new TypeError(`emit: event type must be a non-empty string not starting with '$', got ${JSON.stringify(type)}`);
-    }
-    this.outputs.push({ type, data });
-  }
-
-  effect<Req>(gateway: { name: string }, request: Req): void {
-    this.effects.push({ gateway: gateway.name, request, index: this.effects.length });
-  }
-
-  get random(): Random {
-    this.rng ??= seededRandom(deriveSeed(this.m, `${this.process}/${this.key}`));
-    return this.rng;
-  }
-
-  id(): string {
-    return `${this.process}:${this.key}:${this.m}:${this.ids++}`;
   }
 }

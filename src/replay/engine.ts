@@ -1,0 +1,163 @@
+/**
+ * `runReplay`: executes a replay job on a store. The changed process first — its planned shard
+ * tasks, into `<output>--<toVersion>` — then each downstream process in graph order, for the shards
+ * its inputs actually changed in (lineage re-derived from what the replay wrote: the base events a
+ * rebuilt shard dropped and the new ones it added, routed through the downstream's key functions),
+ * reading the upstream's new version through its version view. Effects are never performed.
+ */
+import type { AppDef, ProcessDef } from '../app/define.ts';
+import { InvalidInputError } from '../model/errors.ts';
+import type { EventStore } from '../store/event-store.ts';
+import type { Clock } from '../time/clock.ts';
+import { storedInput, type InputSequence } from './input.ts';
+import { versionedStreamName } from './naming.ts';
+import { replayProcess, type ProcessOutcome } from './process-replay.ts';
+import { ShardInputs } from './shard-inputs.ts';
+import { keysOf } from './shard-run.ts';
+import type { ReplayJob, ReplayProgress, ReplayResult, ShardJob, SuppressedEffect, VerifyReport } from './types.ts';
+import { verifyUnaffected } from './verify.ts';
+import { versionView, type VersionView } from './view.ts';
+
+export interface ReplayOptions {
+  readonly store: EventStore;
+  readonly app: AppDef;
+  /** Version of processes without an explicit tag (the app's source hash). */
+  readonly appVersion: string;
+  readonly job: ReplayJob;
+  readonly clock: Clock;
+  /** Keep every suppressed effect in the result (else they are only counted). */
+  readonly listEffects?: boolean;
+  /** Compare up to this many shards outside the affected set with the old output (false: no). */
+  readonly verify?: number | false;
+  /** Shards in flight at once per process. */
+  readonly concurrency?: number;
+  readonly onProgress?: (progress: ReplayProgress) => void;
+}
+
+/** What the changed process's run measured, for the analyzer's calibration. */
+export interface MeasuredCost {
+  readonly process: string;
+  readonly version: string;
+  /** The planner's CPU estimate of the shards that actually ran (not found complete). */
+  readonly estimatedCpuMs: number;
+  readonly actualMs: number;
+  readonly events: number;
+}
+
+export interface ReplayRun extends ReplayResult {
+  readonly measured: MeasuredCost | null;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: processes of any state and output
+type AnyProcess = ProcessDef<any, any>;
+
+export function processVersion(p: AnyProcess, appVersion: string): string {
+  return p.version ?? appVersion;
+}
+
+export async function runReplay(o: ReplayOptions): Promise<ReplayRun> {
+  const { store, app, job, clock } = o;
+  const started = clock.monotonicMs();
+  const find = (name: string, field: string): ProcessDef<unknown> => {
+    const p = app.processes.find((q) => q.name === name);
+    if (p === undefined) throw new InvalidInputError(field, `a process of app ${app.name} (${app.processes.map((q) => q.name).join(', ')})`, name);
+    return p as ProcessDef<unknown>;
+  };
+  const p = find(job.process, 'process');
+  const version = processVersion(p, o.appVersion);
+  if (version !== job.toVersion) {
+    throw new InvalidInputError('change.toVersion', `the app's current version of ${p.name} (${version}): the app changed since the plan was made; plan again`, job.toVersion);
+  }
+  const downstream = job.downstream.map((name, i) => find(name, `downstream[${i}].process`));
+
+  let eventsTotal = job.tasks.reduce((n, t) => n + (t.estimatedEvents ?? 0), 0);
+  let shardsTotal = job.tasks.length;
+  let eventsDone = 0;
+  let shardsDone = 0;
+  let current = p.name;
+  const report = () =>
+    o.onProgress?.({ process: current, eventsDone, eventsTotal: Math.max(eventsTotal, eventsDone), shardsDone, shardsTotal, elapsedMs: clock.monotonicMs() - started });
+  const onEvents = (n: number) => {
+    eventsDone += n;
+    report();
+  };
+  const onShard = (_: ShardJob) => {
+    shardsDone++;
+    report();
+  };
+
+  // ---- the changed process
+  const sequences = await Promise.all(p.inputs.map((i) => storedInput(store, i.stream.name)));
+  const inputs = await ShardInputs.open(p, sequences, new Set(job.tasks.map((t) => t.key)));
+  const outcomes: ProcessOutcome[] = [];
+  const first = await replayProcess({ store, process: p, version, generation: job.toVersion, fromVersion: job.fromVersion, inputs, tasks: job.tasks, clock, listEffects: o.listEffects === true, onEvents, onShard, ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }) });
+  outcomes.push(first);
+  let verify: VerifyReport | null = null;
+  if (o.verify !== undefined && o.verify !== false) {
+    verify = await verifyUnaffected({ store, process: p, version, inputs, sequences, affected: new Set(job.tasks.map((t) => t.key)), sample: o.verify });
+  }
+
+  // ---- downstream, by lineage, each reading its upstreams' new versions
+  const views = new Map<string, VersionView>();
+  const viewOf = async (stream: string): Promise<VersionView> => {
+    let v = views.get(stream);
+    if (v === undefined) {
+      v = await versionView(store, stream, job.toVersion);
+      views.set(stream, v);
+    }
+    return v;
+  };
+  const rebuilt = new Set<string>([p.output.name]);
+  for (const d of downstream) {
+    current = d.name;
+    const seqs: InputSequence[] = [];
+    const keys = new Set<string>();
+    for (let i = 0; i < d.inputs.length; i++) {
+      const name = (d.inputs[i] as { stream: { name: string } }).stream.name;
+      if (!rebuilt.has(name)) {
+        seqs.push(await storedInput(store, name));
+        continue;
+      }
+      const view = await viewOf(name);
+      seqs.push(view.input);
+      if (d.inputs[i]?.key === undefined) {
+        for (const k of view.changedKeys) if (!k.startsWith('$')) keys.add(k);
+        continue;
+      }
+      for (const e of [...view.removed, ...view.added]) {
+        if (e.type.startsWith('$') || d.handlers[i]?.[e.type] === undefined) continue;
+        for (const k of keysOf(d, i, e)) keys.add(k);
+      }
+    }
+    const tasks: ShardJob[] = [...keys].sort().map((key) => ({ key, mode: 'scratch' }));
+    const dInputs = await ShardInputs.open(d, seqs, keys);
+    shardsTotal += tasks.length;
+    for (const t of tasks) for (let i = 0; i < seqs.length; i++) if (d.inputs[i]?.key === undefined) eventsTotal += (seqs[i] as InputSequence).keyIndexes(t.key).length;
+    report();
+    outcomes.push(
+      await replayProcess({ store, process: d, version: processVersion(d, o.appVersion), generation: job.toVersion, fromVersion: null, inputs: dInputs, tasks, clock, listEffects: o.listEffects === true, onEvents, onShard, ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }) }),
+    );
+    rebuilt.add(d.output.name);
+  }
+
+  const processes = outcomes.map((x) => x.report);
+  const effects: SuppressedEffect[] = outcomes.flatMap((x) => x.effects);
+  const firstReport = first.report;
+  return {
+    strategy: job.strategy,
+    processes,
+    eventsRead: processes.reduce((n, r) => n + r.eventsRead, 0),
+    eventsWritten: processes.reduce((n, r) => n + r.eventsWritten, 0),
+    shards: processes.reduce((n, r) => n + r.shards, 0),
+    resumedShards: processes.reduce((n, r) => n + r.resumedShards, 0),
+    outputStream: versionedStreamName(p.output.name, job.toVersion),
+    suppressedEffects: outcomes.reduce((n, x) => n + x.suppressed, 0),
+    effects,
+    verify,
+    wallMs: Math.round(clock.monotonicMs() - started),
+    measured:
+      first.estimatedCpuMsRun > 0 && firstReport.eventsRead > 0
+        ? { process: p.name, version, estimatedCpuMs: first.estimatedCpuMsRun, actualMs: firstReport.wallMs, events: firstReport.eventsRead }
+        : null,
+  };
+}

@@ -41,6 +41,9 @@
  * - analyzer.stats.build.100m, analyzer.plan.100m, analyzer.stats.update.1m. See plan.ts: the
  *   replay planner's statistics catalogue and planning over a 100M-event history.
  *
+ * - replay.matrix.*. See replay-matrix.ts: the planner's choice and estimates against real replays of
+ *   every strategy on a matrix of generated stores.
+ *
  * - dataset.generate.bank (events/s; higher is better). See dataset.ts: `spive dataset generate bank`
  *   end to end (inputs, the real handlers folded offline, bulk load, sealing), against appending the
  *   same number of events through the store's API.
@@ -53,6 +56,7 @@ import { appendBatched, appendSingle, type AppendSizes } from './append.ts';
 import { bankLive } from './bank-live.ts';
 import { datasetBench } from './dataset.ts';
 import { planBench } from './plan.ts';
+import { replayMatrix } from './replay-matrix.ts';
 import { buildBigStore, openBench, scanBench, type BigStore, type BigStoreSizes } from './scan.ts';
 import { simBank, simCompression1000, type SimSizes } from './sim.ts';
 import { emit, fmt, info, removeAllTemps, removeTemp, type BenchResult } from './util.ts';
@@ -112,6 +116,10 @@ async function main(): Promise<void> {
     },
     { names: ['analyzer.stats.build.100m', 'analyzer.plan.100m', 'analyzer.stats.update.1m'], run: (r) => planBench(size(100_000_000), r) },
     { names: ['sim.compression.1000-per-s', 'sim.compression.1000-per-s.faulty-run'], run: (r) => simCompression1000(simSizes, r) },
+    {
+      names: ['replay.matrix.uniform.late-bug.fresh-snapshots.chosen', 'replay.matrix.skewed.mid-bug.chosen', 'replay.matrix.skewed.late-bug.rare-snapshots.chosen', 'replay.matrix.estimate-error.median'],
+      run: (r) => replayMatrix(quick ? 0.25 : 1, r),
+    },
     { names: ['dataset.generate.bank'], run: (r) => datasetBench(size(1_000_000), r) },
   ];
   const selected = (name: string): boolean => only.length === 0 || only.some((prefix) => name.startsWith(prefix));

@@ -110,6 +110,12 @@ export interface ProcessOptions<S, In extends Record<string, InputSpec>, Out ext
    */
   readonly on: { readonly [K in keyof In]?: HandlersFor<NoInfer<S>, EventsOfInput<In[K]>, Out> };
   readonly snapshots?: SnapshotPolicy;
+  /**
+   * Optional: every top-level payload field the handlers read (of any input). When they are all
+   * numbers, a replay folds the store's typed columns instead of decoding events (docs/apps.md,
+   * "Fast replay"). Checked in tests and `spive replay --verify`: reading another field is an error.
+   */
+  readonly reads?: readonly string[];
 }
 
 export interface ProcessDef<S = unknown, Out extends EventMap = EventMap> {
@@ -122,6 +128,8 @@ export interface ProcessDef<S = unknown, Out extends EventMap = EventMap> {
   /** handlers[inputIndex][eventType] */
   readonly handlers: ReadonlyArray<Readonly<Record<string, Handler<S, string, unknown, Out> | undefined>>>;
   readonly snapshots: Required<SnapshotPolicy>;
+  /** The payload fields the handlers read, when declared (`reads`). */
+  readonly reads?: readonly string[];
 }
 
 export function defineProcess<S, In extends Record<string, InputSpec>, Out extends EventMap>(options: ProcessOptions<S, In, Out>): ProcessDef<S, Out> {
@@ -141,7 +149,14 @@ export function defineProcess<S, In extends Record<string, InputSpec>, Out exten
     handlers: inputs.map((input) => on[input.name] ?? {}),
     snapshots: { everyEvents: options.snapshots?.everyEvents ?? 1000, everyMs: options.snapshots?.everyMs ?? 0 },
   };
-  return options.version === undefined ? def : { ...def, version: options.version };
+  if (options.reads !== undefined) {
+    for (const f of options.reads) if (typeof f !== 'string' || f === '') throw new TypeError(`process ${options.name}: reads must list payload field names, got ${JSON.stringify(f)}`);
+  }
+  return {
+    ...def,
+    ...(options.version === undefined ? {} : { version: options.version }),
+    ...(options.reads === undefined ? {} : { reads: [...options.reads] }),
+  };
 }
 
 // ------------------------------------------------------------------ gateways

@@ -11,7 +11,8 @@ import type { EventStore } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import { storedInput, type InputSequence } from './input.ts';
 import { versionedStreamName } from './naming.ts';
-import { replayProcess, type ProcessOutcome } from './process-replay.ts';
+import { columnarFoldBlocker } from './columnar-fold.ts';
+import { replayProcess, type ColumnarInput, type ProcessOutcome } from './process-replay.ts';
 import { ShardInputs } from './shard-inputs.ts';
 import { keysOf } from './shard-run.ts';
 import type { ReplayJob, ReplayProgress, ReplayResult, ShardJob, SuppressedEffect, VerifyReport } from './types.ts';
@@ -32,6 +33,10 @@ export interface ReplayOptions {
   /** Shards in flight at once per process. */
   readonly concurrency?: number;
   readonly onProgress?: (progress: ReplayProgress) => void;
+  /** Fold typed columns where a process allows it (columnar-fold.ts); default true. */
+  readonly columnar?: boolean;
+  /** Guard the columnar views against undeclared reads (column-view.ts); default: when verifying. */
+  readonly checkReads?: boolean;
 }
 
 /** What the changed process's run measured, for the analyzer's calibration. */
@@ -90,7 +95,31 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayRun> {
   const sequences = await Promise.all(p.inputs.map((i) => storedInput(store, i.stream.name)));
   const inputs = await ShardInputs.open(p, sequences, new Set(job.tasks.map((t) => t.key)));
   const outcomes: ProcessOutcome[] = [];
-  const first = await replayProcess({ store, process: p, version, generation: job.toVersion, fromVersion: job.fromVersion, inputs, tasks: job.tasks, clock, listEffects: o.listEffects === true, onEvents, onShard, ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }) });
+  // Only the changed process reads a stream as stored; downstream ones read version views.
+  const columnar: ColumnarInput | undefined =
+    o.columnar !== false && columnarFoldBlocker(p) === null
+      ? {
+          batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [] }),
+          m: inputs.numbering.m[0] as Float64Array,
+          limit: (sequences[0] as InputSequence).length,
+          check: o.checkReads ?? (o.verify !== undefined && o.verify !== false),
+        }
+      : undefined;
+  const first = await replayProcess({
+    store,
+    process: p,
+    version,
+    generation: job.toVersion,
+    fromVersion: job.fromVersion,
+    inputs,
+    tasks: job.tasks,
+    clock,
+    listEffects: o.listEffects === true,
+    onEvents,
+    onShard,
+    ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+    ...(columnar === undefined ? {} : { columnar }),
+  });
   outcomes.push(first);
   let verify: VerifyReport | null = null;
   if (o.verify !== undefined && o.verify !== false) {

@@ -6,14 +6,15 @@
  * shard's output is a function of its inputs alone, so the order they finish in does not matter.
  */
 import type { ProcessDef } from '../app/define.ts';
-import { InvalidInputError } from '../model/errors.ts';
 import type { StoredEvent } from '../model/event.ts';
-import type { EventStore } from '../store/event-store.ts';
+import type { ColumnBatch, EventStore } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import { readFork } from './fork.ts';
 import { versionedStreamName } from './naming.ts';
 import type { ShardInputs } from './shard-inputs.ts';
-import { runShard } from './shard-run.ts';
+import { foldColumns, type FoldResult, type FoldStart } from './columnar-fold.ts';
+import { runShard, type ShardRun } from './shard-run.ts';
+import { shardStart } from './shard-start.ts';
 import { forkPoint, writeShard } from './shard-write.ts';
 import type { ProcessReport, ShardJob, SuppressedEffect } from './types.ts';
 
@@ -33,6 +34,16 @@ export interface ProcessReplayOptions {
   readonly listEffects: boolean;
   readonly onEvents: (events: number) => void;
   readonly onShard: (job: ShardJob) => void;
+  /** Fold the process's stored input's typed columns (columnar-fold.ts) instead of reading events. */
+  readonly columnar?: ColumnarInput;
+}
+
+/** The fast path's input: the stored input's columns (fields = the process's `reads`) and numbering. */
+export interface ColumnarInput {
+  readonly batches: AsyncIterable<ColumnBatch>;
+  readonly m: Float64Array | null;
+  readonly limit: number;
+  readonly check: boolean;
 }
 
 export interface ProcessOutcome {
@@ -42,8 +53,6 @@ export interface ProcessOutcome {
   /** Estimated CPU of the shards actually run (not skipped as complete), for calibration. */
   readonly estimatedCpuMsRun: number;
 }
-
-const decoder = new TextDecoder();
 
 export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOutcome> {
   const { store, process: p } = o;
@@ -56,6 +65,18 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
   let shared = 0;
   let resumed = 0;
   let estimatedCpuMsRun = 0;
+  let columnarShards = 0;
+
+  // The fast path: one columnar pass computes every shard not already complete (see columnar-fold.ts).
+  let folded: FoldResult | undefined;
+  if (o.columnar !== undefined) {
+    const starts = new Map<string, FoldStart>();
+    for (const job of o.tasks) {
+      if ((await readFork(store, stream, job.key))?.complete === true) continue;
+      starts.set(job.key, await shardStart(store, p, job));
+    }
+    if (starts.size > 0) folded = await foldColumns({ process: p, version: o.version, ...o.columnar, shards: starts, onEvents: o.onEvents });
+  }
 
   const one = async (job: ShardJob): Promise<void> => {
     const existing = await readFork(store, stream, job.key);
@@ -68,20 +89,20 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
       return;
     }
     estimatedCpuMsRun += job.estimatedCpuMs ?? 0;
-    let state: unknown = p.initial(job.key);
-    let afterM = 0;
-    if (job.mode === 'ray') {
-      const snap = job.snapshot;
-      if (snap === undefined) throw new InvalidInputError(`task ${job.key}.snapshot`, 'a snapshot {version, position} for a ray task');
-      const found = await store.getSnapshot({ process: p.name, version: snap.version, shard: job.key, atOrBefore: snap.position });
-      if (found === undefined || found.position !== snap.position) {
-        throw new InvalidInputError(`task ${job.key}.snapshot`, `a snapshot of ${p.name}@${snap.version} for shard ${job.key} at input #${snap.position} in the store`, found === undefined ? 'none' : `one at #${found.position}`);
-      }
-      state = (JSON.parse(decoder.decode(found.data)) as { state: unknown }).state;
-      afterM = snap.position;
+    const afterM = job.mode === 'ray' ? (job.snapshot?.position ?? 0) : 0;
+    let run: ShardRun;
+    let firstInputTime: number | undefined;
+    const done = folded?.shards.get(job.key);
+    if (done !== undefined) {
+      run = done;
+      firstInputTime = done.firstTime;
+      columnarShards++;
+    } else {
+      const start = await shardStart(store, p, job);
+      const inputs = await o.inputs.forShard(job.key, start.afterM);
+      run = runShard(p, o.version, job.key, start.state, inputs, o.onEvents);
+      firstInputTime = inputs[0]?.event.time;
     }
-    const inputs = await o.inputs.forShard(job.key, afterM);
-    const run = runShard(p, o.version, job.key, state, inputs, o.onEvents);
     const baseEvents: StoredEvent[] = [];
     for await (const batch of store.readShard(base, job.key, { batchSize: 4096 })) baseEvents.push(...batch);
     let prefix = 0;
@@ -91,7 +112,7 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
     const point = forkPoint(baseEvents, prefix, run.outputs);
     const last = baseEvents[baseEvents.length - 1];
     const fromVersion = typeof last?.meta?.v === 'string' ? last.meta.v : o.fromVersion;
-    const forkTime = point.events[0]?.time ?? (point.baseSeq > 0 ? (baseEvents[point.baseSeq - 1] as StoredEvent).time : (inputs[0]?.event.time ?? 0));
+    const forkTime = point.events[0]?.time ?? (point.baseSeq > 0 ? (baseEvents[point.baseSeq - 1] as StoredEvent).time : (firstInputTime ?? 0));
     const outcome = await writeShard(
       store,
       stream,
@@ -112,6 +133,8 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
   };
 
   await pool(o.tasks, o.concurrency ?? 8, one);
+  let foldedRead = 0;
+  for (const s of folded?.shards.values() ?? []) foldedRead += s.eventsRead;
   return {
     report: {
       process: p.name,
@@ -120,7 +143,8 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
       baseStream: base,
       shards: o.tasks.length,
       resumedShards: resumed,
-      eventsRead: o.inputs.eventsRead,
+      eventsRead: o.inputs.eventsRead + foldedRead,
+      columnarShards,
       eventsWritten: written,
       eventsShared: shared,
       wallMs: Math.round(o.clock.monotonicMs() - started),

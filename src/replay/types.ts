@@ -74,6 +74,8 @@ export interface ProcessReport {
   readonly eventsWritten: number;
   /** Events shared with the base (not copied) in the rebuilt shards. */
   readonly eventsShared: number;
+  /** Shards computed by the columnar fold (the rest went through decoded events). */
+  readonly columnarShards: number;
   readonly wallMs: number;
 }
 

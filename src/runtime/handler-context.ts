@@ -22,11 +22,26 @@ export class HandlerCallContext implements HandlerContext<Record<string, unknown
   constructor(
     readonly process: string,
     readonly version: string,
-    readonly key: string,
-    readonly time: number,
+    public key: string,
+    public time: number,
     /** The merged input number of the event being handled. */
-    private readonly m: number,
+    private m: number,
   ) {}
+
+  /**
+   * Readies this context for another call, as a fresh one would be: the columnar replay fold calls
+   * millions of handlers and allocates no context per event. Collected outputs and effects are cleared.
+   */
+  reset(key: string, time: number, m: number): this {
+    this.key = key;
+    this.time = time;
+    this.m = m;
+    this.ids = 0;
+    this.rng = undefined;
+    if (this.outputs.length > 0) this.outputs.length = 0;
+    if (this.effects.length > 0) this.effects.length = 0;
+    return this;
+  }
 
   emit(type: string, data: unknown): void {
     if (typeof type !== 'string' || type === '' || type.startsWith('$')) {

@@ -31,6 +31,10 @@
  *   float64 amount) in one raw binary file, read with one readFile and summed by the same loop: the
  *   physical limit of a scan from the page cache.
  *
+ * - replay.fold.10m.warm, replay.fold.10m.cold (events/s; higher is better). See replay.ts: the
+ *   replay engine's columnar fold of a real handler (key, time, one numeric field) over that store,
+ *   from the page cache and with the store's files dropped from it, against a raw typed-array fold.
+ *
  * - runtime.bank.ledger.live (events/s; higher is better). See bank-live.ts: input events through the
  *   bank's ledger process live on the embedded store, against its handlers alone in a loop.
  *
@@ -57,6 +61,7 @@ import { bankLive } from './bank-live.ts';
 import { datasetBench } from './dataset.ts';
 import { planBench } from './plan.ts';
 import { replayMatrix } from './replay-matrix.ts';
+import { replayBench } from './replay.ts';
 import { buildBigStore, openBench, scanBench, type BigStore, type BigStoreSizes } from './scan.ts';
 import { simBank, simCompression1000, type SimSizes } from './sim.ts';
 import { emit, fmt, info, removeAllTemps, removeTemp, type BenchResult } from './util.ts';
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
     { names: ['embedded.append.single.p50', 'embedded.append.single.p99'], run: (r) => appendSingle(appendSizes, r) },
     { names: ['embedded.scan.10m'], run: async (r) => scanBench(await bigStore(), bigSizes, r) },
     { names: ['embedded.open.10m'], run: async (r) => openBench(await bigStore(), bigSizes, r) },
+    { names: ['replay.fold.10m.warm', 'replay.fold.10m.cold'], run: async (r) => replayBench(await bigStore(), r) },
     { names: ['runtime.bank.ledger.live', 'runtime.bank.ledger.backlog'], run: (r) => bankLive({ events: size(200_000), accounts: 1000 }, r) },
     {
       names: ['sim.bank.platform-events', 'sim.bank.platform-events.faulty-run', 'sim.compression.100-per-s', 'sim.compression.100-per-s.faulty-run'],

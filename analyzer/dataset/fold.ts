@@ -44,8 +44,11 @@ export interface FoldOptions {
   readonly app: AppDef;
   /** Version of processes without an explicit tag (the runtime uses the app's source hash). */
   readonly version: string;
-  /** Snapshot round every this many input events, for every process (0: none); default: each process's policy. */
-  readonly snapshotEvery?: number;
+  /**
+   * Snapshot round every this many input events, for every process (0: none), or a function of the
+   * process giving its own; default: each process's policy.
+   */
+  readonly snapshotEvery?: number | ((process: ProcessDef<unknown>) => number);
   readonly sink: FoldSink;
 }
 
@@ -105,6 +108,7 @@ class ProcessFold {
   private readonly lastTime: Array<number | null>;
   readonly shards = new Map<string, ShardState>();
   private m = 0;
+  private ctx: HandlerCallContext | undefined;
   private eventsSinceRound = 0;
   eventsIn = 0;
   eventsOut = 0;
@@ -114,13 +118,13 @@ class ProcessFold {
   constructor(
     readonly def: ProcessDef<unknown>,
     version: string,
-    snapshotEvery: number | undefined,
+    snapshotEvery: FoldOptions['snapshotEvery'],
     private readonly emit: Emit,
     private readonly sink: FoldSink,
   ) {
     this.version = def.version ?? version;
     this.versionJson = JSON.stringify(this.version);
-    this.everyEvents = snapshotEvery ?? def.snapshots.everyEvents;
+    this.everyEvents = snapshotEvery === undefined ? def.snapshots.everyEvents : typeof snapshotEvery === 'number' ? snapshotEvery : snapshotEvery(def);
     this.queues = def.inputs.map(() => []);
     this.heads = def.inputs.map(() => 0);
     this.lastPosition = def.inputs.map(() => 0);
@@ -191,7 +195,8 @@ class ProcessFold {
         shard = { state: this.def.initial(key), dirty: false };
         this.shards.set(key, shard);
       }
-      const ctx = new HandlerCallContext(this.def.name, this.version, key, event.time, this.m);
+      // One context per fold, readied for each call as a fresh one would be (no allocation per call).
+      const ctx = (this.ctx ??= new HandlerCallContext(this.def.name, this.version, key, event.time, this.m)).reset(key, event.time, this.m);
       let next: unknown;
       try {
         next = handler(shard.state, event as InputEvent<string, unknown>, ctx as never);

@@ -54,7 +54,7 @@ export function registerDataset(program: Command, context: CommandContext): void
     .option('--seed <n>', 'seed: the same options give the same store', integer('--seed'), 1)
     .option('--days <d>', 'simulated days the input events span (a daily rate cycle, busiest at 15:00 UTC)', nonNegativeNumber('--days'), 30)
     .option('--start <time>', 'first instant of the span (ISO-8601 or ms since the epoch)', time('--start'), DEFAULT_START_MS)
-    .option('--snapshot-every <n>', "a snapshot round every n input events per process (0 = none); default: each process's own policy", nonNegativeInt('--snapshot-every'))
+    .option('--snapshot-every <n>', "a snapshot round every n input events per process (0 = none); default: the process's own policy, but at most 100 rounds over the history", nonNegativeInt('--snapshot-every'))
     .option('--no-seal', 'leave the WAL unsealed (no Arrow/Parquet; faster; the store seals on its next open for writing)')
     .option('--json', 'print one JSON object on stdout')
     .addHelpText(
@@ -68,8 +68,9 @@ Examples:
 Input events follow a Zipf law over keys, a daily rate cycle over --days, and payload sizes with a
 heavy (log-normal) tail. Outputs carry the meta ({v, m, in}) and snapshots the version that
 'spive run' would use (the app's source hash), so the real runtime resumes the store without
-appending anything. Note: with the default cadence a large dataset holds many snapshots (each round
-stores every shard changed since the last one); use --snapshot-every to space them out.`,
+appending anything. By default each process gets a snapshot round every max(its policy, 1% of
+--events) inputs, so a large dataset is mostly events (each round stores every shard changed since the
+last one); --snapshot-every sets the cadence.`,
     )
     .action(async (exampleName: string, options: GenerateCliOptions) => {
       const out = makeOutput(options.json === true, context.streams);

@@ -55,20 +55,45 @@ export const notifications = defineGateway<Notification>(
 
 // ---------------------------------------------------------------- processes
 
+/**
+ * How long the bank remembers ids, in event time: the hour of the latest event and the hour before.
+ * A client retries soon (it resends a request whose reply it lost), so a window is enough, and it
+ * keeps every account's state bounded however long the account lives — remembering every id ever
+ * seen would grow the state, its snapshots and every handler call on it without end. A request
+ * resent after the window is a new request.
+ */
+export const DEDUPE_HOUR_MS = 3_600_000;
+
 export interface LedgerState {
   opened: boolean;
   overdraftLimit: number;
   /** What the payer may spend: deposits minus debits (incoming transfers are not counted: conservative). */
   available: number;
-  /** Request ids already applied: a retried request is not applied twice. */
+  /** Request ids applied in the window (see DEDUPE_HOUR_MS): a retried request is not applied twice. */
   seen: Record<string, true>;
+  /** The ids in `seen` by the hour they were remembered (a state without it starts the window now). */
+  seenHours?: Record<string, string[]>;
+}
+
+/** Remembers a request id (in place) and forgets the ids of hours before the window. */
+function remember(state: LedgerState, id: string, time: number): void {
+  const hours = (state.seenHours ??= {});
+  let hour = Math.floor(time / DEDUPE_HOUR_MS);
+  for (const h of Object.keys(hours)) if (Number(h) > hour) hour = Number(h);
+  for (const h of Object.keys(hours)) {
+    if (Number(h) >= hour - 1) continue;
+    for (const old of hours[h] as string[]) delete state.seen[old];
+    delete hours[h];
+  }
+  state.seen[id] = true;
+  (hours[hour] ??= []).push(id);
 }
 
 export const ledger = defineProcess({
   name: 'ledger',
   inputs: { transfers },
   output: ledgerStream,
-  initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: {} }),
+  initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: {}, seenHours: {} }),
   on: {
     transfers: {
       AccountOpened(state, e, ctx) {
@@ -77,18 +102,18 @@ export const ledger = defineProcess({
         return { ...state, opened: true, overdraftLimit: e.data.overdraftLimit };
       },
       // Handlers may update the shard's state in place and return it (the fast path): no copying of
-      // the growing `seen` record on every event.
+      // the `seen` record on every event.
       Deposited(state, e, ctx) {
         if (state.seen[e.data.id]) return state;
         ctx.emit('Credited', { account: e.data.account, amount: e.data.amount, id: e.data.id });
         state.available += e.data.amount;
-        state.seen[e.data.id] = true;
+        remember(state, e.data.id, e.time);
         return state;
       },
       TransferRequested(state, e, ctx) {
         const { id, from, to, amount } = e.data;
         if (state.seen[id]) return state;
-        state.seen[id] = true;
+        remember(state, id, e.time);
         const reason = !state.opened
           ? 'no such account'
           : from === to
@@ -116,8 +141,13 @@ export interface BalanceState {
   overdraftLimit: number;
   /** Money that entered the bank through this account (for the conservation invariant). */
   deposited: number;
-  /** Ledger entries applied, by id and side: an entry seen twice is a platform bug. */
-  applied: Record<string, true>;
+  /**
+   * Ledger entries applied, by id and side, per hour of event time: the latest hour and the one before
+   * (DEDUPE_HOUR_MS). An entry seen again is a platform bug (a redelivery), counted in `appliedTwice`.
+   * Entries are filed under their own time, so the state is the same whatever order entries from
+   * different payers arrive in; the platform's duplicates come soon after the original.
+   */
+  applied: Record<string, Record<string, true>>;
   appliedTwice: number;
 }
 
@@ -133,7 +163,7 @@ export const balances = defineProcess({
     ledger: {
       Opened: (state, e) => ({ ...state, overdraftLimit: e.data.overdraftLimit }),
       Credited(state, e, ctx) {
-        const next = apply(state, `${e.data.id}@${e.data.account}:credit`, e.data.amount);
+        const next = apply(state, `${e.data.id}@${e.data.account}:credit`, e.time, e.data.amount);
         next.deposited += e.data.amount;
         ctx.emit('BalanceChanged', { account: ctx.key, balance: next.balance });
         return next;
@@ -141,8 +171,10 @@ export const balances = defineProcess({
       Debited(state, e, ctx) {
         const payer = ctx.key === e.data.account;
         const before = state.balance;
-        // Request ids are unique per payer account (the ledger dedupes per account), so entries are named by both.
-        const next = apply(state, `${e.data.id}@${e.data.account}:${payer ? 'out' : 'in'}`, payer ? -e.data.amount : e.data.amount);
+        // Request ids are unique per payer account (the ledger dedupes per account), so entries are named
+        // by both. (A request resent after the ledger's window is a new one; entries are filed by time,
+        // so by then the balances have forgotten the first.)
+        const next = apply(state, `${e.data.id}@${e.data.account}:${payer ? 'out' : 'in'}`, e.time, payer ? -e.data.amount : e.data.amount);
         if (payer && next.balance < 0 && before >= 0) {
           ctx.effect(notifications, { account: ctx.key, message: `account ${ctx.key} is overdrawn: ${next.balance}` });
         }
@@ -153,12 +185,21 @@ export const balances = defineProcess({
   },
 });
 
-/** Applies a ledger entry once (in place); an entry seen again is counted, not applied. */
-function apply(state: BalanceState, entry: string, delta: number): BalanceState {
-  if (state.applied[entry]) state.appliedTwice++;
+/**
+ * Applies a ledger entry once (in place); an entry seen again within the window is counted, not
+ * applied. Hours before the window are dropped; an entry older than the window cannot be checked and
+ * is applied.
+ */
+function apply(state: BalanceState, entry: string, time: number, delta: number): BalanceState {
+  const hour = Math.floor(time / DEDUPE_HOUR_MS);
+  let latest = hour;
+  for (const h of Object.keys(state.applied)) if (Number(h) > latest) latest = Number(h);
+  for (const h of Object.keys(state.applied)) if (Number(h) < latest - 1) delete state.applied[h];
+  const filed = hour >= latest - 1 ? (state.applied[hour] ??= {}) : undefined;
+  if (filed?.[entry]) state.appliedTwice++;
   else {
     state.balance += delta;
-    state.applied[entry] = true;
+    if (filed !== undefined) filed[entry] = true;
   }
   return state;
 }

@@ -24,9 +24,10 @@ import { EmbeddedStore } from './embedded-store.ts';
 import type { FileHandle, FileSystem } from './file-system.ts';
 import { LockFile } from './lock-file.ts';
 import { nodeFileSystem } from './node-file-system.ts';
-import { sealSegment } from './sealer.ts';
-import { encodeFrame, FRAME_HEADER_BYTES, FRAME_MAGIC } from './wal-frame.ts';
-import { encodeRecord, eventsPayload, RecordKind } from './wal-records.ts';
+import { ColumnBuilder } from './column-builder.ts';
+import { sealColumns } from './sealer.ts';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC } from './wal-frame.ts';
+import { eventsPayload, RecordKind } from './wal-records.ts';
 import { segmentName } from './wal-recovery.ts';
 
 export interface BulkWriterOptions {
@@ -64,8 +65,8 @@ export interface BulkWriteSummary {
 
 const CHUNK_BYTES = 8 * 1024 * 1024;
 
-/** Bytes queued for one segment, or the end of a segment (with its events, for sealing). */
-type Pending = { readonly segment: number; readonly bytes: Uint8Array } | { readonly segment: number; readonly end: true; readonly events: StoredEvent[] };
+/** Bytes queued for one segment, or the end of a segment (with its columns, for sealing). */
+type Pending = { readonly segment: number; readonly bytes: Uint8Array } | { readonly segment: number; readonly end: true; readonly columns: ColumnBuilder[] };
 
 export class BulkWriter {
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -76,7 +77,11 @@ export class BulkWriter {
   /** Segment receiving frames now, and its size counting frames not yet written. */
   private segment = 1;
   private segmentSize = 0;
-  private segmentEvents: StoredEvent[] = [];
+  /**
+   * The current segment's events in columns per stream, with their JSON texts, for sealing: built as
+   * batches arrive, so no event object outlives its batch and sealing neither re-reads nor re-serializes.
+   */
+  private segmentColumns = new Map<string, ColumnBuilder>();
   /** Segment and offset of the file handle, which trails `segment` until flushed. */
   private fileSegment = 1;
   private fileOffset = 0;
@@ -139,8 +144,9 @@ export class BulkWriter {
     const lastSeq = shards.get(key) ?? 0;
     const first = events[0] as StoredEvent;
     const last = events[n - 1] as StoredEvent;
-    assert(first.position === this.lastPosition + 1, `BulkWriter: position ${first.position} does not follow ${this.lastPosition}`);
-    assert(first.seq === lastSeq + 1, `BulkWriter: ${stream}/${key} seq ${first.seq} does not follow ${lastSeq}`);
+    // Messages are built only on failure: this runs once per batch, millions of times.
+    if (first.position !== this.lastPosition + 1) assert(false, `BulkWriter: position ${first.position} does not follow ${this.lastPosition}`);
+    if (first.seq !== lastSeq + 1) assert(false, `BulkWriter: ${stream}/${key} seq ${first.seq} does not follow ${lastSeq}`);
     assert(last.position === first.position + n - 1 && last.seq === first.seq + n - 1, 'BulkWriter: positions and seqs within a batch are contiguous');
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;
@@ -155,15 +161,18 @@ export class BulkWriter {
     // The same meta and payload JSON that EmbeddedStore.append writes (wal-records.ts).
     const meta = `{"s":${JSON.stringify(stream)},"k":${JSON.stringify(key)},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
     this.writeFrame(RecordKind.Events, meta, eventsPayload(events, batch.dataTexts, batch.metaTexts));
-    if (this.options.seal !== false) for (const e of events) this.segmentEvents.push(e);
+    if (this.options.seal !== false) {
+      let columns = this.segmentColumns.get(stream);
+      if (columns === undefined) this.segmentColumns.set(stream, (columns = new ColumnBuilder(stream)));
+      if (this.parquet) columns.addBatch(events, batch.dataTexts, batch.metaTexts);
+      else columns.addBatch(events);
+    }
   }
 
   putSnapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): void {
     assert(!this.finished, 'BulkWriter: putSnapshot after finish');
-    const frame = encodeFrame(encodeRecord(RecordKind.Snapshot, snapshotInfo(snapshot), snapshot.data));
-    this.reserve(frame.byteLength);
-    this.chunk.set(frame, this.used);
-    this.placeFrame(frame.byteLength);
+    // The frame encodeFrame(encodeRecord(Snapshot, info, data)) would give, encoded in place.
+    this.writeFrame(RecordKind.Snapshot, JSON.stringify(snapshotInfo(snapshot)), snapshot.data);
     this.snapshots++;
   }
 
@@ -185,7 +194,7 @@ export class BulkWriter {
       await this.fs.syncDir(`${this.dir}/wal`);
       this.fileSegment = item.segment + 1;
       this.fileOffset = 0;
-      if (this.options.seal !== false) await this.scheduleSeal(item.segment, item.events);
+      if (this.options.seal !== false) await this.scheduleSeal(item.segment, item.columns);
     }
   }
 
@@ -216,14 +225,21 @@ export class BulkWriter {
 
   // ---------------------------------------------------------------- encoding
 
-  private writeFrame(kind: number, meta: string, payload: string): void {
-    this.reserve(FRAME_HEADER_BYTES + 5 + 3 * (meta.length + payload.length));
+  /** Encodes one frame at `used`: header, kind, meta JSON, payload (text as UTF-8, or bytes). */
+  private writeFrame(kind: number, meta: string, payload: string | Uint8Array): void {
+    const text = typeof payload === 'string';
+    this.reserve(FRAME_HEADER_BYTES + 5 + 3 * meta.length + (text ? 3 * payload.length : payload.byteLength));
     const chunk = this.chunk;
     const o = this.used;
     const bodyStart = o + FRAME_HEADER_BYTES;
     chunk[bodyStart] = kind;
     const metaBytes = chunk.write(meta, bodyStart + 5, 'utf8');
-    const payloadBytes = chunk.write(payload, bodyStart + 5 + metaBytes, 'utf8');
+    let payloadBytes: number;
+    if (text) payloadBytes = chunk.write(payload, bodyStart + 5 + metaBytes, 'utf8');
+    else {
+      chunk.set(payload, bodyStart + 5 + metaBytes);
+      payloadBytes = payload.byteLength;
+    }
     const bodyLength = 5 + metaBytes + payloadBytes;
     chunk.writeUInt32LE(metaBytes, bodyStart + 1);
     chunk.writeUInt32LE(FRAME_MAGIC, o);
@@ -261,19 +277,23 @@ export class BulkWriter {
 
   private endSegment(): void {
     this.cutPiece();
-    this.pending.push({ segment: this.segment, end: true, events: this.segmentEvents });
-    this.segmentEvents = [];
+    this.pending.push({ segment: this.segment, end: true, columns: [...this.segmentColumns.values()] });
+    this.segmentColumns = new Map();
     this.segment++;
     this.segmentSize = 0;
   }
 
   /** Seals in the background, at most two segments behind, so memory stays bounded. */
-  private async scheduleSeal(segment: number, events: StoredEvent[]): Promise<void> {
+  private get parquet(): boolean {
+    return this.options.parquet ?? this.fs === nodeFileSystem;
+  }
+
+  private async scheduleSeal(segment: number, columns: ColumnBuilder[]): Promise<void> {
     if (this.sealsQueued >= 2) await this.sealing;
     this.sealsQueued++;
     this.sealing = this.sealing.then(async () => {
       try {
-        await sealSegment({ fs: this.fs, dir: this.dir, segment, parquet: this.options.parquet ?? this.fs === nodeFileSystem, events: async function* () { yield events; } });
+        await sealColumns({ fs: this.fs, dir: this.dir, segment, parquet: this.parquet, streams: columns.map((c) => ({ batch: c.batch(), dataTexts: c.dataTexts, metaTexts: c.metaTexts })) });
       } finally {
         this.sealsQueued--;
       }

@@ -42,7 +42,11 @@ export interface ColumnFileInfo {
 
 /** Encodes one stream's events of one segment as an Arrow IPC file. */
 export function encodeColumnFile(stream: string, events: readonly StoredEvent[]): { bytes: Uint8Array; fields: string[] } {
-  const batch = columnsFromEvents(stream, events);
+  return encodeColumnBatch(columnsFromEvents(stream, events));
+}
+
+/** Encodes one stream's columns of one segment (every field of the batch) as an Arrow IPC file. */
+export function encodeColumnBatch(batch: ColumnBatch): { bytes: Uint8Array; fields: string[] } {
   const columns: Record<string, Vector> = {
     key: makeVector(dictionaryData(batch.keys, batch.keyIndex)),
     type: makeVector(dictionaryData(batch.types, batch.typeIndex)),

@@ -2,42 +2,93 @@
  * Writes a stream's events of one sealed segment as Parquet through DuckDB, so the analyzer (and any
  * user) can query the history with plain SQL, `read_parquet` over `<store>/parquet/stream=NAME/NNNN.parquet`
  * with `hive_partitioning = true`. Parquet is a derived view; the WAL stays the source of truth.
+ *
+ * Rows go in as DuckDB data chunks of whole columns (2,048 rows, DuckDB's vector size), not value by
+ * value through the appender; keys and types go in as their dictionary numbers (each distinct string
+ * crosses into DuckDB once) and are looked up by the COPY. Only payload and meta are strings per row.
  */
-import type { StoredEvent } from '../../model/event.ts';
+import type { ColumnBatch } from '../event-store.ts';
 
 /** Columns of every Parquet file: `key, seq, position, time (ms), type, bytes (payload JSON size), data (JSON text), meta (JSON text or NULL)`. */
 export const PARQUET_COLUMNS = ['key', 'seq', 'position', 'time', 'type', 'bytes', 'data', 'meta'] as const;
 
-export async function writeParquet(path: string, events: readonly StoredEvent[]): Promise<void> {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+/** The events' payload and meta JSON, in the batch's row order. */
+export interface EventTexts {
+  readonly dataTexts: readonly string[];
+  /** undefined: the event has no meta. */
+  readonly metaTexts: ReadonlyArray<string | undefined>;
+}
+
+const CHUNK_ROWS = 2048;
+
+export async function writeParquet(path: string, batch: ColumnBatch, texts: EventTexts): Promise<void> {
+  const api = await import('@duckdb/node-api');
+  const instance = await api.DuckDBInstance.create(':memory:', { threads: '1' });
   const connection = await instance.connect();
   try {
-    await connection.run(
-      'CREATE TABLE events (key VARCHAR, seq DOUBLE, position DOUBLE, time DOUBLE, type VARCHAR, bytes INTEGER, data VARCHAR, meta VARCHAR)',
-    );
+    await connection.run('CREATE TABLE keys (id INTEGER, key VARCHAR); CREATE TABLE types (id INTEGER, type VARCHAR)');
+    await appendColumns(api, connection, 'keys', [api.INTEGER, api.VARCHAR], [batch.keys.map((_, i) => i), batch.keys]);
+    await appendColumns(api, connection, 'types', [api.INTEGER, api.VARCHAR], [batch.types.map((_, i) => i), batch.types]);
+    await connection.run('CREATE TABLE events (k INTEGER, seq DOUBLE, position DOUBLE, time DOUBLE, t INTEGER, bytes INTEGER, data VARCHAR, meta VARCHAR)');
+    const types = [api.INTEGER, api.DOUBLE, api.DOUBLE, api.DOUBLE, api.INTEGER, api.INTEGER, api.VARCHAR, api.VARCHAR];
     const appender = await connection.createAppender('events');
-    for (const e of events) {
-      const data = JSON.stringify(e.data);
-      appender.appendVarchar(e.key);
-      appender.appendDouble(e.seq);
-      appender.appendDouble(e.position);
-      appender.appendDouble(e.time);
-      appender.appendVarchar(e.type);
-      appender.appendInteger(Buffer.byteLength(data));
-      appender.appendVarchar(data);
-      if (e.meta === undefined) appender.appendNull();
-      else appender.appendVarchar(JSON.stringify(e.meta));
-      appender.endRow();
+    let sorted = true;
+    for (let from = 0; from < batch.length; from += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, batch.length - from);
+      const bytes = new Array<number>(n);
+      const data = new Array<string>(n);
+      const meta = new Array<string | null>(n);
+      for (let i = 0; i < n; i++) {
+        const text = texts.dataTexts[from + i] as string;
+        bytes[i] = Buffer.byteLength(text);
+        data[i] = text;
+        meta[i] = texts.metaTexts[from + i] ?? null;
+      }
+      const to = from + n;
+      for (let i = Math.max(1, from); i < to; i++) if ((batch.position[i] as number) <= (batch.position[i - 1] as number)) sorted = false;
+      const chunk = api.DuckDBDataChunk.create(types, n);
+      chunk.setColumns([
+        Array.from(batch.keyIndex.subarray(from, to)),
+        Array.from(batch.seq.subarray(from, to)),
+        Array.from(batch.position.subarray(from, to)),
+        Array.from(batch.time.subarray(from, to)),
+        Array.from(batch.typeIndex.subarray(from, to)),
+        bytes,
+        data,
+        meta,
+      ]);
+      appender.appendDataChunk(chunk);
     }
     appender.closeSync();
     const target = path.replaceAll("'", "''");
+    // Rows are in position order (a segment's WAL order) unless a caller breaks it; the lists look keys
+    // and types up by number without a join, so the order stays as appended.
     await connection.run(
-      `COPY (SELECT key, seq::BIGINT AS seq, position::BIGINT AS position, time::BIGINT AS time, type, bytes, data, meta
-             FROM events ORDER BY position) TO '${target}' (FORMAT parquet, COMPRESSION zstd)`,
+      `COPY (SELECT d.keys[e.k + 1] AS key, e.seq::BIGINT AS seq, e.position::BIGINT AS position, e.time::BIGINT AS time,
+                    d.types[e.t + 1] AS type, e.bytes, e.data, e.meta
+             FROM events e, (SELECT (SELECT list(key ORDER BY id) FROM keys) AS keys, (SELECT list(type ORDER BY id) FROM types) AS types) d
+             ${sorted ? '' : 'ORDER BY e.position'}) TO '${target}' (FORMAT parquet, COMPRESSION zstd)`,
     );
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
+}
+
+async function appendColumns(
+  api: typeof import('@duckdb/node-api'),
+  connection: import('@duckdb/node-api').DuckDBConnection,
+  table: string,
+  types: import('@duckdb/node-api').DuckDBType[],
+  columns: ReadonlyArray<ReadonlyArray<string | number>>,
+): Promise<void> {
+  const appender = await connection.createAppender(table);
+  const rows = columns[0]?.length ?? 0;
+  for (let from = 0; from < rows; from += CHUNK_ROWS) {
+    const n = Math.min(CHUNK_ROWS, rows - from);
+    const chunk = api.DuckDBDataChunk.create(types, n);
+    chunk.setColumns(columns.map((c) => c.slice(from, from + n)));
+    appender.appendDataChunk(chunk);
+  }
+  appender.closeSync();
 }

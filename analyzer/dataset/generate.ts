@@ -4,6 +4,7 @@
  * with the outputs and snapshots the runtime would have written, bulk-loaded into a new store
  * (src/store/embedded/bulk-writer.ts) and sealed to Arrow and Parquet.
  */
+import { realClock, type Clock } from '../../src/time/clock.ts';
 import { fileURLToPath } from 'node:url';
 import { ingressStreams } from '../../src/app/define.ts';
 import { loadApp } from '../../src/app/load-app.ts';
@@ -35,6 +36,8 @@ export interface GenerateOptions {
   readonly fs?: FileSystem;
   readonly onProgress?: (inputsDone: number, total: number) => void;
   readonly warn?: (message: string) => void;
+  /** Measures `wallMs` (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 export interface StreamSummary {
@@ -86,7 +89,8 @@ export const DEFAULT_START_MS = Date.UTC(2024, 0, 1);
 const FLUSH_BYTES = 32 * 1024 * 1024;
 
 export async function generateDataset(options: GenerateOptions): Promise<GenerateResult> {
-  const started = performance.now();
+  const clock = options.clock ?? realClock;
+  const started = clock.monotonicMs();
   const { example } = options;
   const loaded = await loadApp(fileURLToPath(example.app));
   const random = seededRandom(options.seed).stream(`dataset/${example.name}`);
@@ -150,6 +154,6 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     seed: options.seed,
     skew: options.skew,
     walBytes: summary.walBytes,
-    wallMs: performance.now() - started,
+    wallMs: clock.monotonicMs() - started,
   };
 }

@@ -80,12 +80,7 @@ async function* changedEvents(store: EventStore, catalogue: StatsCatalogue, up: 
 
 async function eventsSince(catalogue: StatsCatalogue, up: ChangedStream): Promise<number> {
   await catalogue.db.run('CREATE OR REPLACE TABLE plan_trace (key VARCHAR)');
-  const appender = await catalogue.db.appender('plan_trace');
-  for (const k of up.keys) {
-    appender.appendVarchar(k);
-    appender.endRow();
-  }
-  appender.closeSync();
+  await catalogue.db.insertColumns('plan_trace', ['varchar'], [[...up.keys]]);
   const [row] = await catalogue.db.rows<{ n: number | null }>(
     `SELECT sum(events) AS n FROM buckets WHERE stream = ${sqlString(up.stream)} AND key IN (SELECT key FROM plan_trace)${up.since === null ? '' : ` AND max_time >= ${up.since}`}`,
   );

@@ -8,6 +8,7 @@ import { InvalidInputError } from '../src/model/errors.ts';
 import type { EventStore } from '../src/store/event-store.ts';
 import { realClock, type Clock } from '../src/time/clock.ts';
 import type { StatsCatalogue } from './catalogue/catalogue.ts';
+import { sqlString } from './duckdb.ts';
 import { calibrate } from './cost/calibrate.ts';
 import { downstreamOf, findProcess, versionOf, type AnyProcess } from './graph.ts';
 import { lineageOf, type ChangedStream } from './lineage.ts';
@@ -241,7 +242,7 @@ function scanWork(catalogue: StatsCatalogue, scans: ReadonlyArray<{ stream: stri
     let bytes = 0;
     for (const { stream } of scans) {
       const [row] = await catalogue.db.rows<{ events: number | null; bytes: number | null }>(
-        `SELECT sum(events) AS events, sum(bytes) AS bytes FROM buckets WHERE stream = '${stream.replaceAll("'", "''")}'${from === null || !Number.isFinite(from) ? '' : ` AND max_time >= ${from}`}`,
+        `SELECT sum(events) AS events, sum(bytes) AS bytes FROM buckets WHERE stream = ${sqlString(stream)}${from === null || !Number.isFinite(from) ? '' : ` AND max_time >= ${from}`}`,
       );
       events += row?.events ?? 0;
       bytes += row?.bytes ?? 0;

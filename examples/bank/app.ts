@@ -76,7 +76,7 @@ export interface LedgerState {
 }
 
 /** Remembers a request id (in place) and forgets the ids of hours before the window. */
-function remember(state: LedgerState, id: string, time: number): void {
+export function remember(state: LedgerState, id: string, time: number): void {
   const hours = (state.seenHours ??= {});
   let hour = Math.floor(time / DEDUPE_HOUR_MS);
   for (const h of Object.keys(hours)) if (Number(h) > hour) hour = Number(h);

@@ -340,6 +340,13 @@ export class SimDisk implements FileSystem {
     return bytes;
   }
 
+  async readFileInto(path: string, buffer: Uint8Array | undefined): Promise<Uint8Array> {
+    const bytes = await this.readFile(path);
+    const into = buffer !== undefined && buffer.byteLength >= bytes.byteLength ? buffer : new Uint8Array(bytes.byteLength);
+    into.set(bytes);
+    return into.subarray(0, bytes.byteLength);
+  }
+
   async list(dir: string): Promise<string[]> {
     await this.yieldTurns();
     const node = this.lookup(splitPath(dir, 'scandir'));

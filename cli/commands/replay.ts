@@ -32,6 +32,7 @@ interface ReplayCliOptions {
   verifySample: number;
   effects?: boolean;
   concurrency: number;
+  workers: number;
   json?: boolean;
 }
 
@@ -51,6 +52,7 @@ export function registerReplay(program: Command, context: CommandContext): void 
     .option('--verify-sample <n>', 'with --verify: shards compared at most', positiveInt('--verify-sample'), 25)
     .option('--effects', 'list every suppressed effect ("would have done X")')
     .option('--concurrency <n>', 'shards in flight at once (their appends share fsyncs)', positiveInt('--concurrency'), 8)
+    .option('--workers <n>', 'worker threads running the handlers (this process still reads and writes the store); 1 runs them here', positiveInt('--workers'), 1)
     .option('--json', 'print one JSON object on stdout')
     .addHelpText(
       'after',
@@ -101,6 +103,8 @@ continues where it stopped. Effects are never performed.`,
           listEffects: options.effects === true,
           verify: options.verify === true ? options.verifySample : false,
           concurrency: options.concurrency,
+          workers: options.workers,
+          appFile: loaded.file,
           onProgress: progress,
         });
         const recorded = result.measured === null ? null : await recordCost(location.dir, plan.cost as CostModel | undefined, result.measured, out).catch((e: unknown) => {
@@ -121,6 +125,7 @@ continues where it stopped. Effects are never performed.`,
           ...(options.effects === true ? { effects: result.effects } : {}),
           outputStream: result.outputStream,
           resumedShards: result.resumedShards,
+          workers: options.workers,
           processes: result.processes,
           verify: result.verify,
           calibration: recorded,

@@ -24,20 +24,24 @@ export interface FoldStart {
   readonly afterM: number;
 }
 
-export interface FoldOptions {
+/** What a fold computes: the process, its numbering, the shards (the batches come separately). */
+export interface FoldSetup {
   readonly process: ProcessDef<unknown>;
   /** The version the handlers run as (output meta `v`). */
   readonly version: string;
-  /** The input's columns, with `fields` = the process's `reads`, in the input's order. */
-  readonly batches: AsyncIterable<ColumnBatch>;
   /** Merged number of each input event by index (null: index + 1, a single input's numbering). */
   readonly m: Float64Array | null;
-  /** Events of the input this replay covers (later appends are not part of it). */
-  readonly limit: number;
   /** The shards to rebuild, by key. */
   readonly shards: ReadonlyMap<string, FoldStart>;
   /** Checking mode: guarded payload views (column-view.ts); handler failures are errors. */
   readonly check?: boolean;
+}
+
+export interface FoldOptions extends FoldSetup {
+  /** The input's columns, with `fields` = the process's `reads`, in the input's order. */
+  readonly batches: AsyncIterable<ColumnBatch>;
+  /** Events of the input this replay covers (later appends are not part of it). */
+  readonly limit: number;
   readonly onEvents?: (n: number) => void;
 }
 
@@ -68,7 +72,7 @@ export function columnarFoldBlocker(p: ProcessDef<unknown>): string | null {
 }
 
 export async function foldColumns(o: FoldOptions): Promise<FoldResult> {
-  const fold = new Fold(o);
+  const fold = new ColumnFold(o);
   let g0 = 0; // index of the batch's first event in the input
   let reported = 0;
   for await (const batch of o.batches) {
@@ -89,7 +93,7 @@ export async function foldColumns(o: FoldOptions): Promise<FoldResult> {
  * The fold's state, per shard by slot. The per-batch loop is a plain method (not inside the async
  * scan loop, not over closure variables) so that V8 compiles it to a tight loop: it is the hot path.
  */
-class Fold {
+export class ColumnFold {
   private readonly reads: readonly string[];
   private readonly check: boolean;
   private readonly handlers: Readonly<Record<string, AnyHandler | undefined>>;
@@ -107,7 +111,7 @@ class Fold {
   private readonly view: ColumnEvent;
   private readonly ctx: HandlerCallContext;
 
-  constructor(private readonly o: FoldOptions) {
+  constructor(private readonly o: FoldSetup) {
     const p = o.process;
     this.reads = p.reads ?? [];
     this.check = o.check === true;

@@ -17,6 +17,7 @@ import { ShardInputs } from './shard-inputs.ts';
 import { keysOf } from './shard-run.ts';
 import type { ReplayJob, ReplayProgress, ReplayResult, ShardJob, SuppressedEffect, VerifyReport } from './types.ts';
 import { verifyUnaffected } from './verify.ts';
+import { ReplayWorkers } from './worker-pool.ts';
 import { versionView, type VersionView } from './view.ts';
 
 export interface ReplayOptions {
@@ -37,6 +38,13 @@ export interface ReplayOptions {
   readonly columnar?: boolean;
   /** Guard the columnar views against undeclared reads (column-view.ts); default: when verifying. */
   readonly checkReads?: boolean;
+  /**
+   * Worker threads that run the handlers (worker-pool.ts); 1 (default): this thread runs them. More
+   * than one needs `appFile`, which each worker loads (handlers cannot be sent to a thread).
+   */
+  readonly workers?: number;
+  /** The app's module file (as loadApp resolved it), for the workers. */
+  readonly appFile?: string;
 }
 
 /** What the changed process's run measured, for the analyzer's calibration. */
@@ -61,6 +69,19 @@ export function processVersion(p: AnyProcess, appVersion: string): string {
 }
 
 export async function runReplay(o: ReplayOptions): Promise<ReplayRun> {
+  const count = o.workers ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new InvalidInputError('workers', 'a whole number of worker threads, at least 1', count);
+  if (count === 1) return replayOn(o, undefined);
+  if (o.appFile === undefined) throw new InvalidInputError('appFile', `the app's module file, which each of the ${count} worker threads loads`, o.appFile);
+  const workers = await ReplayWorkers.start(count, o.appFile);
+  try {
+    return await replayOn(o, workers);
+  } finally {
+    await workers.close();
+  }
+}
+
+async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): Promise<ReplayRun> {
   const { store, app, job, clock } = o;
   const started = clock.monotonicMs();
   const find = (name: string, field: string): ProcessDef<unknown> => {
@@ -99,7 +120,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayRun> {
   const columnar: ColumnarInput | undefined =
     o.columnar !== false && columnarFoldBlocker(p) === null
       ? {
-          batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [] }),
+          batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [], shared: workers !== undefined }),
           m: inputs.numbering.m[0] as Float64Array,
           limit: (sequences[0] as InputSequence).length,
           check: o.checkReads ?? (o.verify !== undefined && o.verify !== false),
@@ -119,6 +140,7 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayRun> {
     onShard,
     ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
     ...(columnar === undefined ? {} : { columnar }),
+    ...(workers === undefined ? {} : { workers }),
   });
   outcomes.push(first);
   let verify: VerifyReport | null = null;
@@ -164,7 +186,21 @@ export async function runReplay(o: ReplayOptions): Promise<ReplayRun> {
     for (const t of tasks) for (let i = 0; i < seqs.length; i++) if (d.inputs[i]?.key === undefined) eventsTotal += (seqs[i] as InputSequence).keyIndexes(t.key).length;
     report();
     outcomes.push(
-      await replayProcess({ store, process: d, version: processVersion(d, o.appVersion), generation: job.toVersion, fromVersion: null, inputs: dInputs, tasks, clock, listEffects: o.listEffects === true, onEvents, onShard, ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }) }),
+      await replayProcess({
+        store,
+        process: d,
+        version: processVersion(d, o.appVersion),
+        generation: job.toVersion,
+        fromVersion: null,
+        inputs: dInputs,
+        tasks,
+        clock,
+        listEffects: o.listEffects === true,
+        onEvents,
+        onShard,
+        ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+        ...(workers === undefined ? {} : { workers }),
+      }),
     );
     rebuilt.add(d.output.name);
   }

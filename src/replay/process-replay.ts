@@ -15,6 +15,7 @@ import type { ShardInputs } from './shard-inputs.ts';
 import { foldColumns, type FoldResult, type FoldStart } from './columnar-fold.ts';
 import { runShard, type ShardRun } from './shard-run.ts';
 import { shardStart } from './shard-start.ts';
+import type { ReplayWorkers } from './worker-pool.ts';
 import { forkPoint, writeShard } from './shard-write.ts';
 import type { ProcessReport, ShardJob, SuppressedEffect } from './types.ts';
 
@@ -36,6 +37,8 @@ export interface ProcessReplayOptions {
   readonly onShard: (job: ShardJob) => void;
   /** Fold the process's stored input's typed columns (columnar-fold.ts) instead of reading events. */
   readonly columnar?: ColumnarInput;
+  /** Worker threads that run the handlers (worker-pool.ts); without them, this thread does. */
+  readonly workers?: ReplayWorkers;
 }
 
 /** The fast path's input: the stored input's columns (fields = the process's `reads`) and numbering. */
@@ -71,11 +74,18 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
   let folded: FoldResult | undefined;
   if (o.columnar !== undefined) {
     const starts = new Map<string, FoldStart>();
+    const weights = new Map<string, number>();
     for (const job of o.tasks) {
       if ((await readFork(store, stream, job.key))?.complete === true) continue;
       starts.set(job.key, await shardStart(store, p, job));
+      weights.set(job.key, job.estimatedEvents ?? 1);
     }
-    if (starts.size > 0) folded = await foldColumns({ process: p, version: o.version, ...o.columnar, shards: starts, onEvents: o.onEvents });
+    if (starts.size > 0) {
+      folded =
+        o.workers === undefined
+          ? await foldColumns({ process: p, version: o.version, ...o.columnar, shards: starts, onEvents: o.onEvents })
+          : await o.workers.fold({ process: p.name, version: o.version, ...o.columnar, shards: starts, weights, onEvents: o.onEvents });
+    }
   }
 
   const one = async (job: ShardJob): Promise<void> => {
@@ -100,7 +110,11 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
     } else {
       const start = await shardStart(store, p, job);
       const inputs = await o.inputs.forShard(job.key, start.afterM);
-      run = runShard(p, o.version, job.key, start.state, inputs, o.onEvents);
+      if (o.workers === undefined) run = runShard(p, o.version, job.key, start.state, inputs, o.onEvents);
+      else {
+        run = await o.workers.runShard({ process: p.name, version: o.version }, job.key, start.state, inputs);
+        o.onEvents(inputs.length);
+      }
       firstInputTime = inputs[0]?.event.time;
     }
     const baseEvents: StoredEvent[] = [];

@@ -139,6 +139,13 @@ export interface ColumnBatch {
 export interface ScanColumnsOptions {
   /** Numeric payload fields wanted (default: every numeric field the store has columns for). */
   readonly fields?: readonly string[];
+  /**
+   * For handing batches to worker threads: columns read from files land in SharedArrayBuffers (posted
+   * to a worker without a copy), two in turn, so a batch stays valid until two more have been read
+   * (the consumer reads the next batch while workers fold this one). A store may ignore it; its
+   * batches are then copied when posted.
+   */
+  readonly shared?: boolean;
 }
 
 /** A sealed, immutable range of one stream's history as a Parquet file (columns: `PARQUET_COLUMNS`). */

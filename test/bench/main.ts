@@ -28,12 +28,13 @@
  *   closed and reopened; then `scanColumns(stream, {fields: ['amount']})` over it, summing keyIndex +
  *   time + amount of every event. Median of 5; the first pass is an untimed warm-up, so every run
  *   reads from the page cache. Baseline: the very same three columns (int32 key index, float64 time,
- *   float64 amount) in one raw binary file, read with one readFile and summed by the same loop: the
- *   physical limit of a scan from the page cache.
+ *   float64 amount) in one raw binary file, read into a buffer allocated once (as the store reuses its
+ *   scan buffer) and summed by the same loop: the physical limit of a scan from the page cache.
  *
  * - replay.fold.10m.warm, replay.fold.10m.cold (events/s; higher is better). See replay.ts: the
  *   replay engine's columnar fold of a real handler (key, time, one numeric field) over that store,
- *   from the page cache and with the store's files dropped from it, against a raw typed-array fold.
+ *   from the page cache and with the store's files dropped from it, against a raw typed-array fold;
+ *   and `.2-workers`, the warm fold shared out among 2 worker threads against the one-thread fold.
  *
  * - runtime.bank.ledger.live (events/s; higher is better). See bank-live.ts: input events through the
  *   bank's ledger process live on the embedded store, against its handlers alone in a loop.
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
     { names: ['embedded.append.single.p50', 'embedded.append.single.p99'], run: (r) => appendSingle(appendSizes, r) },
     { names: ['embedded.scan.10m'], run: async (r) => scanBench(await bigStore(), bigSizes, r) },
     { names: ['embedded.open.10m'], run: async (r) => openBench(await bigStore(), bigSizes, r) },
-    { names: ['replay.fold.10m.warm', 'replay.fold.10m.cold'], run: async (r) => replayBench(await bigStore(), r) },
+    { names: ['replay.fold.10m.warm', 'replay.fold.10m.cold', 'replay.fold.10m.warm.2-workers'], run: async (r) => replayBench(await bigStore(), r) },
     { names: ['runtime.bank.ledger.live', 'runtime.bank.ledger.backlog'], run: (r) => bankLive({ events: size(200_000), accounts: 1000 }, r) },
     {
       names: ['sim.bank.platform-events', 'sim.bank.platform-events.faulty-run', 'sim.compression.100-per-s', 'sim.compression.100-per-s.faulty-run'],

@@ -86,6 +86,30 @@ describe('spive replay', () => {
     expect(bad.stderr).toMatch(/--strategy.*time-ray-from-snapshot does not: the change starts at the beginning/);
   });
 
+  it('--workers 2 runs the handlers on worker threads and writes what one thread writes', async () => {
+    const one = await planned();
+    const two = await planned();
+    const a = JSON.parse((await runCli('replay', '--plan', one.plan, '--store', one.store, '--json', '--effects')).stdout);
+    const r = await runCli('replay', '--plan', two.plan, '--store', two.store, '--json', '--effects', '--workers', '2');
+    expect(r.code, r.stderr).toBe(0);
+    const b = JSON.parse(r.stdout);
+    expect(b.workers).toBe(2);
+    for (const field of ['eventsRead', 'eventsWritten', 'shards', 'suppressedEffects', 'outputStream']) expect(b[field], field).toEqual(a[field]);
+    const sorted = (effects: Array<{ idempotencyKey: string }>) => [...effects].sort((x, y) => x.idempotencyKey.localeCompare(y.idempotencyKey));
+    expect(sorted(b.effects)).toEqual(sorted(a.effects));
+    const { EmbeddedStore } = await import('spive');
+    const contents = async (path: string) => {
+      const s = await EmbeddedStore.open(path, { readOnly: true });
+      const out: string[] = [];
+      for (const stream of ['ledger--fixed-0', 'balances--fixed-0']) for await (const batch of s.readStream(stream)) for (const e of batch) out.push(JSON.stringify([e.stream, e.key, e.seq, e.type, e.time, e.data, e.meta]));
+      await s.close();
+      return out.sort();
+    };
+    const written = await contents(two.store);
+    expect(written.length).toBeGreaterThan(0);
+    expect(written).toEqual(await contents(one.store));
+  });
+
   it('has --help with examples', async () => {
     const r = await runCli('replay', '--help');
     expect(r.code).toBe(0);
@@ -109,6 +133,7 @@ describe('spive replay', () => {
       [['--plan', write('changed', { ...good, change: { ...good.change, toVersion: 'fixed-9' } }), '--store', store], /changed\.json: change\.toVersion: the plan rebuilds ledger as version fixed-9, but .* now gives version fixed-0: the app changed since planning/],
       [['--plan', plan, '--store', `${dir.path}/no-store`], /store .*no-store.* not found/],
       [['--plan', plan, '--store', store, '--strategy', 'fastest'], /--strategy expects one of shards-from-scratch/],
+      [['--plan', plan, '--store', store, '--workers', '0'], /--workers/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli('replay', ...args);

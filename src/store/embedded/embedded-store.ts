@@ -644,6 +644,11 @@ export class EmbeddedStore implements EventStore {
   async *scanColumns(stream: string, options?: ScanColumnsOptions): AsyncIterable<ColumnBatch> {
     validateStream(stream);
     const ids = this.frames.streamFrames(stream);
+    // Column files are read into buffers reused for the whole scan (a fresh buffer per file costs more
+    // than the read): one, so a batch is valid until the next one is read; two in turn when shared.
+    const shared = options?.shared === true;
+    const buffers: Array<Uint8Array | undefined> = [undefined, undefined];
+    let turn = 0;
     let i = 0;
     while (i < ids.length) {
       const segment = this.frames.segment[ids[i] as number] as number;
@@ -651,7 +656,16 @@ export class EmbeddedStore implements EventStore {
       while (end < ids.length && this.frames.segment[ids[end] as number] === segment) end++;
       const info = this.sealed.get(segment)?.streams.find((s) => s.stream === stream);
       if (info !== undefined) {
-        yield await this.readColumnFile(info, options?.fields);
+        const path = `${this.dir}/${info.file}`;
+        const slot = shared ? turn++ % 2 : 0;
+        let buffer = buffers[slot];
+        if (buffer === undefined || buffer.byteLength < info.bytes) {
+          // Sized from the manifest, rounded up so that files of similar size fit; a file longer than the
+          // manifest says is read into a new buffer and fails decodeColumnFile's length check.
+          const size = Math.ceil(info.bytes / 2 ** 20) * 2 ** 20;
+          buffer = buffers[slot] = shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
+        }
+        yield decodeColumnFile(path, info, await this.fs.readFileInto(path, buffer), options?.fields);
       } else {
         let events: StoredEvent[] = [];
         for (let j = i; j < end; j++) {
@@ -665,11 +679,6 @@ export class EmbeddedStore implements EventStore {
       }
       i = end;
     }
-  }
-
-  private async readColumnFile(info: ColumnFileInfo, fields?: readonly string[]): Promise<ColumnBatch> {
-    const path = `${this.dir}/${info.file}`;
-    return decodeColumnFile(path, info, await this.fs.readFile(path), fields);
   }
 
   async getSnapshot(query: SnapshotQuery): Promise<Snapshot | undefined> {

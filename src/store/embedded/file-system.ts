@@ -25,6 +25,13 @@ export interface FileSystem {
   /** Opens a file for reading and writing, creating it when `create` is set. */
   open(path: string, options: { create: boolean }): Promise<FileHandle>;
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Reads a whole file into `buffer` when it is large enough, else into a new buffer of at least the
+   * file's size; returns the file's bytes (a view of the buffer used, which the caller may pass again).
+   * Scans reuse one buffer: a fresh buffer per file costs ~10x the read itself (page faults and
+   * zeroing of new memory, measured: 382 MiB of column files in ~1 s fresh, ~25 ms into a reused one).
+   */
+  readFileInto(path: string, buffer: Uint8Array | undefined): Promise<Uint8Array>;
   /** File names (not paths) in a folder, sorted; empty when the folder does not exist. */
   list(dir: string): Promise<string[]>;
   mkdirp(dir: string): Promise<void>;

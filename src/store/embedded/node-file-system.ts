@@ -44,6 +44,23 @@ export const nodeFileSystem: FileSystem = {
   async readFile(path) {
     return fsp.readFile(path);
   },
+  async readFileInto(path, buffer) {
+    const handle = await fsp.open(path, constants.O_RDONLY);
+    try {
+      const size = (await handle.stat()).size;
+      // A new buffer is 8-byte aligned (offset 0), so Arrow maps its float64 columns without copying.
+      const into = buffer !== undefined && buffer.byteLength >= size ? buffer : new Uint8Array(size);
+      let done = 0;
+      while (done < size) {
+        const { bytesRead } = await handle.read(into, done, size - done, done);
+        if (bytesRead === 0) break; // shrank while read: the caller's length check reports it
+        done += bytesRead;
+      }
+      return into.subarray(0, done);
+    } finally {
+      await handle.close();
+    }
+  },
   async list(dir) {
     try {
       return (await fsp.readdir(dir)).sort();

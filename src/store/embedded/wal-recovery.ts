@@ -33,6 +33,8 @@ export async function recoverWal(fs: FileSystem, dir: string, options: RecoveryO
     .filter((m) => m !== null)
     .map((m) => Number(m[1]));
   let lastSize = 0;
+  // One buffer for every segment (records keep no view of it: only their meta is parsed here).
+  let buffer: Uint8Array | undefined;
   for (let s = 0; s < segments.length; s++) {
     const segment = segments[s] as number;
     const file = `${dir}/wal/${segmentName(segment)}`;
@@ -40,7 +42,8 @@ export async function recoverWal(fs: FileSystem, dir: string, options: RecoveryO
     if (s > 0 && segment !== (segments[s - 1] as number) + 1) {
       throw new CorruptDataError(file, 0, `segment ${segment} follows segment ${segments[s - 1]}: a segment is missing`);
     }
-    const bytes = await fs.readFile(file);
+    const bytes = await fs.readFileInto(file, buffer);
+    buffer = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.buffer.byteLength - bytes.byteOffset);
     let offset = 0;
     while (offset < bytes.byteLength) {
       const check = checkFrame(bytes, offset);

@@ -1,0 +1,160 @@
+/**
+ * The replay's worker threads (`spive replay --workers W`). The main thread keeps the store: it reads
+ * each column batch once and hands it to every worker (shared memory: no copy), each worker folding
+ * its share of the shards; it reads each object-path shard's events and hands them to the least busy
+ * worker; it writes every result. The workers only run handlers (shard-worker.ts), so a shard's output
+ * is the same whichever thread computed it, and the store keeps one writer.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ColumnBatch } from '../store/event-store.ts';
+import type { FoldedShard, FoldResult, FoldStart } from './columnar-fold.ts';
+import type { ShardInput, ShardRun } from './shard-run.ts';
+import type { ProcessRef, WorkerReply, WorkerRequest, WorkerSetup } from './worker-protocol.ts';
+
+export interface ParallelFoldOptions extends ProcessRef {
+  /** The input's columns; scan them with `shared: true` so batches reach the workers without a copy. */
+  readonly batches: AsyncIterable<ColumnBatch>;
+  readonly m: Float64Array | null;
+  readonly limit: number;
+  readonly shards: ReadonlyMap<string, FoldStart>;
+  /** Expected input events per shard, to share the work out evenly (missing: 1). */
+  readonly weights?: ReadonlyMap<string, number>;
+  readonly check: boolean;
+  readonly onEvents?: (n: number) => void;
+}
+
+/** One worker thread; replies come in request order, so pending requests are a queue. */
+class ReplayWorker {
+  private readonly pending: Array<{ resolve: (r: WorkerReply) => void; reject: (e: unknown) => void }> = [];
+  private failed: unknown;
+  readonly ready: Promise<WorkerReply>;
+
+  constructor(private readonly worker: Worker) {
+    this.ready = new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+    worker.on('message', (reply: WorkerReply) => {
+      const waiting = this.pending.shift();
+      if (waiting === undefined) return;
+      if (reply.kind === 'error') waiting.reject(Object.assign(new Error(reply.message), { name: reply.name }));
+      else waiting.resolve(reply);
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', (code) => this.fail(new Error(`a replay worker thread exited (code ${code}) with ${this.pending.length} requests unanswered`)));
+  }
+
+  /** Requests not yet answered. */
+  get load(): number {
+    return this.pending.length;
+  }
+
+  request(message: WorkerRequest): Promise<WorkerReply> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ resolve, reject });
+      this.worker.postMessage(message);
+    });
+  }
+
+  private fail(e: unknown): void {
+    this.failed ??= e;
+    for (const p of this.pending.splice(0)) p.reject(e);
+  }
+
+  terminate(): Promise<number> {
+    this.failed ??= new Error('the replay workers were closed');
+    return this.worker.terminate();
+  }
+}
+
+export class ReplayWorkers {
+  private constructor(private readonly workers: readonly ReplayWorker[]) {}
+
+  /** Starts `count` worker threads, each loading `appFile`; resolves when all are ready. */
+  static async start(count: number, appFile: string): Promise<ReplayWorkers> {
+    const setup: WorkerSetup = { appFile };
+    const workers = Array.from({ length: count }, () => new ReplayWorker(new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: setup })));
+    const pool = new ReplayWorkers(workers);
+    try {
+      await Promise.all(workers.map((w) => w.ready));
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * The columnar fold (columnar-fold.ts) with the shards shared out among the workers: every worker
+   * sees every batch and folds its own shards' rows. The next batch is read while the workers fold
+   * this one (a shared scan keeps two batches valid); the result is foldColumns's.
+   */
+  async fold(o: ParallelFoldOptions): Promise<FoldResult> {
+    const parts = shareOut(o.shards, o.weights, this.workers.length);
+    const m = o.m === null ? null : sharedCopy(o.m);
+    await Promise.all(this.workers.map((w, i) => w.request({ kind: 'fold.start', process: o.process, version: o.version, shards: parts[i] as Map<string, FoldStart>, m, check: o.check })));
+    let g0 = 0;
+    let folding: Promise<unknown> = Promise.resolve();
+    const batches = o.batches[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await batches.next();
+        await folding; // the previous batch is folded: its buffer may be read into again
+        if (next.done === true || g0 >= o.limit) break;
+        const batch = next.value;
+        const n = Math.min(batch.length, o.limit - g0);
+        const request: WorkerRequest = { kind: 'fold.batch', batch, n, g0 };
+        folding = Promise.all(this.workers.map((w) => w.request(request))).then(() => o.onEvents?.(n));
+        g0 += batch.length;
+      }
+    } finally {
+      await folding.catch(() => undefined);
+      await batches.return?.();
+    }
+    const shards = new Map<string, FoldedShard>();
+    const fallback = new Set<string>();
+    for (const reply of await Promise.all(this.workers.map((w) => w.request({ kind: 'fold.end' })))) {
+      if (reply.kind !== 'fold.result') throw new Error(`replay worker: expected a fold result, got ${reply.kind}`);
+      for (const [key, shard] of reply.result.shards) shards.set(key, shard);
+      for (const key of reply.result.fallback) fallback.add(key);
+    }
+    return { shards, fallback, scanned: Math.min(g0, o.limit) };
+  }
+
+  /** One shard's run (shard-run.ts) on the least busy worker. */
+  async runShard(ref: ProcessRef, key: string, state: unknown, inputs: readonly ShardInput[]): Promise<ShardRun> {
+    let pick = this.workers[0] as ReplayWorker;
+    for (const w of this.workers) if (w.load < pick.load) pick = w;
+    const reply = await pick.request({ kind: 'shard', process: ref.process, version: ref.version, key, state, inputs });
+    if (reply.kind !== 'shard.run') throw new Error(`replay worker: expected a shard run, got ${reply.kind}`);
+    return reply.run;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** Shards shared out by expected events, heaviest first, each to the least loaded worker (ties: by key, then lowest worker). */
+export function shareOut<T>(shards: ReadonlyMap<string, T>, weights: ReadonlyMap<string, number> | undefined, parts: number): Map<string, T>[] {
+  const out = Array.from({ length: parts }, () => new Map<string, T>());
+  const load = new Float64Array(parts);
+  const keys = [...shards.keys()].sort((a, b) => (weights?.get(b) ?? 1) - (weights?.get(a) ?? 1) || (a < b ? -1 : a > b ? 1 : 0));
+  for (const key of keys) {
+    let best = 0;
+    for (let i = 1; i < parts; i++) if ((load[i] as number) < (load[best] as number)) best = i;
+    load[best] = (load[best] as number) + (weights?.get(key) ?? 1);
+    (out[best] as Map<string, T>).set(key, shards.get(key) as T);
+  }
+  return out;
+}
+
+/** The numbering in shared memory, so every worker reads one copy. */
+function sharedCopy(m: Float64Array): Float64Array {
+  if (m.buffer instanceof SharedArrayBuffer) return m;
+  const copy = new Float64Array(new SharedArrayBuffer(m.byteLength));
+  copy.set(m);
+  return copy;
+}

@@ -13,7 +13,7 @@ import { storedInput, type InputSequence } from './input.ts';
 import { versionedStreamName } from './naming.ts';
 import { columnarFoldBlocker } from './columnar-fold.ts';
 import { replayProcess, type ColumnarInput, type ProcessOutcome } from './process-replay.ts';
-import { ShardInputs } from './shard-inputs.ts';
+import { DEFAULT_ROUTE_POLICY, ShardInputs, type RoutePolicy } from './shard-inputs.ts';
 import { keysOf } from './shard-run.ts';
 import type { ReplayJob, ReplayProgress, ReplayResult, ShardJob, SuppressedEffect, VerifyReport } from './types.ts';
 import { verifyUnaffected } from './verify.ts';
@@ -45,6 +45,8 @@ export interface ReplayOptions {
   readonly workers?: number;
   /** The app's module file (as loadApp resolved it), for the workers. */
   readonly appFile?: string;
+  /** When inputs and base streams are scanned once instead of read per shard (shard-inputs.ts); false: always per shard. */
+  readonly route?: RoutePolicy | false;
 }
 
 /** What the changed process's run measured, for the analyzer's calibration. */
@@ -113,12 +115,15 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
   };
 
   // ---- the changed process
+  const route = o.route === false ? undefined : (o.route ?? DEFAULT_ROUTE_POLICY);
+  const folds = o.columnar !== false && columnarFoldBlocker(p) === null;
   const sequences = await Promise.all(p.inputs.map((i) => storedInput(store, i.stream.name)));
-  const inputs = await ShardInputs.open(p, sequences, new Set(job.tasks.map((t) => t.key)));
+  // The fold reads columns; only its fallbacks read events, per shard.
+  const inputs = await ShardInputs.open(p, sequences, new Set(job.tasks.map((t) => t.key)), folds ? undefined : route);
   const outcomes: ProcessOutcome[] = [];
   // Only the changed process reads a stream as stored; downstream ones read version views.
   const columnar: ColumnarInput | undefined =
-    o.columnar !== false && columnarFoldBlocker(p) === null
+    folds
       ? {
           batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [], shared: workers !== undefined }),
           m: inputs.numbering.m[0] as Float64Array,
@@ -141,6 +146,7 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
     ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
     ...(columnar === undefined ? {} : { columnar }),
     ...(workers === undefined ? {} : { workers }),
+    ...(route === undefined ? {} : { route }),
   });
   outcomes.push(first);
   let verify: VerifyReport | null = null;
@@ -181,7 +187,7 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
       }
     }
     const tasks: ShardJob[] = [...keys].sort().map((key) => ({ key, mode: 'scratch' }));
-    const dInputs = await ShardInputs.open(d, seqs, keys);
+    const dInputs = await ShardInputs.open(d, seqs, keys, route);
     shardsTotal += tasks.length;
     for (const t of tasks) for (let i = 0; i < seqs.length; i++) if (d.inputs[i]?.key === undefined) eventsTotal += (seqs[i] as InputSequence).keyIndexes(t.key).length;
     report();
@@ -200,6 +206,7 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
         onShard,
         ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
         ...(workers === undefined ? {} : { workers }),
+        ...(route === undefined ? {} : { route }),
       }),
     );
     rebuilt.add(d.output.name);

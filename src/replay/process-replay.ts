@@ -14,6 +14,8 @@ import { versionedStreamName } from './naming.ts';
 import type { ShardInputs } from './shard-inputs.ts';
 import { foldColumns, type FoldResult, type FoldStart } from './columnar-fold.ts';
 import { runShard, type ShardRun } from './shard-run.ts';
+import { BaseShards } from './base-shards.ts';
+import type { RoutePolicy } from './shard-inputs.ts';
 import { shardStart } from './shard-start.ts';
 import type { ReplayWorkers } from './worker-pool.ts';
 import { forkPoint, writeShard } from './shard-write.ts';
@@ -39,6 +41,8 @@ export interface ProcessReplayOptions {
   readonly columnar?: ColumnarInput;
   /** Worker threads that run the handlers (worker-pool.ts); without them, this thread does. */
   readonly workers?: ReplayWorkers;
+  /** When to scan the base stream once instead of reading it per shard (none: per shard). */
+  readonly route?: RoutePolicy;
 }
 
 /** The fast path's input: the stored input's columns (fields = the process's `reads`) and numbering. */
@@ -88,6 +92,11 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
     }
   }
 
+  // The old output of the shards still to run (complete ones are skipped without reading it).
+  const pendingKeys = new Set<string>();
+  for (const job of o.tasks) if (folded?.shards.has(job.key) === true || (await readFork(store, stream, job.key))?.complete !== true) pendingKeys.add(job.key);
+  const bases = await BaseShards.open(store, base, pendingKeys, o.route);
+
   const one = async (job: ShardJob): Promise<void> => {
     const existing = await readFork(store, stream, job.key);
     if (existing?.complete === true) {
@@ -117,8 +126,7 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
       }
       firstInputTime = inputs[0]?.event.time;
     }
-    const baseEvents: StoredEvent[] = [];
-    for await (const batch of store.readShard(base, job.key, { batchSize: 4096 })) baseEvents.push(...batch);
+    const baseEvents = await bases.events(job.key);
     let prefix = 0;
     if (job.mode === 'ray') {
       while (prefix < baseEvents.length && (((baseEvents[prefix] as StoredEvent).meta?.m as number | undefined) ?? 0) <= afterM) prefix++;

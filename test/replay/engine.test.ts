@@ -17,6 +17,7 @@ import { mergedNumbers } from '../../src/replay/numbering.ts';
 import { FORK_EVENT, versionedStreamName } from '../../src/replay/naming.ts';
 import { checkPlan, jobOf } from '../../src/replay/plan-file.ts';
 import { runReplay } from '../../src/replay/engine.ts';
+import type { RoutePolicy } from '../../src/replay/shard-inputs.ts';
 import { realClock } from '../../src/time/clock.ts';
 import { bankVariant } from './fixtures/bank-variant.ts';
 import { balancesOf, freshRun, inputsFor, readView, runApp, typesAndData } from './helpers.ts';
@@ -49,8 +50,18 @@ async function plan(store: EventStore, app: ReturnType<typeof bankVariant>['app'
   }
 }
 
-async function replay(store: EventStore, app: ReturnType<typeof bankVariant>['app'], p: ReplayPlan, options: { verify?: number; listEffects?: boolean } = {}) {
-  return runReplay({ store, app, appVersion: 'bank-v2', job: jobOf(checkPlan(p, 'plan')), clock: realClock, verify: options.verify ?? false, listEffects: options.listEffects ?? false });
+/** Scan and route every input and base stream, however small (shard-inputs.ts); false: read every shard on its own. */
+const ALWAYS_SCAN: RoutePolicy = { minEvents: 0, minShare: 0, maxEvents: Number.POSITIVE_INFINITY };
+
+async function replay(store: EventStore, app: ReturnType<typeof bankVariant>['app'], p: ReplayPlan, options: { verify?: number; listEffects?: boolean; route?: RoutePolicy | false } = {}) {
+  return runReplay({ store, app, appVersion: 'bank-v2', job: jobOf(checkPlan(p, 'plan')), clock: realClock, verify: options.verify ?? false, listEffects: options.listEffects ?? false, route: options.route ?? false });
+}
+
+/** Every event of a stream, in order, as written. */
+async function everything(store: EventStore, stream: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  for await (const batch of store.readStream(stream)) for (const e of batch) out.push([e.key, e.seq, e.type, e.time, e.data, e.meta]);
+  return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
 describe('replay engine', () => {
@@ -59,14 +70,15 @@ describe('replay engine', () => {
       fc.asyncProperty(
         fc.record({ seed: fc.integer({ min: 1, max: 1000 }), n: fc.integer({ min: 40, max: 260 }), snapshotEvery: fc.constantFrom(15, 40), since: fc.option(fc.double({ min: 0.2, max: 0.95, noNaN: true }), { nil: null }) }),
         fc.constantFrom<StrategyName | undefined>(undefined, 'shards-from-scratch', 'time-ray-from-snapshot', 'per-shard-mix', 'full-rebuild'),
-        async (s, strategy) => {
+        fc.boolean(),
+        async (s, strategy, scan) => {
           const store = await oldStore(s);
           const since = s.since === null ? null : Math.floor(s.since * (s.n - 1));
           const next = bankVariant({ ledgerVersion: 'new', limitSince: since ?? 0, snapshotEvery: s.snapshotEvery });
           const p = await plan(store, next.app, { since }).catch(() => undefined);
           if (p === undefined) return;
           const forced = strategy !== undefined && p.strategies.find((r) => r.name === strategy)?.applicable === true ? await plan(store, next.app, { since, strategy }) : p;
-          const result = await replay(store, next.app, forced);
+          const result = await replay(store, next.app, forced, { route: scan ? ALWAYS_SCAN : false });
           expect(result.strategy).toBe(forced.chosen);
           const reference = await freshRun(next.app, inputsFor(s.seed, s.n));
           const ledger = await readView(store, 'ledger', 'new');
@@ -82,6 +94,26 @@ describe('replay engine', () => {
       ),
       { numRuns: 8, seed: 42 },
     );
+  });
+
+  it('writes the same streams and effects whether it scans inputs and base streams once or reads each shard', async () => {
+    for (const seed of [5, 6]) {
+      const s = { seed, n: 220, snapshotEvery: 15, since: 0.5 };
+      const since = Math.floor(0.5 * (s.n - 1));
+      const next = bankVariant({ ledgerVersion: 'new', limitSince: since, snapshotEvery: s.snapshotEvery });
+      const scanned = await oldStore(s);
+      const perShard = await oldStore(s);
+      const p = await plan(scanned, next.app, { since, strategy: 'per-shard-mix' });
+      const a = await replay(scanned, next.app, p, { route: ALWAYS_SCAN, listEffects: true });
+      const b = await replay(perShard, next.app, p, { route: false, listEffects: true });
+      expect(a.eventsWritten).toBeGreaterThan(0);
+      expect(a.eventsWritten).toBe(b.eventsWritten);
+      for (const stream of ['ledger--new', 'balances--new']) expect(await everything(scanned, stream)).toEqual(await everything(perShard, stream));
+      const keys = (r: typeof a) => r.effects.map((e) => e.idempotencyKey).sort();
+      expect(keys(a)).toEqual(keys(b));
+      // Scanning reads whole streams: more events read, fewer shard reads.
+      expect(a.eventsRead).toBeGreaterThanOrEqual(b.eventsRead);
+    }
   });
 
   it('continues a shard an interrupted run left half-written, without duplicates', async () => {

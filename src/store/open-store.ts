@@ -6,6 +6,7 @@ import { InvalidInputError } from '../model/errors.ts';
 import type { EventStore } from './event-store.ts';
 import { EmbeddedStore, type EmbeddedStoreOptions } from './embedded/embedded-store.ts';
 import { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.ts';
+import { PostgresStore } from './postgres/postgres-store.ts';
 
 /** Where the embedded store lives when no location is given. */
 export const DEFAULT_STORE_LOCATION = './.spive';
@@ -44,6 +45,7 @@ export async function openStore(location: string | StoreLocation, options: OpenS
     case 'embedded':
       return EmbeddedStore.open(parsed.dir, options);
     case 'postgres':
+      return PostgresStore.open(parsed.url, { clock: options.clock });
     case 'nats':
       throw new InvalidInputError('--store', `memory:, file:<dir> or a path (${parsed.kind} stores are not available yet)`, parsed.url);
   }

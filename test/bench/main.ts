@@ -53,6 +53,9 @@
  *   end to end (inputs, the real handlers folded offline, bulk load, sealing), against appending the
  *   same number of events through the store's API.
  *
+ * - postgres.append.batched, postgres.read.stream. See postgres.ts: the PostgreSQL store's append and
+ *   read throughput against the raw client (plain INSERTs; COPY … TO STDOUT of the same rows).
+ *
  * - embedded.open.10m (ms; lower is better). `EmbeddedStore.open` of that store (recovery reads and
  *   checks every WAL frame to rebuild the indexes). Median of 3. Baseline: readFile of every WAL
  *   segment, i.e. just reading the bytes open has to read.
@@ -61,6 +64,7 @@ import { appendBatched, appendSingle, type AppendSizes } from './append.ts';
 import { bankLive } from './bank-live.ts';
 import { datasetBench } from './dataset.ts';
 import { planBench } from './plan.ts';
+import { postgresAppend, postgresRead } from './postgres.ts';
 import { replayMatrix } from './replay-matrix.ts';
 import { replayBench } from './replay.ts';
 import { buildBigStore, openBench, scanBench, type BigStore, type BigStoreSizes } from './scan.ts';
@@ -128,6 +132,8 @@ async function main(): Promise<void> {
       run: (r) => replayMatrix(quick ? 0.25 : 1, r),
     },
     { names: ['dataset.generate.bank'], run: (r) => datasetBench(size(1_000_000), r) },
+    { names: ['postgres.append.batched'], run: (r) => postgresAppend(size(200_000), r) },
+    { names: ['postgres.read.stream'], run: (r) => postgresRead(size(500_000), r) },
   ];
   const selected = (name: string): boolean => only.length === 0 || only.some((prefix) => name.startsWith(prefix));
   const chosen = suites.filter((s) => s.names.some(selected));

@@ -3,19 +3,21 @@
  * one of its processes, estimates the four strategies, chooses one, and lists the downstream
  * shards that must follow. The result is the plan file `spive replay` executes.
  */
-import type { AppDef } from '../src/app/define.ts';
+import type { AppDef, ProcessDef } from '../src/app/define.ts';
 import { InvalidInputError } from '../src/model/errors.ts';
+import { columnarFoldBlocker } from '../src/replay/columnar-fold.ts';
+import { DEFAULT_ROUTE_POLICY } from '../src/replay/shard-inputs.ts';
 import type { EventStore } from '../src/store/event-store.ts';
 import { realClock, type Clock } from '../src/time/clock.ts';
 import type { StatsCatalogue } from './catalogue/catalogue.ts';
 import { sqlString } from './duckdb.ts';
 import { calibrate } from './cost/calibrate.ts';
-import { downstreamOf, findProcess, versionOf, type AnyProcess } from './graph.ts';
+import { downstreamOf, findProcess, inputsOf, versionOf, type AnyProcess } from './graph.ts';
 import { lineageOf, type ChangedStream } from './lineage.ts';
 import { makespan } from './makespan.ts';
 import { shardWork, type ShardSnapshot, type ShardWork } from './shard-work.ts';
 import { adviseSnapshots } from './snapshot-advice-for.ts';
-import { byCost, cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, taskCpuMs, type ExtraWork } from './strategies.ts';
+import { byCost, cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, withReads, type ExtraWork, type StreamVolumes } from './strategies.ts';
 import type { CostModel, DownstreamEstimate, ReplayPlan, ShardTask, StrategyEstimate, StrategyName } from './types.ts';
 
 export interface PlanRequest {
@@ -111,17 +113,25 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
 
   const counted = work.counting === 'output-lineage' ? ` (inputs per shard counted from ${p.output.name}'s lineage: ${p.name} re-keys ${work.scans.map((s) => s.stream).join(', ')})` : '';
   // Each shard's two ways, computed once; the strategies pick among them.
-  const scratch = affected.map((s) => scratchTask(cost, s));
-  const rays = affected.map((s, i) => (s.snapshot === null ? (scratch[i] as ShardTask) : rayTask(cost, s)));
-  const mixed = rays.map((r, i) => (r.cpuMs < (scratch[i] as ShardTask).cpuMs ? r : (scratch[i] as ShardTask)));
-  const fromRay = mixed.filter((t) => t.mode === 'ray').length;
+  const scratchAlone = affected.map((s) => scratchTask(cost, s));
+  const raysAlone = affected.map((s, i) => (s.snapshot === null ? (scratchAlone[i] as ShardTask) : rayTask(cost, s)));
+  const mixedAlone = raysAlone.map((r, i) => (r.cpuMs < (scratchAlone[i] as ShardTask).cpuMs ? r : (scratchAlone[i] as ShardTask)));
+  const fromRay = mixedAlone.filter((t) => t.mode === 'ray').length;
+  // How the engine will read each strategy's tasks (scan once, or per shard): see withReads.
+  const volumes = await streamVolumes(catalogue, p);
+  const columnar = columnarFoldBlocker(p as ProcessDef<unknown>) === null;
+  const held = affected.map((s) => s.events);
+  const reading = (tasks: readonly ShardTask[], heldEvents: readonly number[]) => withReads(cost, tasks, heldEvents, volumes, DEFAULT_ROUTE_POLICY, columnar);
+  const scratch = reading(scratchAlone, held);
+  const rays = reading(raysAlone, held);
+  const mixed = reading(mixedAlone, held);
   const rows = [
     estimate('shards-from-scratch', scratch, extra, workers, `${affected.length} of ${work.shards.length} shards${since === null ? '' : ` have inputs since ${iso(since)}`}${counted}`),
     await rayStrategy(store, p.name, since, fromVersion, snapshots, affected, rays, extra, workers),
     fromRay === 0
       ? notApplicable('per-shard-mix', snapshots.size === 0 ? 'no affected shard has a usable snapshot, so every shard would replay from scratch (that is shards-from-scratch)' : 'every shard is cheaper from scratch (that is shards-from-scratch)')
       : estimate('per-shard-mix', mixed, extra, workers, `${fromRay} shards from a snapshot, ${mixed.length - fromRay} from scratch`),
-    estimate('full-rebuild', work.shards.map((s, i) => (s.affected ? (scratch[affectedIndex[i] as number] as ShardTask) : scratchTask(cost, s))), extraAll, workers, `every shard of ${p.name} and of its ${downstream.processes.length} downstream processes from the beginning`),
+    estimate('full-rebuild', reading(work.shards.map((s, i) => (s.affected ? (scratchAlone[affectedIndex[i] as number] as ShardTask) : scratchTask(cost, s))), work.shards.map((s) => s.events)), extraAll, workers, `every shard of ${p.name} and of its ${downstream.processes.length} downstream processes from the beginning`),
   ];
   const unchanged = since === null && fromVersion === toVersion;
   const chosenRow = unchanged ? undefined : request.strategy === undefined ? choose(rows.map((r) => r.estimate)) : forced(rows.map((r) => r.estimate), request.strategy);
@@ -235,6 +245,21 @@ function minSnapshotTime(affected: readonly ShardWork[], since: number): number 
   return min;
 }
 
+/** Events and payload bytes of a process's inputs and of its output, from the catalogue's per-key totals. */
+async function streamVolumes(catalogue: StatsCatalogue, p: AnyProcess): Promise<StreamVolumes> {
+  const sum = async (streams: readonly string[]) => {
+    if (streams.length === 0) return { events: 0, bytes: 0 };
+    const [row] = await catalogue.db.rows<{ events: number | null; bytes: number | null }>(
+      `SELECT sum(events) AS events, sum(bytes) AS bytes FROM key_totals WHERE stream IN (${streams.map(sqlString).join(', ')})`,
+    );
+    return { events: row?.events ?? 0, bytes: row?.bytes ?? 0 };
+  };
+  // Re-keyed inputs are always scanned (scanWork); these are the inputs read as stored.
+  const input = await sum(inputsOf(p).filter((i) => !i.rekeyed).map((i) => i.stream));
+  const base = await sum([p.output.name]);
+  return { inputEvents: input.events, inputBytes: input.bytes, baseEvents: base.events, baseBytes: base.bytes };
+}
+
 /** Scanning re-keyed inputs from a time on: every event of those streams must be read and routed. */
 function scanWork(catalogue: StatsCatalogue, scans: ReadonlyArray<{ stream: string }>, cost: CostModel) {
   return async (from: number | null) => {
@@ -282,7 +307,8 @@ async function planDownstream(
     const snapshots = since === null || version === undefined ? new Map<string, ShardSnapshot>() : await usableSnapshots(store, d.name, version, since);
     const work = await shardWork(catalogue, { process: d, since, keysExpr: null, keySet: lineage.keys === 'all' ? null : lineage.keys, snapshots });
     const followers = work.shards.filter((s) => s.affected);
-    const tasks = followers.map((s) => cheaperTask(cost, s));
+    const dVolumes = await streamVolumes(catalogue, d);
+    const tasks = withReads(cost, followers.map((s) => cheaperTask(cost, s)), followers.map((s) => s.events), dVolumes, DEFAULT_ROUTE_POLICY, false);
     const cpu = tasks.reduce((n, t) => n + t.cpuMs, 0);
     const wall = makespan(tasks.map((t) => t.cpuMs), workers).wallMs;
     rows.push({
@@ -303,7 +329,7 @@ async function planDownstream(
     sum.snapshotBytes += tasks.reduce((n, t) => n + (t.snapshot?.sizeBytes ?? 0), 0);
     sum.cpuMs += cpu;
     sum.wallMs += wall;
-    const everything = work.shards.map((s) => taskCpuMs(cost, s.events, s.bytes, 0));
+    const everything = withReads(cost, work.shards.map((s) => scratchTask(cost, s)), work.shards.map((s) => s.events), dVolumes, DEFAULT_ROUTE_POLICY, false).map((t) => t.cpuMs);
     all.shards += work.shards.length;
     all.events += work.shards.reduce((n, s) => n + s.events, 0);
     all.bytes += work.shards.reduce((n, s) => n + s.bytes, 0);

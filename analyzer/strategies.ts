@@ -3,6 +3,7 @@
  * covers the changed process and the downstream work that follows it, so that full rebuild (which
  * also rebuilds every downstream shard) is compared on equal terms.
  */
+import type { RoutePolicy } from '../src/replay/shard-inputs.ts';
 import { makespan } from './makespan.ts';
 import type { ShardWork } from './shard-work.ts';
 import type { CostModel, ShardTask, StrategyEstimate, StrategyName } from './types.ts';
@@ -101,4 +102,44 @@ export function choose(rows: readonly StrategyEstimate[]): StrategyEstimate | un
 
 export function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
+}
+
+/** The events and payload bytes a replay could scan whole: the process's inputs read as stored, and its old output. */
+export interface StreamVolumes {
+  readonly inputEvents: number;
+  readonly inputBytes: number;
+  readonly baseEvents: number;
+  readonly baseBytes: number;
+}
+
+/**
+ * The tasks' costs as the replay engine will read them (src/replay/shard-inputs.ts, base-shards.ts).
+ * When the tasks' shards hold much of a large input (`policy`, the engine's own rule), the engine scans
+ * the inputs and the old output once, in order: each task then pays its handlers (and snapshot), and
+ * the scan — every event of those streams read once — is shared out over the tasks by their events.
+ * Otherwise each shard is read on its own: its inputs (as `cpuMs` counts them) and its old output
+ * (estimated at the streams' output-per-input ratio), each a separate shard read. `held[i]` is all
+ * events of task i's shard (what the engine's rule counts). Columnar folds (`columnar`) keep `cpuMs`.
+ */
+export function withReads(cost: CostModel, tasks: readonly ShardTask[], held: readonly number[], v: StreamVolumes, policy: RoutePolicy, columnar: boolean): ShardTask[] {
+  if (columnar || tasks.length === 0) return [...tasks];
+  const readNs = cost.nsPerReadEvent ?? 0;
+  const heldTotal = held.reduce((n, e) => n + e, 0);
+  const scanned = v.inputEvents >= policy.minEvents && heldTotal >= policy.minShare * v.inputEvents && heldTotal <= policy.maxEvents;
+  const outPerIn = v.inputEvents > 0 ? v.baseEvents / v.inputEvents : 0;
+  const bytesPerOut = v.baseEvents > 0 ? v.baseBytes / v.baseEvents : 0;
+  if (!scanned) {
+    return tasks.map((t, i) => {
+      const baseEvents = (held[i] ?? 0) * outPerIn;
+      return { ...t, cpuMs: t.cpuMs + (cost.nsPerShard + baseEvents * (readNs + bytesPerOut * cost.nsPerByte)) / 1e6 };
+    });
+  }
+  const scanMs = ((v.inputEvents + v.baseEvents) * readNs + (v.inputBytes + v.baseBytes) * cost.nsPerByte) / 1e6;
+  const weight = tasks.reduce((n, t) => n + Math.max(1, t.events), 0);
+  return tasks.map((t) => {
+    const handlerNs = t.events * Math.max(0, cost.nsPerEvent - readNs);
+    // A fixed cost per task besides (its fork record read and written): about one small record fetch.
+    const snapshotNs = t.snapshot === undefined ? 0 : t.snapshot.sizeBytes * cost.nsPerSnapshotByte + cost.nsPerSnapshot;
+    return { ...t, cpuMs: (handlerNs + snapshotNs + cost.nsPerSnapshot) / 1e6 + (scanMs * Math.max(1, t.events)) / weight };
+  });
 }

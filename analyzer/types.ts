@@ -70,15 +70,21 @@ export interface DownstreamEstimate {
 /** Per-process cost figures measured on this machine (ns = nanoseconds). */
 export interface CostModel {
   readonly process: string;
-  /** Handler CPU per input event, payload decoding excluded. */
+  /** Per input event: the handler, plus reading the event in order (nsPerReadEvent); payload decoding excluded. */
   readonly nsPerEvent: number;
+  /**
+   * The part of nsPerEvent that is reading the event in order (framing, checksums, objects): what a
+   * replay pays per event also for events it only scans (an input or base stream read whole, see
+   * src/replay/shard-inputs.ts). Absent (older calibrations): 0.
+   */
+  readonly nsPerReadEvent?: number;
   /** Reading and decoding input payloads, per payload byte. */
   readonly nsPerByte: number;
   /** Restoring a snapshot, per snapshot byte (decoding). */
   readonly nsPerSnapshotByte: number;
   /** Restoring a snapshot, fixed cost per snapshot (finding and fetching it). */
   readonly nsPerSnapshot: number;
-  /** Fixed cost per shard task (setup, state creation, output flush). */
+  /** Fixed cost per shard task read on its own (finding and reading the shard, state creation, output flush). */
   readonly nsPerShard: number;
   /** Where the figures come from: `sample` (handler run on real events), `replay` (actual runs), `default`. */
   readonly source: 'sample' | 'replay' | 'default';

@@ -86,6 +86,8 @@ export class StatsCatalogue {
       await db.run(`DELETE FROM info; INSERT INTO info VALUES ('format', ${sqlString(FORMAT)}), ('bucketMs', ${sqlString(String(bucketMs))})`);
     }
     await db.run(SCHEMA);
+    // Added after spive-stats-3 shipped: older catalogues gain the column (0: not measured) and keep their statistics.
+    await db.run('ALTER TABLE calibration ADD COLUMN IF NOT EXISTS ns_per_read_event DOUBLE DEFAULT 0');
     return new StatsCatalogue(db, bucketMs);
   }
 
@@ -155,20 +157,22 @@ export class StatsCatalogue {
   async recordCalibration(model: CostModel, version: string, recordedAt: number): Promise<void> {
     await this.db.run(
       `DELETE FROM calibration WHERE process = ${sqlString(model.process)} AND version = ${sqlString(version)} AND source = ${sqlString(model.source)};
-       INSERT INTO calibration VALUES (${sqlString(model.process)}, ${sqlString(version)}, ${sqlString(model.source)}, ${model.nsPerEvent}, ${model.nsPerByte},
-         ${model.nsPerSnapshotByte}, ${model.nsPerSnapshot}, ${model.nsPerShard}, ${model.samples}, ${recordedAt})`,
+       INSERT INTO calibration (process, version, source, ns_per_event, ns_per_byte, ns_per_snapshot_byte, ns_per_snapshot, ns_per_shard, samples, recorded_at, ns_per_read_event)
+       VALUES (${sqlString(model.process)}, ${sqlString(version)}, ${sqlString(model.source)}, ${model.nsPerEvent}, ${model.nsPerByte},
+         ${model.nsPerSnapshotByte}, ${model.nsPerSnapshot}, ${model.nsPerShard}, ${model.samples}, ${recordedAt}, ${model.nsPerReadEvent ?? 0})`,
     );
   }
 
   /** The newest recorded cost model of a process version from `source`, if any. */
   async calibrationFor(process: string, version: string, source: CostModel['source']): Promise<CostModel | undefined> {
-    const [row] = await this.db.rows<{ ns_per_event: number; ns_per_byte: number; ns_per_snapshot_byte: number; ns_per_snapshot: number; ns_per_shard: number; samples: number }>(
+    const [row] = await this.db.rows<{ ns_per_event: number; ns_per_read_event: number | null; ns_per_byte: number; ns_per_snapshot_byte: number; ns_per_snapshot: number; ns_per_shard: number; samples: number }>(
       `SELECT * FROM calibration WHERE process = ${sqlString(process)} AND version = ${sqlString(version)} AND source = ${sqlString(source)} ORDER BY recorded_at DESC LIMIT 1`,
     );
     if (row === undefined) return undefined;
     return {
       process,
       nsPerEvent: row.ns_per_event,
+      nsPerReadEvent: row.ns_per_read_event ?? 0,
       nsPerByte: row.ns_per_byte,
       nsPerSnapshotByte: row.ns_per_snapshot_byte,
       nsPerSnapshot: row.ns_per_snapshot,

@@ -125,6 +125,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CostModel> {
   return {
     process: p.name,
     nsPerEvent: (handleMs / n) * 1e6 + readOverheadNs,
+    nsPerReadEvent: readOverheadNs,
     nsPerByte,
     nsPerSnapshotByte: nsPerSnapshotByte > 0 ? nsPerSnapshotByte : nsPerByte,
     nsPerSnapshot,

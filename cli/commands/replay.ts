@@ -174,6 +174,7 @@ async function recordCost(dir: string, cost: CostModel | undefined, measured: Me
     nsPerSnapshotByte: cost.nsPerSnapshotByte * factor,
     nsPerSnapshot: cost.nsPerSnapshot * factor,
     nsPerShard: cost.nsPerShard * factor,
+    nsPerReadEvent: (cost.nsPerReadEvent ?? 0) * factor,
     source: 'replay',
     samples: measured.events,
   };

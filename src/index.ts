@@ -28,6 +28,7 @@ export type * from './store/event-store.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory/memory-store.ts';
 export { EmbeddedStore, STORE_FORMAT, type EmbeddedStoreOptions } from './store/embedded/embedded-store.ts';
 export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
+export { NatsStore, type NatsStoreOptions } from './store/nats/nats-store.ts';
 export type { FileHandle, FileSystem } from './store/embedded/file-system.ts';
 export { nodeFileSystem } from './store/embedded/node-file-system.ts';
 export { DEFAULT_STORE_LOCATION, openStore, parseStoreLocation, type StoreLocation } from './store/open-store.ts';

@@ -6,6 +6,8 @@ import { InvalidInputError } from '../model/errors.ts';
 import type { EventStore } from './event-store.ts';
 import { EmbeddedStore, type EmbeddedStoreOptions } from './embedded/embedded-store.ts';
 import { MemoryStore, type MemoryStoreOptions } from './memory/memory-store.ts';
+import { parseNatsLocation } from './nats/nats-location.ts';
+import { NatsStore } from './nats/nats-store.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 
 /** Where the embedded store lives when no location is given. */
@@ -47,6 +49,6 @@ export async function openStore(location: string | StoreLocation, options: OpenS
     case 'postgres':
       return PostgresStore.open(parsed.url, { clock: options.clock });
     case 'nats':
-      throw new InvalidInputError('--store', `memory:, file:<dir> or a path (${parsed.kind} stores are not available yet)`, parsed.url);
+      return NatsStore.open(parseNatsLocation(parsed.url), { clock: options.clock });
   }
 }

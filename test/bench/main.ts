@@ -56,6 +56,11 @@
  * - postgres.append.batched, postgres.read.stream. See postgres.ts: the PostgreSQL store's append and
  *   read throughput against the raw client (plain INSERTs; COPY … TO STDOUT of the same rows).
  *
+ * - nats.append.single, nats.append.batched, nats.read.stream.single, nats.read.stream.batch100. See
+ *   nats.ts: the NATS JetStream store's append and read throughput against the raw client (plain
+ *   publishes of the same bodies; a plain ordered consumer over the same messages). Skipped when no
+ *   server answers on 127.0.0.1:4222.
+ *
  * - embedded.open.10m (ms; lower is better). `EmbeddedStore.open` of that store (recovery reads and
  *   checks every WAL frame to rebuild the indexes). Median of 3. Baseline: readFile of every WAL
  *   segment, i.e. just reading the bytes open has to read.
@@ -63,6 +68,7 @@
 import { appendBatched, appendSingle, type AppendSizes } from './append.ts';
 import { bankLive } from './bank-live.ts';
 import { datasetBench } from './dataset.ts';
+import { natsBench, NATS_BENCHES } from './nats.ts';
 import { planBench } from './plan.ts';
 import { postgresAppend, postgresRead } from './postgres.ts';
 import { replayMatrix } from './replay-matrix.ts';
@@ -134,6 +140,7 @@ async function main(): Promise<void> {
     { names: ['dataset.generate.bank'], run: (r) => datasetBench(size(1_000_000), r) },
     { names: ['postgres.append.batched'], run: (r) => postgresAppend(size(200_000), r) },
     { names: ['postgres.read.stream'], run: (r) => postgresRead(size(500_000), r) },
+    { names: [...NATS_BENCHES], run: (r) => natsBench({ singleEvents: size(20_000), batchedEvents: size(200_000) }, r) },
   ];
   const selected = (name: string): boolean => only.length === 0 || only.some((prefix) => name.startsWith(prefix));
   const chosen = suites.filter((s) => s.names.some(selected));

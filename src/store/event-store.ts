@@ -1,5 +1,5 @@
 /**
- * The one interface every event store implements (in-memory, embedded, later PostgreSQL and NATS
+ * The one interface every event store implements (in-memory, embedded, PostgreSQL and NATS
  * JetStream). `test/store/contract.ts` is its executable specification.
  */
 import type {

@@ -1,6 +1,6 @@
 /**
  * Store locations, as the CLI and apps name them: `memory:`, `file:<dir>` or a plain path (the
- * embedded store), later `postgres://…` and `nats://…`.
+ * embedded store), `postgres://…` and `nats://…`.
  */
 import { InvalidInputError } from '../model/errors.ts';
 import type { EventStore } from './event-store.ts';

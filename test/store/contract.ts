@@ -1,6 +1,6 @@
 /**
  * The EventStore contract: one suite, every implementation. A store passes it or it is not a store.
- * Later stores (PostgreSQL, NATS JetStream) call `eventStoreContract` with their own factory.
+ * Each store (test/store/memory, embedded, postgres, nats) calls `eventStoreContract` with its own factory.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -16,6 +16,7 @@ import { replayProcess, type ColumnarInput, type ProcessOutcome } from './proces
 import { DEFAULT_ROUTE_POLICY, ShardInputs, type RoutePolicy } from './shard-inputs.ts';
 import { keysOf } from './shard-run.ts';
 import type { ReplayJob, ReplayProgress, ReplayResult, ShardJob, SuppressedEffect, VerifyReport } from './types.ts';
+import type { TaskClaims } from './task-claims.ts';
 import { verifyUnaffected } from './verify.ts';
 import { ReplayWorkers } from './worker-pool.ts';
 import { versionView, type VersionView } from './view.ts';
@@ -47,6 +48,53 @@ export interface ReplayOptions {
   readonly appFile?: string;
   /** When inputs and base streams are scanned once instead of read per shard (shard-inputs.ts); false: always per shard. */
   readonly route?: RoutePolicy | false;
+  /**
+   * Shard tasks shared with other replay processes (task-claims.ts): this one runs the batches it
+   * claims. Every process runs every phase in order, so downstream follows once upstream is done.
+   */
+  readonly claims?: TaskClaims;
+  /** With claims: tasks per claimed batch (default: an eighth of the phase, at least 1). */
+  readonly claimBatch?: number;
+}
+
+/**
+ * Runs a phase's tasks: all at once, or (with claims) in claimed batches until none is left, merging
+ * the batches' outcomes. The phase is finished everywhere when claim returns nothing.
+ */
+async function claimed(claims: TaskClaims | undefined, batch: number | undefined, phase: string, tasks: readonly ShardJob[], run: (tasks: readonly ShardJob[]) => Promise<ProcessOutcome>): Promise<ProcessOutcome> {
+  if (claims === undefined) return run(tasks);
+  const byKey = new Map(tasks.map((t) => [t.key, t]));
+  await claims.offer(phase, [...byKey.keys()]);
+  const size = batch ?? Math.max(1, Math.ceil(tasks.length / 8));
+  let merged: ProcessOutcome | undefined;
+  for (;;) {
+    const keys = await claims.claim(phase, size);
+    if (keys.length === 0) break;
+    const outcome = await run(keys.map((k) => byKey.get(k) as ShardJob));
+    await claims.done(phase, keys);
+    merged = merged === undefined ? outcome : mergeOutcomes(merged, outcome);
+  }
+  return merged ?? (await run([]));
+}
+
+function mergeOutcomes(a: ProcessOutcome, b: ProcessOutcome): ProcessOutcome {
+  const r = a.report;
+  const s = b.report;
+  return {
+    report: {
+      ...r,
+      shards: r.shards + s.shards,
+      resumedShards: r.resumedShards + s.resumedShards,
+      eventsRead: r.eventsRead + s.eventsRead,
+      columnarShards: r.columnarShards + s.columnarShards,
+      eventsWritten: r.eventsWritten + s.eventsWritten,
+      eventsShared: r.eventsShared + s.eventsShared,
+      wallMs: r.wallMs + s.wallMs,
+    },
+    effects: [...a.effects, ...b.effects],
+    suppressed: a.suppressed + b.suppressed,
+    estimatedCpuMsRun: a.estimatedCpuMsRun + b.estimatedCpuMsRun,
+  };
 }
 
 /** What the changed process's run measured, for the analyzer's calibration. */
@@ -118,12 +166,13 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
   const route = o.route === false ? undefined : (o.route ?? DEFAULT_ROUTE_POLICY);
   const folds = o.columnar !== false && columnarFoldBlocker(p) === null;
   const sequences = await Promise.all(p.inputs.map((i) => storedInput(store, i.stream.name)));
-  // The fold reads columns; only its fallbacks read events, per shard.
-  const inputs = await ShardInputs.open(p, sequences, new Set(job.tasks.map((t) => t.key)), folds ? undefined : route);
   const outcomes: ProcessOutcome[] = [];
-  // Only the changed process reads a stream as stored; downstream ones read version views.
-  const columnar: ColumnarInput | undefined =
-    folds
+  let inputs: ShardInputs | undefined;
+  const first = await claimed(o.claims, o.claimBatch, p.name, job.tasks, async (tasks) => {
+    // The fold reads columns; only its fallbacks read events, per shard.
+    inputs = await ShardInputs.open(p, sequences, new Set(tasks.map((t) => t.key)), folds ? undefined : route);
+    // Only the changed process reads a stream as stored; downstream ones read version views.
+    const columnar: ColumnarInput | undefined = folds
       ? {
           batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [], shared: workers !== undefined }),
           m: inputs.numbering.m[0] as Float64Array,
@@ -131,26 +180,27 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
           check: o.checkReads ?? (o.verify !== undefined && o.verify !== false),
         }
       : undefined;
-  const first = await replayProcess({
-    store,
-    process: p,
-    version,
-    generation: job.toVersion,
-    fromVersion: job.fromVersion,
-    inputs,
-    tasks: job.tasks,
-    clock,
-    listEffects: o.listEffects === true,
-    onEvents,
-    onShard,
-    ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
-    ...(columnar === undefined ? {} : { columnar }),
-    ...(workers === undefined ? {} : { workers }),
-    ...(route === undefined ? {} : { route }),
+    return replayProcess({
+      store,
+      process: p,
+      version,
+      generation: job.toVersion,
+      fromVersion: job.fromVersion,
+      inputs,
+      tasks,
+      clock,
+      listEffects: o.listEffects === true,
+      onEvents,
+      onShard,
+      ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+      ...(columnar === undefined ? {} : { columnar }),
+      ...(workers === undefined ? {} : { workers }),
+      ...(route === undefined ? {} : { route }),
+    });
   });
   outcomes.push(first);
   let verify: VerifyReport | null = null;
-  if (o.verify !== undefined && o.verify !== false) {
+  if (o.verify !== undefined && o.verify !== false && inputs !== undefined) {
     verify = await verifyUnaffected({ store, process: p, version, inputs, sequences, affected: new Set(job.tasks.map((t) => t.key)), sample: o.verify });
   }
 
@@ -187,27 +237,28 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
       }
     }
     const tasks: ShardJob[] = [...keys].sort().map((key) => ({ key, mode: 'scratch' }));
-    const dInputs = await ShardInputs.open(d, seqs, keys, route);
     shardsTotal += tasks.length;
     for (const t of tasks) for (let i = 0; i < seqs.length; i++) if (d.inputs[i]?.key === undefined) eventsTotal += (seqs[i] as InputSequence).keyIndexes(t.key).length;
     report();
     outcomes.push(
-      await replayProcess({
-        store,
-        process: d,
-        version: processVersion(d, o.appVersion),
-        generation: job.toVersion,
-        fromVersion: null,
-        inputs: dInputs,
-        tasks,
-        clock,
-        listEffects: o.listEffects === true,
-        onEvents,
-        onShard,
-        ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
-        ...(workers === undefined ? {} : { workers }),
-        ...(route === undefined ? {} : { route }),
-      }),
+      await claimed(o.claims, o.claimBatch, d.name, tasks, async (batch) =>
+        replayProcess({
+          store,
+          process: d,
+          version: processVersion(d, o.appVersion),
+          generation: job.toVersion,
+          fromVersion: null,
+          inputs: await ShardInputs.open(d, seqs, new Set(batch.map((t) => t.key)), route),
+          tasks: batch,
+          clock,
+          listEffects: o.listEffects === true,
+          onEvents,
+          onShard,
+          ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+          ...(workers === undefined ? {} : { workers }),
+          ...(route === undefined ? {} : { route }),
+        }),
+      ),
     );
     rebuilt.add(d.output.name);
   }

@@ -18,6 +18,7 @@ import { FORK_EVENT, versionedStreamName } from '../../src/replay/naming.ts';
 import { checkPlan, jobOf } from '../../src/replay/plan-file.ts';
 import { runReplay } from '../../src/replay/engine.ts';
 import type { RoutePolicy } from '../../src/replay/shard-inputs.ts';
+import { MemoryTaskClaims } from '../../src/replay/task-claims.ts';
 import { realClock } from '../../src/time/clock.ts';
 import { bankVariant } from './fixtures/bank-variant.ts';
 import { balancesOf, freshRun, inputsFor, readView, runApp, typesAndData } from './helpers.ts';
@@ -114,6 +115,24 @@ describe('replay engine', () => {
       // Scanning reads whole streams: more events read, fewer shard reads.
       expect(a.eventsRead).toBeGreaterThanOrEqual(b.eventsRead);
     }
+  });
+
+  it('three replays sharing claimed tasks on one store write what one replay writes', async () => {
+    const s = { seed: 9, n: 240, snapshotEvery: 15, since: 0.4 };
+    const since = Math.floor(0.4 * (s.n - 1));
+    const next = bankVariant({ ledgerVersion: 'new', limitSince: since, snapshotEvery: s.snapshotEvery });
+    const shared = await oldStore(s);
+    const alone = await oldStore(s);
+    const p = await plan(shared, next.app, { since, strategy: 'per-shard-mix' });
+    const claims = new MemoryTaskClaims();
+    const job = jobOf(checkPlan(p, 'plan'));
+    const runs = await Promise.all([0, 1, 2].map(() => runReplay({ store: shared, app: next.app, appVersion: 'bank-v2', job, clock: realClock, claims, claimBatch: 2 })));
+    const single = await replay(alone, next.app, p);
+    for (const stream of ['ledger--new', 'balances--new']) expect(await everything(shared, stream)).toEqual(await everything(alone, stream));
+    // Every task ran exactly once, somewhere: the shards add up, and more than one replay did some.
+    for (const i of [0, 1]) expect(runs.reduce((n, r) => n + (r.processes[i]?.shards ?? 0), 0)).toBe(single.processes[i]?.shards);
+    expect(runs.filter((r) => (r.processes[0]?.shards ?? 0) > 0).length).toBeGreaterThan(1);
+    expect(runs.reduce((n, r) => n + r.eventsWritten, 0)).toBe(single.eventsWritten);
   });
 
   it('continues a shard an interrupted run left half-written, without duplicates', async () => {

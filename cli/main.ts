@@ -10,6 +10,7 @@ import { registerDataset } from './commands/dataset.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerFuzz } from './commands/fuzz.ts';
 import { registerImport } from './commands/import.ts';
+import { registerInspect } from './commands/inspect.ts';
 import { registerReplay } from './commands/replay.ts';
 import { registerReplayPlan } from './commands/replay-plan.ts';
 import { registerRun } from './commands/run.ts';
@@ -47,6 +48,7 @@ export function buildProgram(context: CommandContext): Command {
   registerReplay(program, context);
   registerDataset(program, context);
   registerImport(program, context);
+  registerInspect(program, context);
   // Every subcommand inherits the same error handling and output streams.
   for (const command of program.commands) applyCommonSettings(command, context);
   return program;

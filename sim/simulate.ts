@@ -16,7 +16,8 @@ import { checkSingleWriter } from './oracles/single-writer.ts';
 import type { Violation } from './oracles/violation.ts';
 import { referenceRun, type ReferenceRun } from './reference-run.ts';
 import { Trace } from './trace.ts';
-import { World } from './world.ts';
+import { World, type FaultEvent } from './world.ts';
+import type { EventMeta } from '../src/model/event.ts';
 import type { WorkloadShape } from './workload.ts';
 
 export type { Violation } from './oracles/violation.ts';
@@ -151,13 +152,25 @@ export async function runWorld(app: AppDef, options: SimulateOptions, faults: Fa
     onLog: (host, entry) => {
       const mark = MARKS[entry.kind];
       if (mark !== undefined) marks[mark] = (marks[mark] ?? 0) + 1;
-      if (entry.level === 'debug' && entry.kind !== 'effect.suppressed') return;
-      trace.add({ step: world.scheduler.steps, simulatedMs: world.scheduler.now, kind: entry.kind, actor: host, stream: '', key: '', position: 0, detail: entry.message });
+      if (entry.level === 'debug' && entry.kind !== 'effect.suppressed' && entry.kind !== 'effect.performed') return;
+      const effect = effectInput(entry.fields?.idempotencyKey);
+      trace.add({ step: world.scheduler.steps, simulatedMs: world.scheduler.now, kind: entry.kind, actor: host, stream: '', key: effect.key, position: 0, detail: entry.message, cause: effect.position });
     },
-    onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}` }),
+    onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}`, cause: inputPosition(c.events[0]?.meta) }),
   });
+  // Faults injected during a step, as rows right after it (the world only counts them).
+  let faultsTraced = 0;
+  const traceFaults = () => {
+    for (; faultsTraced < world.faultEvents.length; faultsTraced++) {
+      const f = world.faultEvents[faultsTraced] as FaultEvent;
+      trace.add({ step: f.step, simulatedMs: f.simulatedMs, kind: `fault.${f.kind}`, actor: 'faults', stream: '', key: '', position: 0, detail: f.detail });
+    }
+  };
   // Every step goes into the hash, whether or not rows are kept: --trace never changes the hash.
-  world.scheduler.onStep = (timeMs, seq, label) => trace.add({ step: seq, simulatedMs: timeMs, kind: 'step', actor: label, stream: '', key: '', position: 0, detail: '' });
+  world.scheduler.onStep = (timeMs, seq, label) => {
+    if (world.faultEvents.length > faultsTraced) traceFaults();
+    trace.add({ step: seq, simulatedMs: timeMs, kind: 'step', actor: label, stream: '', key: '', position: 0, detail: '' });
+  };
   const violations: Violation[] = [];
   await world.init();
   const lastArrival = world.start();
@@ -198,7 +211,20 @@ export async function runWorld(app: AppDef, options: SimulateOptions, faults: Fa
     const stuck = world.runnerStatuses().filter((h) => h.status !== undefined).map((h) => `${h.host}: ${h.status?.mode}, ${h.status?.eventsIn} in`).join('; ');
     violations.push({ invariant: 'liveness: the system quiesces after faults stop', step: world.scheduler.steps, simulatedMs: world.scheduler.now, message: `not quiescent ${Math.round((limit - lastArrival) / 1000)} s after the last input (${stuck}; workload ${world.driver.done ? 'done' : 'pending'})` });
   }
+  traceFaults();
   return { world, trace, violations, quiesced, marks };
+}
+
+/** The input position a process output came from (its `meta.in` = [input index, position]); 0 if none. */
+function inputPosition(meta: EventMeta | undefined): number {
+  const input = meta?.in;
+  return Array.isArray(input) && typeof input[1] === 'number' ? input[1] : 0;
+}
+
+/** An effect's shard key and input position, read from its idempotency key `process/key/stream@position/index`. */
+function effectInput(idempotencyKey: unknown): { key: string; position: number } {
+  const m = typeof idempotencyKey === 'string' ? /^[^/]*\/(.*)\/[^/]*@(\d+)\/\d+$/.exec(idempotencyKey) : null;
+  return m === null ? { key: '', position: 0 } : { key: m[1] as string, position: Number(m[2]) };
 }
 
 /** Runtime log kinds that mark a path of interest, and the names fuzzing reports them under. */

@@ -15,9 +15,15 @@ export interface TraceRow {
   readonly key: string;
   readonly position: number;
   readonly detail: string;
+  /**
+   * The global position of the input event this row came from (0: none): for an append of a process's
+   * outputs, the input recorded in their `meta.in`; for an effect, the input that requested it. It is
+   * what lets the inspector follow a causal chain.
+   */
+  readonly cause?: number;
 }
 
-export const TRACE_COLUMNS = ['step', 'simulated_ms', 'kind', 'actor', 'stream', 'key', 'position', 'detail'] as const;
+export const TRACE_COLUMNS = ['step', 'simulated_ms', 'kind', 'actor', 'stream', 'key', 'position', 'detail', 'cause'] as const;
 
 export class Trace {
   private readonly hash = createHash('sha256');
@@ -29,6 +35,7 @@ export class Trace {
   readonly keys: string[] = [];
   readonly positions: number[] = [];
   readonly details: string[] = [];
+  readonly causes: number[] = [];
 
   constructor(private readonly keepRows: boolean) {}
 
@@ -45,7 +52,7 @@ export class Trace {
 
   add(row: TraceRow): void {
     this.count++;
-    this.unhashed += `${row.step}|${row.simulatedMs}|${row.kind}|${row.actor}|${row.stream}|${row.key}|${row.position}|${row.detail}\n`;
+    this.unhashed += `${row.step}|${row.simulatedMs}|${row.kind}|${row.actor}|${row.stream}|${row.key}|${row.position}|${row.detail}|${row.cause ?? 0}\n`;
     if (this.unhashed.length >= 4096) this.flush();
     if (!this.keepRows) return;
     this.steps.push(row.step);
@@ -56,6 +63,7 @@ export class Trace {
     this.keys.push(row.key);
     this.positions.push(row.position);
     this.details.push(row.detail);
+    this.causes.push(row.cause ?? 0);
   }
 
   /** The fingerprint; call once, at the end. */
@@ -74,7 +82,7 @@ export class Trace {
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
     try {
-      await connection.run('CREATE TABLE trace (step BIGINT, simulated_ms DOUBLE, kind VARCHAR, actor VARCHAR, stream VARCHAR, key VARCHAR, position BIGINT, detail VARCHAR)');
+      await connection.run('CREATE TABLE trace (step BIGINT, simulated_ms DOUBLE, kind VARCHAR, actor VARCHAR, stream VARCHAR, key VARCHAR, position BIGINT, detail VARCHAR, cause BIGINT)');
       const appender = await connection.createAppender('trace');
       for (let i = 0; i < this.steps.length; i++) {
         appender.appendBigInt(BigInt(this.steps[i] as number));
@@ -85,6 +93,7 @@ export class Trace {
         appender.appendVarchar(this.keys[i] as string);
         appender.appendBigInt(BigInt(this.positions[i] as number));
         appender.appendVarchar(this.details[i] as string);
+        appender.appendBigInt(BigInt(this.causes[i] as number));
         appender.endRow();
       }
       appender.closeSync();

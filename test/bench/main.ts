@@ -61,6 +61,11 @@
  *   publishes of the same bodies; a plain ordered consumer over the same messages). Skipped when no
  *   server answers on 127.0.0.1:4222.
  *
+ * - inspect.open.10m, inspect.keystroke.10m.p50/.max, inspect.lanes.10m.p50/.max (ms; lower is
+ *   better). See inspect.ts: the timeline inspector opening a 10M-row trace to its overview, and
+ *   redrawing after a key (the whole screen; the lanes alone), against one plain DuckDB pass (a time
+ *   histogram) over the same file.
+ *
  * - embedded.open.10m (ms; lower is better). `EmbeddedStore.open` of that store (recovery reads and
  *   checks every WAL frame to rebuild the indexes). Median of 3. Baseline: readFile of every WAL
  *   segment, i.e. just reading the bytes open has to read.
@@ -68,6 +73,7 @@
 import { appendBatched, appendSingle, type AppendSizes } from './append.ts';
 import { bankLive } from './bank-live.ts';
 import { datasetBench } from './dataset.ts';
+import { inspectBench } from './inspect.ts';
 import { natsBench, NATS_BENCHES } from './nats.ts';
 import { planBench } from './plan.ts';
 import { postgresAppend, postgresRead } from './postgres.ts';
@@ -138,6 +144,7 @@ async function main(): Promise<void> {
       run: (r) => replayMatrix(quick ? 0.25 : 1, r),
     },
     { names: ['dataset.generate.bank'], run: (r) => datasetBench(size(1_000_000), r) },
+    { names: ['inspect.open.10m', 'inspect.keystroke.10m.p50', 'inspect.keystroke.10m.max', 'inspect.lanes.10m.p50', 'inspect.lanes.10m.max'], run: (r) => inspectBench(size(10_000_000), r) },
     { names: ['postgres.append.batched'], run: (r) => postgresAppend(size(200_000), r) },
     { names: ['postgres.read.stream'], run: (r) => postgresRead(size(500_000), r) },
     { names: [...NATS_BENCHES], run: (r) => natsBench({ singleEvents: size(20_000), batchedEvents: size(200_000) }, r) },

@@ -149,36 +149,4 @@ class FoldContext {
   }
 }
 
-/** JSON with object keys sorted: equal states print equally whatever their insertion order. */
-export function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
-
-/**
- * True when `a` and `b` are plain JSON data that `canonical` would print equally, decided without
- * printing (states can hold thousands of entries). False means "not proven equal": compare `canonical`.
- */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true; // canonical is a function of the value
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
-    return true;
-  }
-  if (!plain(a) || !plain(b)) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) {
-    if (!Object.hasOwn(b, k) || !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  }
-  return true;
-}
-
-/** An object JSON prints as its own properties (no class, no toJSON). */
-function plain(o: object): boolean {
-  const proto = Object.getPrototypeOf(o);
-  return (proto === Object.prototype || proto === null) && typeof (o as { toJSON?: unknown }).toJSON !== 'function';
-}
+export { canonical, sameJson } from '../../src/util/json-equal.ts';

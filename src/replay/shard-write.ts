@@ -12,6 +12,7 @@
 import { InvalidInputError } from '../model/errors.ts';
 import type { EventMeta, NewEvent, StoredEvent } from '../model/event.ts';
 import type { EventStore } from '../store/event-store.ts';
+import { jsonEqual } from '../util/json-equal.ts';
 import { readFork } from './fork.ts';
 import { FORK_EVENT } from './naming.ts';
 import type { ForkRecord } from './types.ts';
@@ -38,7 +39,8 @@ export function forkPoint(base: readonly StoredEvent[], prefix: number, outputs:
 }
 
 function sameEvent(a: StoredEvent, b: NewEvent<unknown>): boolean {
-  return a.type === b.type && JSON.stringify(a.data) === JSON.stringify(b.data ?? null);
+  // By value: a store may return a payload's keys in another order (jsonb sorts them).
+  return a.type === b.type && jsonEqual(a.data, b.data ?? null);
 }
 
 export interface WriteOutcome {

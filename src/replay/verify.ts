@@ -4,6 +4,7 @@
  * the plan assumed when it left them alone. A sample of them (all, when few) is run from scratch
  * and compared with the base output; the first difference is reported with its shard and seq.
  */
+import { jsonEqual } from '../util/json-equal.ts';
 import type { ProcessDef } from '../app/define.ts';
 import type { JsonValue, StoredEvent } from '../model/event.ts';
 import type { EventStore } from '../store/event-store.ts';
@@ -43,7 +44,7 @@ export async function verifyUnaffected(o: VerifyOptions): Promise<VerifyReport> 
     for (let i = 0; i < n; i++) {
       const b = base[i];
       const r = run.outputs[i];
-      if (b !== undefined && r !== undefined && b.type === r.type && JSON.stringify(b.data) === JSON.stringify(r.data ?? null)) {
+      if (b !== undefined && r !== undefined && b.type === r.type && jsonEqual(b.data, r.data ?? null)) {
         events++;
         continue;
       }

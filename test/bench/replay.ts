@@ -14,7 +14,7 @@
  * arrays (sum and last time per key): the physical limit of this fold. Both results are checked equal, account by account.
  */
 import { execFileSync } from 'node:child_process';
-import { open, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedStore } from '../../src/index.ts';
@@ -22,7 +22,7 @@ import { foldColumns, type FoldStart } from '../../src/replay/columnar-fold.ts';
 import { ReplayWorkers } from '../../src/replay/worker-pool.ts';
 import { totals, type Totals } from './replay-totals-app.ts';
 import type { BigStore } from './scan.ts';
-import { fmt, info, median, STREAM, tick, type BenchResult } from './util.ts';
+import { fmt, info, median, readInto, STREAM, tick, type BenchResult } from './util.ts';
 
 const ACCOUNTS = 1000; // scan.ts builds acct-0 … acct-999
 const REPS = 5;
@@ -58,17 +58,7 @@ function rawLoop(keys: Int32Array, time: Float64Array, amount: Float64Array, sum
 
 async function foldRaw(path: string, n: number, into: Uint8Array): Promise<{ sum: Float64Array; last: Float64Array }> {
   const layout = rawLayout(n);
-  // Into a buffer allocated once, as the store's scan reads its files (a fresh buffer per read costs more than the read).
-  const handle = await open(path, 'r');
-  try {
-    for (let done = 0; done < layout.bytes; ) {
-      const { bytesRead } = await handle.read(into, done, layout.bytes - done, done);
-      if (bytesRead === 0) throw new Error(`${path}: ${done} bytes, expected ${layout.bytes}`);
-      done += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
+  await readInto(path, into, layout.bytes);
   const sum = new Float64Array(ACCOUNTS);
   const last = new Float64Array(ACCOUNTS);
   rawLoop(new Int32Array(into.buffer, into.byteOffset, n), new Float64Array(into.buffer, into.byteOffset + layout.timeOffset, n), new Float64Array(into.buffer, into.byteOffset + layout.amountOffset, n), sum, last);

@@ -2,10 +2,10 @@
  * Benchmarks over a large sealed store: a columnar scan of the whole history, and reopening it. The
  * store is built once (on demand) and shared by both.
  */
-import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EmbeddedStore, type ColumnBatch } from '../../src/index.ts';
-import { bytesIn, bytesUnder, fmt, info, makeBatch, makeTemp, median, STREAM, tick, type BenchResult } from './util.ts';
+import { bytesIn, bytesUnder, fmt, info, makeBatch, makeTemp, median, readInto, STREAM, tick, type BenchResult } from './util.ts';
 
 export interface BigStoreSizes {
   readonly events: number;
@@ -98,16 +98,7 @@ function rawLayout(n: number): { timeOffset: number; amountOffset: number; bytes
 /** Reads the raw file into `buf` (allocated once, as the store's scan reuses its buffer: a fresh one costs more than the read) and sums it. */
 async function scanRaw(path: string, n: number, buf: Uint8Array): Promise<number> {
   const layout = rawLayout(n);
-  const handle = await open(path, 'r');
-  try {
-    for (let done = 0; done < layout.bytes; ) {
-      const { bytesRead } = await handle.read(buf, done, layout.bytes - done, done);
-      if (bytesRead === 0) throw new Error(`${path}: ${done} bytes, expected ${layout.bytes}`);
-      done += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
+  await readInto(path, buf, layout.bytes);
   const keys = new Int32Array(buf.buffer, buf.byteOffset, n);
   const time = new Float64Array(buf.buffer, buf.byteOffset + layout.timeOffset, n);
   const amount = new Float64Array(buf.buffer, buf.byteOffset + layout.amountOffset, n);

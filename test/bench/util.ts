@@ -1,5 +1,6 @@
 /** Shared helpers of the benchmark harness: output, statistics, temp folders, synthetic events. */
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NewEvent } from '../../src/index.ts';
@@ -127,4 +128,21 @@ export function makeBatch(first: number, size: number, account: number): NewEven
 /** Gives the event loop a turn (lets pending I/O callbacks and GC-friendly gaps happen between phases). */
 export function tick(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Reads the first `bytes` of a file into `into`, a buffer the caller allocates once: the raw baselines
+ * read as the store's scans do (a fresh buffer per read costs more than the read itself).
+ */
+export async function readInto(path: string, into: Uint8Array, bytes: number): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    for (let done = 0; done < bytes; ) {
+      const { bytesRead } = await handle.read(into, done, bytes - done, done);
+      if (bytesRead === 0) throw new Error(`${path}: ${done} bytes, expected ${bytes}`);
+      done += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
 }

@@ -39,7 +39,8 @@ describe.skipIf(!hasTmux && process.env.CI !== 'true')('spive inspect in a termi
   });
 
   it('shows the overview, selects and follows events, filters, and quits with q', async () => {
-    let s = await until((x) => x.includes('overview') && x.includes('stream transfers'), 'the overview');
+    // The first screen waits for node, tsx and DuckDB to start: slow when the machine is busy (npm test runs files in parallel).
+    let s = await until((x) => x.includes('overview') && x.includes('stream transfers'), 'the overview', 90_000);
     for (const lane of ['stream balances', 'stream ledger', 'stream transfers', 'ledger-b', 'balances-b', 'faults']) expect(s).toMatch(new RegExp(`^${lane} +│`, 'm'));
     expect(s.split('\n').every((line) => [...line].length <= 120)).toBe(true);
 
@@ -83,5 +84,5 @@ describe.skipIf(!hasTmux && process.env.CI !== 'true')('spive inspect in a termi
     await until((x) => x.includes('markers') && x.includes('follow the causal chain'), 'the key map');
     tmux('send-keys', '-t', SESSION, 'q');
     await until((x) => x.includes('exited 0'), 'the inspector exiting with 0');
-  });
+  }, 240_000);
 });

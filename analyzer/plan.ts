@@ -7,6 +7,7 @@ import type { AppDef, ProcessDef } from '../src/app/define.ts';
 import { InvalidInputError } from '../src/model/errors.ts';
 import { columnarFoldBlocker } from '../src/replay/columnar-fold.ts';
 import { DEFAULT_ROUTE_POLICY } from '../src/replay/shard-inputs.ts';
+import { isRoundShard } from '../src/runtime/runner.ts';
 import type { EventStore } from '../src/store/event-store.ts';
 import { realClock, type Clock } from '../src/time/clock.ts';
 import type { StatsCatalogue } from './catalogue/catalogue.ts';
@@ -202,7 +203,7 @@ async function checkKeysExpr(catalogue: StatsCatalogue, expr: string): Promise<v
 async function usableSnapshots(store: EventStore, process: string, version: string, since: number): Promise<Map<string, ShardSnapshot>> {
   const best = new Map<string, ShardSnapshot>();
   for (const s of await store.listSnapshots({ process, version, maxTime: since, newestPerShard: true })) {
-    if (s.shard === '$round') continue;
+    if (isRoundShard(s.shard)) continue;
     const known = best.get(s.shard);
     if (known === undefined || s.position > known.position) best.set(s.shard, { version: s.version, position: s.position, time: s.time, sizeBytes: s.sizeBytes });
   }
@@ -224,7 +225,7 @@ async function rayStrategy(
   if (since === null) return notApplicable(name, 'the change starts at the beginning (no --since), so no snapshot predates it');
   if (usable.size === 0) {
     // Say why: no snapshots at all, none by the version whose output is valid, or none early enough.
-    const own = (await store.listSnapshots({ process, newestPerShard: true })).filter((s) => s.shard !== '$round');
+    const own = (await store.listSnapshots({ process, newestPerShard: true })).filter((s) => !isRoundShard(s.shard));
     if (own.length === 0) return notApplicable(name, 'the store holds no snapshots of this process');
     if (own.every((s) => s.version !== fromVersion)) return notApplicable(name, `no snapshot was made by ${fromVersion ?? 'the version that wrote the output'} (snapshots of other versions cannot be trusted)`);
     return notApplicable(name, `no snapshot was taken at or before ${iso(since)}`);

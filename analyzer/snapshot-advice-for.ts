@@ -4,6 +4,7 @@
  * at the measured per-byte snapshot cost) and M = the CPU time of input processing between two
  * changes that need a replay (observed from the versions that wrote its output, or assumed).
  */
+import { isRoundShard } from '../src/runtime/runner.ts';
 import type { EventStore } from '../src/store/event-store.ts';
 import type { StatsCatalogue } from './catalogue/catalogue.ts';
 import { sqlString } from './duckdb.ts';
@@ -30,7 +31,7 @@ export async function adviseSnapshots(r: AdviceRequest): Promise<SnapshotAdvice 
   const perEventNs = r.cost.nsPerEvent + (events > 0 ? ((row?.bytes ?? 0) / events) * r.cost.nsPerByte : 0);
   // δ: a round writes every shard's newest state; writing costs about what restoring does.
   const newest = new Map<string, number>();
-  for (const s of await r.store.listSnapshots({ process: p.name })) if (s.shard !== '$round') newest.set(`${s.version}\u0000${s.shard}`, s.sizeBytes);
+  for (const s of await r.store.listSnapshots({ process: p.name })) if (!isRoundShard(s.shard)) newest.set(`${s.version}\u0000${s.shard}`, s.sizeBytes);
   const roundBytes = [...newest.values()].reduce((n, b) => n + b, 0);
   const snapshotCostMs = (roundBytes * r.cost.nsPerSnapshotByte + r.cost.nsPerShard * newest.size) / 1e6;
   // M: inputs between changes, turned into processing time.

@@ -6,6 +6,7 @@
  */
 import type { StoredEvent } from '../../src/model/event.ts';
 import { HandlerCallContext } from '../../src/runtime/handler-context.ts';
+import { isRoundShard } from '../../src/runtime/runner.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { realClock, type Clock } from '../../src/time/clock.ts';
 import type { AnyProcess } from '../graph.ts';
@@ -99,7 +100,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CostModel> {
   // 5. Snapshots: fetching one (a fixed cost) and decoding its bytes (per byte).
   let nsPerSnapshot = 0;
   let nsPerSnapshotByte = 0;
-  const infos = (await store.listSnapshots({ process: p.name })).filter((s) => s.shard !== '$round').slice(-20);
+  const infos = (await store.listSnapshots({ process: p.name })).filter((s) => !isRoundShard(s.shard)).slice(-20);
   let fetched: Uint8Array[] = [];
   const fetchMs = await bestAsync(clock, async () => {
     fetched = [];

@@ -31,7 +31,7 @@ export function registerAppend(program: Command, context: CommandContext): void 
     .description('append events to a stream: one JSON event {type, data, time?, key?} as an argument, or JSON lines on stdin')
     .argument('<stream>', 'the stream to append to')
     .argument('[event]', 'one event as JSON; omit to read JSON lines (or a JSON array) from stdin')
-    .option('--store <loc>', 'store location: a path, file:<dir> or memory:', DEFAULT_STORE_LOCATION)
+    .option('--store <loc>', 'store location: a path, file:<dir>, memory:, postgres://… or nats://…', DEFAULT_STORE_LOCATION)
     .option('--key <key>', 'shard key for events that carry none')
     .option('--time <time>', 'event time for events that carry none (ISO-8601 or ms; default: now)', time('--time'))
     .option('--app <app>', "derive keys with the app's stream key functions (when no instance is running)")

@@ -47,7 +47,7 @@ export function registerDataset(program: Command, context: CommandContext): void
     .command('generate')
     .description("make a ready embedded store for an example: realistic inputs, then the example's processes run over them (outputs, snapshots), sealed")
     .argument('<example>', `the example: ${DATASET_EXAMPLES.map((e) => e.name).join(' or ')}`)
-    .requiredOption('--out <dir>', 'folder of the new store (must not exist, or be empty)')
+    .requiredOption('--out <dir>', 'folder of the new embedded store (must not exist, or be empty); for PostgreSQL or JetStream, copy it there with spive store copy')
     .option('--events <n>', 'input events to generate', positiveInt('--events'), 100_000)
     .option('--keys <k>', 'distinct keys of the Zipf law: accounts (bank) or players (game); default per example', positiveInt('--keys'))
     .option('--skew <s>', 'Zipf skew of key popularity (0 = uniform; YCSB default 0.99)', nonNegativeNumber('--skew'), 0.99)
@@ -78,6 +78,9 @@ last one); --snapshot-every sets the cadence.`,
       if (example === undefined) throw new UsageError(`<example>: expected one of ${DATASET_EXAMPLES.map((e) => e.name).join(', ')}, got ${JSON.stringify(exampleName)}`);
       const keys = options.keys ?? example.defaultKeys;
       if (options.days <= 0) throw new UsageError(`--days: expected a number > 0, got ${options.days}`);
+      if (/^[a-z][a-z0-9+.-]*:/i.test(options.out)) {
+        throw new UsageError(`--out: dataset generate makes an embedded store folder, got ${JSON.stringify(options.out)}; for another store, generate a folder and copy it: spive store copy <dir> <store>`);
+      }
       if (existsSync(options.out) && (!statSync(options.out).isDirectory() || readdirSync(options.out).length > 0)) {
         throw new UsageError(`--out: expected a new or empty folder, but ${options.out} ${statSync(options.out).isDirectory() ? 'is not empty' : 'is a file'}`);
       }

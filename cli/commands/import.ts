@@ -25,7 +25,7 @@ export function registerImport(program: Command, context: CommandContext): void 
     .command('import')
     .description('load events from a Parquet, CSV or JSON-lines file into a stream; all or nothing (bad rows are reported, nothing is appended)')
     .argument('<file>', 'the log: .parquet, .csv (with a header) or .jsonl/.ndjson')
-    .option('--store <loc>', 'store location: a path, file:<dir> or memory:', DEFAULT_STORE_LOCATION)
+    .option('--store <loc>', 'store location: a path, file:<dir>, memory:, postgres://… or nats://…', DEFAULT_STORE_LOCATION)
     .requiredOption('--stream <name>', 'the stream to append to')
     .requiredOption('--key <column>', 'column holding each event’s shard key')
     .requiredOption('--time <column>', 'column holding each event’s time: ISO-8601 (no zone = UTC), a timestamp, or integer ms since the epoch')

@@ -12,16 +12,16 @@ import { storeHistory } from '../../analyzer/catalogue/store-source.ts';
 import { fmtMs, planReplay } from '../../analyzer/plan.ts';
 import type { ReplayPlan, StrategyEstimate } from '../../analyzer/types.ts';
 import { loadApp } from '../../src/app/load-app.ts';
-import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
-import { parseStoreLocation } from '../../src/store/open-store.ts';
+import type { HistoryExportReport } from '../../src/store/postgres/history-export.ts';
 import { realClock } from '../../src/time/clock.ts';
-import { UsageError } from '../exit-codes.ts';
+import { exportForAnalysis, openAnalyzedStore } from '../analyzed-store.ts';
 import type { CommandContext } from '../main.ts';
 import { duration, positiveInt, time } from '../options.ts';
 import { makeOutput, type Output } from '../output.ts';
 
 interface ReplayPlanCliOptions {
   store: string;
+  catalogue?: string;
   app: string;
   process: string;
   since?: number;
@@ -37,7 +37,8 @@ export function registerReplayPlan(program: Command, context: CommandContext): v
   program
     .command('replay-plan')
     .description('estimate how to rebuild a changed process (shards from scratch, time ray from snapshots, per-shard mix, full rebuild) and choose by cost')
-    .requiredOption('--store <loc>', 'the store: a path or file:<dir> (opened read-only; works while spive run holds it)')
+    .requiredOption('--store <loc>', 'the store: a path or file:<dir> (opened read-only; works while spive run holds it), postgres://… or nats://…')
+    .option('--catalogue <dir>', 'folder of the statistics catalogue (and of a PostgreSQL store\'s Parquet export); default <store>/analyzer for an embedded store, .spive-analyzer/<host>-<port>-<database>-<schema> (in the working directory) for PostgreSQL')
     .requiredOption('--app <app>', 'the app with the changed process: a module, or a folder holding app.ts')
     .requiredOption('--process <name>', 'the changed process')
     .option('--since <time>', 'its behaviour differs for events from this time on (ISO-8601 or ms since the epoch); default: the beginning, if its version changed', time('--since'))
@@ -54,22 +55,24 @@ Examples:
   spive replay-plan --store .spive --app examples/bank --process ledger
   spive replay-plan --store .spive --app examples/bank --process ledger --since 2026-03-01T00:00:00Z --workers 4 --out plan.json
   spive replay-plan --store .spive --app examples/bank --process balances --keys "key LIKE 'acct-1%'" --json
+  spive replay-plan --store 'postgres://db.internal/events?schema=bank' --app examples/bank --process ledger
 
 Without --since: if the app's version of the process differs from the one that wrote its output,
 the change starts at the beginning; if it is the same, nothing needs replaying (chosen: null).`,
     )
     .action(async (options: ReplayPlanCliOptions) => {
       const out = makeOutput(options.json === true, context.streams);
-      const location = parseStoreLocation(options.store, '--store');
-      if (location.kind !== 'embedded') throw new UsageError(`--store: replay-plan needs a store with history: a path or file:<dir> (got ${options.store})`);
       const loaded = await loadApp(options.app);
       const clock = realClock;
       const started = clock.monotonicMs();
       out.progress('opening the store…');
-      const store = await EmbeddedStore.open(location.dir, { readOnly: true, warn: out.warn });
+      const analyzed = await openAnalyzedStore(options.store, { ...(options.catalogue === undefined ? {} : { catalogue: options.catalogue }), write: false, command: 'spive replay-plan', warn: out.warn });
+      const { store } = analyzed;
       let catalogue: StatsCatalogue | undefined;
       try {
-        catalogue = await StatsCatalogue.open(join(location.dir, 'analyzer', 'stats.duckdb'));
+        out.progress('exporting sealed history…');
+        const exported = await exportForAnalysis(analyzed);
+        catalogue = await StatsCatalogue.open(join(analyzed.catalogueDir, 'stats.duckdb'));
         out.progress('updating statistics…');
         const update = await catalogue.update(storeHistory(store));
         out.progress('calibrating costs on a sample of real events…');
@@ -88,8 +91,15 @@ the change starts at the beginning; if it is the same, nothing needs replaying (
         });
         const planningMs = clock.monotonicMs() - started;
         if (options.out !== undefined) writeFileSync(options.out, `${JSON.stringify(plan, null, 2)}\n`);
-        out.result({ ...plan, statistics: update, planningMs: Math.round(planningMs), out: options.out === undefined ? null : resolve(options.out) });
-        printPlan(out, plan, update, planningMs, options.out);
+        out.result({
+          ...plan,
+          statistics: update,
+          ...(exported === null ? {} : { export: exported }),
+          catalogue: resolve(analyzed.catalogueDir),
+          planningMs: Math.round(planningMs),
+          out: options.out === undefined ? null : resolve(options.out),
+        });
+        printPlan(out, plan, update, exported, planningMs, options.out);
       } finally {
         catalogue?.close();
         await store.close();
@@ -97,12 +107,15 @@ the change starts at the beginning; if it is the same, nothing needs replaying (
     });
 }
 
-function printPlan(out: Output, plan: ReplayPlan, update: UpdateReport, planningMs: number, file: string | undefined): void {
+function printPlan(out: Output, plan: ReplayPlan, update: UpdateReport, exported: HistoryExportReport | null, planningMs: number, file: string | undefined): void {
   const c = plan.change;
   out.line(`replay plan for ${plan.process} (${c.fromVersion ?? 'no output yet'} → ${c.toVersion}), ${c.since === null ? 'from the beginning' : `since ${new Date(c.since).toISOString()}`}${c.keys === null ? '' : `, keys matching ${c.keys}`}, ${plan.workers} worker${plan.workers === 1 ? '' : 's'}`);
   out.line(
     `store ${plan.store}: ${count(plan.stats.events)} events; statistics: ${update.filesAdded} new sealed files, ${count(update.tailEvents)} tail events${update.rebuilt ? ` (rebuilt: ${update.reason})` : ''}; planned in ${fmtMs(planningMs)}`,
   );
+  if (exported !== null) {
+    out.line(`history export ${exported.dir}: ${exported.rangesExported} new ranges (${count(exported.rowsExported)} events) in ${fmtMs(exported.wallMs)}; ${exported.files} files up to position ${count(exported.exportedThrough)}${exported.restarted === null ? '' : ` (started over: ${exported.restarted})`}`);
+  }
   out.line();
   const header = ['strategy', 'applies', 'shards', 'events', 'bytes', 'snapshots', 'cpu', 'wall'];
   const rows = plan.strategies.map((s) => row(s, plan.chosen));

@@ -16,9 +16,10 @@ import { NotFoundError } from '../../src/model/errors.ts';
 import { runReplay, processVersion, type MeasuredCost, type ReplayRun } from '../../src/replay/engine.ts';
 import { checkPlan, jobOf, readPlanFile, type PlanFile } from '../../src/replay/plan-file.ts';
 import type { ReplayProgress } from '../../src/replay/types.ts';
-import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
+import type { EventStore } from '../../src/store/event-store.ts';
 import { parseStoreLocation } from '../../src/store/open-store.ts';
 import { realClock } from '../../src/time/clock.ts';
+import { catalogueDirFor, exportForAnalysis, openAnalyzedStore, type AnalyzedStore } from '../analyzed-store.ts';
 import { EXIT_FOUND_PROBLEM, UsageError } from '../exit-codes.ts';
 import type { CommandContext } from '../main.ts';
 import { positiveInt } from '../options.ts';
@@ -27,6 +28,7 @@ import { makeOutput, type Output } from '../output.ts';
 interface ReplayCliOptions {
   plan: string;
   store: string;
+  catalogue?: string;
   strategy?: StrategyName;
   verify?: boolean;
   verifySample: number;
@@ -46,7 +48,8 @@ export function registerReplay(program: Command, context: CommandContext): void 
     .command('replay')
     .description("execute a replay plan: rebuild the changed process's output as a new version (sharing the old prefix) and its downstream, effects suppressed, resumable")
     .requiredOption('--plan <plan.json>', 'the plan written by spive replay-plan --out')
-    .requiredOption('--store <loc>', 'the store: a path or file:<dir> (opened for writing)')
+    .requiredOption('--store <loc>', 'the store: a path or file:<dir> (opened for writing), postgres://… or nats://…')
+    .option('--catalogue <dir>', 'folder of the statistics catalogue, where the measured cost is recorded (default as for spive replay-plan)')
     .option('--strategy <name>', `force a strategy instead of the plan's choice (${STRATEGY_NAMES.join(', ')}); the tasks are planned again`, strategyName)
     .option('--verify', 'run the new version over a sample of shards outside the affected set and compare with the old output; exit 1 on a difference')
     .option('--verify-sample <n>', 'with --verify: shards compared at most', positiveInt('--verify-sample'), 25)
@@ -74,8 +77,8 @@ continues where it stopped. Effects are never performed.`,
       const planPath = resolve(options.plan);
       let plan = readPlanFile(planPath);
       const location = parseStoreLocation(options.store, '--store');
-      if (location.kind !== 'embedded') throw new UsageError(`--store: replay needs a store with history: a path or file:<dir> (got ${options.store})`);
-      if (!existsSync(join(location.dir, 'FORMAT'))) throw new NotFoundError(`store ${options.store} (no FORMAT file in ${resolve(location.dir)})`);
+      catalogueDirFor(location, options.catalogue); // memory: is refused here, before anything is loaded
+      if (location.kind === 'embedded' && !existsSync(join(location.dir, 'FORMAT'))) throw new NotFoundError(`store ${options.store} (no FORMAT file in ${resolve(location.dir)})`);
       const loaded = await loadApp(plan.app);
       const p = loaded.app.processes.find((q) => q.name === plan.process);
       if (p === undefined) throw new UsageError(`${planPath}: process: ${plan.process} is not a process of ${loaded.file} any more (it has ${loaded.app.processes.map((q) => q.name).join(', ')}); the app changed since planning — run spive replay-plan again`);
@@ -86,11 +89,12 @@ continues where it stopped. Effects are never performed.`,
         );
       }
       out.progress('opening the store…');
-      const store = await EmbeddedStore.open(location.dir, { warn: out.warn, command: 'spive replay' });
+      const analyzed = await openAnalyzedStore(options.store, { ...(options.catalogue === undefined ? {} : { catalogue: options.catalogue }), write: true, command: 'spive replay', warn: out.warn });
+      const { store } = analyzed;
       try {
         if (options.strategy !== undefined && options.strategy !== plan.chosen && plan.chosen !== null) {
           out.progress(`planning ${options.strategy}…`);
-          plan = await replan(store, location.dir, plan, planPath, loaded, options.strategy);
+          plan = await replan(analyzed, plan, planPath, loaded, options.strategy);
         }
         const job = jobOf(plan);
         const progress = progressBar(out, clock);
@@ -107,7 +111,7 @@ continues where it stopped. Effects are never performed.`,
           appFile: loaded.file,
           onProgress: progress,
         });
-        const recorded = result.measured === null ? null : await recordCost(location.dir, plan.cost as CostModel | undefined, result.measured, out).catch((e: unknown) => {
+        const recorded = result.measured === null ? null : await recordCost(analyzed.catalogueDir, plan.cost as CostModel | undefined, result.measured, out).catch((e: unknown) => {
           out.warn(`could not record the measured cost in the catalogue: ${e instanceof Error ? e.message : String(e)}`);
           return null;
         });
@@ -139,8 +143,10 @@ continues where it stopped. Effects are never performed.`,
 }
 
 /** The plan's request again, with the strategy forced (same change, same cost model for the process). */
-async function replan(store: EmbeddedStore, dir: string, plan: PlanFile, planPath: string, loaded: Awaited<ReturnType<typeof loadApp>>, strategy: StrategyName): Promise<PlanFile> {
-  const catalogue = await StatsCatalogue.open(join(dir, 'analyzer', 'stats.duckdb'));
+async function replan(analyzed: AnalyzedStore, plan: PlanFile, planPath: string, loaded: Awaited<ReturnType<typeof loadApp>>, strategy: StrategyName): Promise<PlanFile> {
+  const store: EventStore = analyzed.store;
+  await exportForAnalysis(analyzed);
+  const catalogue = await StatsCatalogue.open(join(analyzed.catalogueDir, 'stats.duckdb'));
   try {
     await catalogue.update(storeHistory(store));
     const cost = plan.cost as CostModel | undefined;
@@ -164,7 +170,7 @@ async function replan(store: EmbeddedStore, dir: string, plan: PlanFile, planPat
 }
 
 /** Scales the plan's cost model by measured / estimated and records it as a `replay` calibration. */
-async function recordCost(dir: string, cost: CostModel | undefined, measured: MeasuredCost, out: Output): Promise<{ factor: number; nsPerEvent: number } | null> {
+async function recordCost(catalogueDir: string, cost: CostModel | undefined, measured: MeasuredCost, out: Output): Promise<{ factor: number; nsPerEvent: number } | null> {
   if (cost === undefined || measured.estimatedCpuMs <= 0) return null;
   const factor = measured.actualMs / measured.estimatedCpuMs;
   const model: CostModel = {
@@ -179,7 +185,7 @@ async function recordCost(dir: string, cost: CostModel | undefined, measured: Me
     samples: measured.events,
   };
   out.progress('recording the measured cost…');
-  const catalogue = await StatsCatalogue.open(join(dir, 'analyzer', 'stats.duckdb'));
+  const catalogue = await StatsCatalogue.open(join(catalogueDir, 'stats.duckdb'));
   try {
     await catalogue.recordCalibration(model, measured.version, realClock.nowMs());
   } finally {

@@ -1,7 +1,9 @@
 /**
  * `spive run <app>`: runs an app live on a store with the real clock, an HTTP ingress and a status
  * table. Ctrl-C stops cleanly (leases released, store closed); a restart resumes exactly where the
- * durable outputs end.
+ * durable outputs end. On a store many processes share (PostgreSQL, JetStream) several instances
+ * split the shards with `--shards`; one started on shards another holds waits for the lease as a
+ * standby and takes over when the holder stops or its lease expires (`--lease-ttl`).
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
@@ -26,6 +28,7 @@ interface RunOptions {
   store: string;
   port: number;
   shards: string;
+  leaseTtl: number;
   processes?: string;
   owner?: string;
   untilIdle?: boolean;
@@ -39,9 +42,10 @@ export function registerRun(program: Command, context: CommandContext): void {
     .command('run')
     .description('run an app live on a store, with an HTTP ingress and a status table (Ctrl-C stops cleanly)')
     .argument('<app>', 'the app: a module, or a folder holding app.ts')
-    .option('--store <loc>', 'store location: a path, file:<dir> or memory:', DEFAULT_STORE_LOCATION)
+    .option('--store <loc>', 'store location: a path or file:<dir> (embedded: one process), memory:, postgres://… or nats://… (shared: one process per shard range)', DEFAULT_STORE_LOCATION)
     .option('--port <n>', 'HTTP ingress port on 127.0.0.1 (0: any free port)', integer('--port'), 4790)
-    .option('--shards <range>', 'bucket range this instance owns, like 0-2048, or all', 'all')
+    .option('--shards <range>', 'bucket range this instance owns, like 0-2048 (of 0-4096), or all; on shards another instance holds, it waits as a standby', 'all')
+    .option('--lease-ttl <duration>', 'how long a lease outlives its holder (renewed every third of it); a standby takes over within one to two of these after its holder dies', duration('--lease-ttl'), 10_000)
     .option('--processes <names>', 'run only these processes (comma-separated)')
     .option('--owner <name>', 'lease owner name (default: spive-run@host:pid)')
     .option('--until-idle', 'process everything already in the store, then stop (a finite run)')
@@ -53,6 +57,7 @@ export function registerRun(program: Command, context: CommandContext): void {
       const range = parseShardRange(options.shards);
       if (range === undefined) throw new UsageError(`--shards: expected a bucket range like 0-2048 (0 <= from < to <= 4096) or all, got ${JSON.stringify(options.shards)}`);
       if (options.port < 0 || options.port > 65535) throw new UsageError(`--port: expected 0..65535, got ${options.port}`);
+      if (options.leaseTtl < 100) throw new UsageError(`--lease-ttl: expected at least 100ms, got ${options.leaseTtl}ms`);
       const { app, version, file } = await loadApp(appSpec);
       const store = await openStore(options.store, { command: `spive run ${appSpec}`, warn: out.warn });
       const log: RuntimeLog = {
@@ -68,6 +73,9 @@ export function registerRun(program: Command, context: CommandContext): void {
       const onSignal = () => stopSignal.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      const owner = options.owner ?? `spive-run@${hostname()}:${process.pid}`;
+      // Printed before the leases are taken: a standby shows what it waits for (its runners log whom).
+      out.line(`spive run: app ${app.name} (${file}, version ${version}) on ${store.location}, shards ${options.shards === 'all' ? 'all' : `[${range.from}, ${range.to})`} as ${owner}`);
       try {
         platform = await Platform.start(app, {
           store,
@@ -77,20 +85,23 @@ export function registerRun(program: Command, context: CommandContext): void {
           log,
           version,
           range,
-          owner: options.owner ?? `spive-run@${hostname()}:${process.pid}`,
+          owner,
+          leaseTtlMs: options.leaseTtl,
+          // Ctrl-C while still waiting for a lease (a standby) stops the waiting runners cleanly.
+          signal: stopSignal.signal,
           ...(options.processes === undefined ? {} : { processes: options.processes.split(',').map((s) => s.trim()).filter(Boolean) }),
           ...(options.untilIdle ? { idle: false as const, ingressIdle: false as const } : {}),
         });
-        if (!options.untilIdle) {
+        if (!options.untilIdle && !stopSignal.signal.aborted) {
           server = await startIngressServer(platform, { port: options.port });
           if (store instanceof EmbeddedStore) store.advertise(server.url);
-          out.line(`spive run: app ${app.name} (${file}, version ${version}) on ${store.location}`);
           out.line(`ingress: POST ${server.url}/streams/<name>   status: GET ${server.url}/status   Ctrl-C stops`);
         }
         const rates = rateTracker();
         const tty = context.streams.stdout.isTTY === true;
         let lastPrint = 0;
         for (;;) {
+          if (stopSignal.signal.aborted) break;
           if (options.untilIdle) {
             await platform.settle({ timeoutMs: 24 * 3_600_000 });
             break;

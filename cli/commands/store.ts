@@ -1,39 +1,59 @@
 /**
- * `spive store stats|verify <location>`: what a store holds, and whether every byte of it checks out.
- * Both open an embedded store read-only, so they work while `spive run` holds it.
+ * `spive store stats|verify|copy`: what a store holds, whether every byte of an embedded store
+ * checks out, and copying a store into an empty one (embedded to PostgreSQL, say). An embedded store
+ * is opened read-only where it is only read, so these work while `spive run` holds it.
  */
 import type { Command } from 'commander';
 import { isCorrupt } from '../../src/model/errors.ts';
+import { copyStore } from '../../src/store/copy-store.ts';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
-import { parseStoreLocation } from '../../src/store/open-store.ts';
+import type { EventStore } from '../../src/store/event-store.ts';
+import { openStore, parseStoreLocation } from '../../src/store/open-store.ts';
+import { realClock } from '../../src/time/clock.ts';
 import { EXIT_FOUND_PROBLEM, UsageError } from '../exit-codes.ts';
 import type { CommandContext } from '../main.ts';
 import { makeOutput } from '../output.ts';
 
-async function openReadOnly(location: string, warn: (m: string) => void): Promise<EmbeddedStore> {
-  const parsed = parseStoreLocation(location, '<store>');
+/** The store named by the `<store>` argument or `--store` (exactly one of them); commander reports a missing one like any missing argument. */
+function storeArgument(command: Command, argument: string | undefined, option: string | undefined): string {
+  if (argument !== undefined && option !== undefined) throw new UsageError('<store> and --store: give the store once');
+  const location = argument ?? option;
+  if (location === undefined) command.error("error: missing required argument 'store' (give it as <store> or --store <loc>: a path, file:<dir>, postgres://… or nats://…)");
+  return location;
+}
+
+async function openEmbeddedReadOnly(location: string, warn: (m: string) => void, field: string, what: string): Promise<EmbeddedStore> {
+  const parsed = parseStoreLocation(location, field);
   if (parsed.kind !== 'embedded') {
-    throw new UsageError(`<store>: expected an embedded store (a path or file:<dir>), got ${JSON.stringify(location)}`);
+    throw new UsageError(`${field}: ${what} works on an embedded store only (a path or file:<dir>), got ${JSON.stringify(location)}`);
   }
   return EmbeddedStore.open(parsed.dir, { readOnly: true, warn });
 }
 
-export function registerStore(program: Command, context: CommandContext): void {
-  const store = program.command('store').description('inspect and verify an embedded event store');
+/** Any store; an embedded one read-only. */
+async function openForReading(location: string, warn: (m: string) => void, field: string): Promise<EventStore> {
+  const parsed = parseStoreLocation(location, field);
+  if (parsed.kind === 'memory') throw new UsageError(`${field}: memory: is empty in a new process; give a path, file:<dir>, postgres://… or nats://…`);
+  return parsed.kind === 'embedded' ? EmbeddedStore.open(parsed.dir, { readOnly: true, warn }) : openStore(parsed);
+}
 
-  store
+export function registerStore(program: Command, context: CommandContext): void {
+  const store = program.command('store').description('inspect, verify and copy event stores');
+
+  const stats = store
     .command('stats')
-    .description('print what a store holds: streams, shards, events, time range, snapshots, sealed segments')
-    .argument('<store>', 'store location: a path or file:<dir>')
+    .description('print what a store holds: streams, shards, events, time range, snapshots (and an embedded store\'s sealed segments)')
+    .argument('[store]', 'store location: a path, file:<dir>, postgres://… or nats://…')
+    .option('--store <loc>', 'the same, as an option')
     .option('--json', 'print one JSON object on stdout')
-    .action(async (location: string, options: { json?: boolean }) => {
+    .action(async (argument: string | undefined, options: { store?: string; json?: boolean }) => {
       const out = makeOutput(options.json === true, context.streams);
-      const s = await openReadOnly(location, out.warn);
+      const s = await openForReading(storeArgument(stats, argument, options.store), out.warn, argument === undefined ? '--store' : '<store>');
       try {
         const stats = await s.stats();
-        const sealed = s.sealedSegments().length;
-        out.result({ location: s.location, ...stats, sealedSegments: sealed });
-        out.line(`${s.location}: ${stats.events} events in ${stats.streams.length} streams, ${stats.snapshots} snapshots, ${sealed} sealed segments`);
+        const sealed = s instanceof EmbeddedStore ? s.sealedSegments().length : null;
+        out.result({ location: s.location, ...stats, ...(sealed === null ? {} : { sealedSegments: sealed }) });
+        out.line(`${s.location}: ${stats.events} events in ${stats.streams.length} streams, ${stats.snapshots} snapshots${sealed === null ? '' : `, ${sealed} sealed segments`}`);
         for (const st of stats.streams) {
           out.line(
             `  ${st.stream.padEnd(24)} ${String(st.events).padStart(10)} events ${String(st.shards).padStart(8)} shards  ` +
@@ -47,8 +67,8 @@ export function registerStore(program: Command, context: CommandContext): void {
 
   store
     .command('verify')
-    .description('check every checksum and decode every record of a store; exit 1 if anything is corrupt')
-    .argument('<store>', 'store location: a path or file:<dir>')
+    .description('check every checksum and decode every record of an embedded store; exit 1 if anything is corrupt')
+    .argument('<store>', 'store location: a path or file:<dir> (embedded only: a PostgreSQL or JetStream server checks its own data)')
     .option('--json', 'print one JSON object on stdout')
     .action(async (location: string, options: { json?: boolean }) => {
       const out = makeOutput(options.json === true, context.streams);
@@ -58,7 +78,7 @@ export function registerStore(program: Command, context: CommandContext): void {
       let problem: { file: string; offset: number; message: string } | undefined;
       let s: EmbeddedStore | undefined;
       try {
-        s = await openReadOnly(location, out.warn);
+        s = await openEmbeddedReadOnly(location, out.warn, '<store>', 'store verify');
         for await (const batch of s.readAll({ batchSize: 10_000 })) {
           events += batch.length;
           out.progress(`verifying events: ${events}`);
@@ -81,5 +101,41 @@ export function registerStore(program: Command, context: CommandContext): void {
       if (ok) out.line(`ok: ${events} events, ${columnRows} column rows and ${snapshots} snapshots verified`);
       else out.line(`CORRUPT: ${problem?.message}`);
       if (!ok) context.exitCode = EXIT_FOUND_PROBLEM;
+    });
+
+  registerStoreCopy(store, context);
+}
+
+function registerStoreCopy(store: Command, context: CommandContext): void {
+  store
+    .command('copy')
+    .description('copy every event (same seq and global positions) and snapshot of a store into an empty one, e.g. embedded to PostgreSQL')
+    .argument('<from>', 'the source: a path, file:<dir>, postgres://… or nats://… (an embedded store is opened read-only)')
+    .argument('<to>', 'the target, empty: a path, file:<dir>, postgres://… or nats://…')
+    .option('--json', 'print one JSON object on stdout: {events, appends, streams, snapshots, wallMs}')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  spive store copy .spive 'postgres://db.internal/events?schema=bank'
+  spive store copy datasets/bank-small /tmp/bank-copy
+
+Stop writers to the source first (spive run holds an embedded store; the copy reads it read-only and
+sees what was committed when each read began). Leases are not copied.`,
+    )
+    .action(async (fromText: string, toText: string, options: { json?: boolean }) => {
+      const out = makeOutput(options.json === true, context.streams);
+      if (parseStoreLocation(toText, '<to>').kind === 'memory') throw new UsageError('<to>: memory: ends with this process; copy into a path, file:<dir>, postgres://… or nats://…');
+      const from = await openForReading(fromText, out.warn, '<from>');
+      let to: EventStore | undefined;
+      try {
+        to = await openStore(parseStoreLocation(toText, '<to>'), { command: 'spive store copy', warn: out.warn });
+        const report = await copyStore(from, to, { clock: realClock, onProgress: (n, total) => out.progress(`copied ${n.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} events`) });
+        out.result({ from: from.location, to: to.location, ...report });
+        out.line(`copied ${report.events} events (${report.appends} appends, ${report.streams} streams) and ${report.snapshots} snapshots from ${from.location} to ${to.location} in ${(report.wallMs / 1000).toFixed(1)} s`);
+      } finally {
+        await to?.close();
+        await from.close();
+      }
     });
 }

@@ -40,6 +40,11 @@ export interface PlatformOptions {
   readonly backoff?: BackoffPolicy;
   /** Run only these processes (default: all). */
   readonly processes?: readonly string[];
+  /**
+   * Stops the platform when aborted. Mostly for `start`: a runner waits for its lease as long as
+   * another holder keeps it (a standby), and this is how such a wait ends cleanly.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface IngressEvent {
@@ -113,6 +118,8 @@ export class Platform {
   /** Starts every runner (each takes its lease and restores its snapshots first). */
   static async start(app: AppDef, options: PlatformOptions): Promise<Platform> {
     const platform = new Platform(app, options);
+    options.signal?.addEventListener('abort', () => void platform.stop(), { once: true });
+    if (options.signal?.aborted) await platform.stop();
     await Promise.all(platform.runners.map((r) => r.start()));
     for (const name of platform.ingress.keys()) platform.scheduleIngressIdle(name);
     return platform;

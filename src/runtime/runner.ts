@@ -33,8 +33,23 @@ import type { RuntimeMutation } from './mutations.ts';
 /** Event types starting with `$` belong to the platform (idle events, progress markers). */
 export const IDLE_EVENT = '$idle';
 export const PROGRESS_EVENT = '$progress';
-/** The snapshot "shard" that records a complete snapshot round. */
+/** The snapshot "shard" that records a complete snapshot round of all shards. */
 export const ROUND_SHARD = '$round';
+
+/**
+ * The round marker of a runner's range: `$round` for all shards, `$round/<from>-<to>` for a part.
+ * A round records that every shard *of its writer's range* was snapshotted at input #m, so runners
+ * on other ranges of the same process (`spive run --shards` in several processes) must not restore
+ * it: they would skip their own shards' inputs up to m.
+ */
+export function roundShard(range: ShardRange): string {
+  return range.from === ALL_SHARDS.from && range.to === ALL_SHARDS.to ? ROUND_SHARD : `${ROUND_SHARD}/${range.from}-${range.to}`;
+}
+
+/** True for round markers of any range (they are not shards). */
+export function isRoundShard(shard: string): boolean {
+  return shard === ROUND_SHARD || shard.startsWith(`${ROUND_SHARD}/`);
+}
 
 /** Output appends a runner may have submitted and not yet seen acknowledged. */
 const MAX_IN_FLIGHT = 256;
@@ -618,7 +633,11 @@ export class ProcessRunner {
       const versions = [...new Set(foreign.map((s) => s.version))].sort();
       log.write({ level: 'info', kind: 'snapshot.ignored', message: `${this.def.name}@${this.options.version}: ignoring ${foreign.length} snapshots made by other versions (${versions.join(', ')})`, fields: { ...this.fields(), versions } });
     }
-    const round = await store.getSnapshot({ process: this.def.name, version: this.options.version, shard: ROUND_SHARD });
+    // This range's own rounds, or an all-shards round (it covers every range); the newer of the two.
+    const candidates = await Promise.all(
+      [...new Set([roundShard(this.range), ROUND_SHARD])].map((shard) => store.getSnapshot({ process: this.def.name, version: this.options.version, shard })),
+    );
+    const round = candidates.reduce<(typeof candidates)[number]>((newest, c) => (c !== undefined && (newest === undefined || c.position > newest.position) ? c : newest), undefined);
     if (round === undefined) return;
     const decoded = JSON.parse(this.decoder.decode(round.data)) as Round;
     if (decoded.consumed.length !== this.def.inputs.length) {
@@ -629,7 +648,7 @@ export class ProcessRunner {
     this.m = decoded.m;
     this.restoredFromM = decoded.m;
     // Load every snapshotted shard now, so the app view (invariants, status) sees all of them.
-    const keys = new Set((await store.listSnapshots({ process: this.def.name, version: this.options.version })).filter((s) => s.shard !== ROUND_SHARD && s.position <= decoded.m).map((s) => s.shard));
+    const keys = new Set((await store.listSnapshots({ process: this.def.name, version: this.options.version })).filter((s) => !isRoundShard(s.shard) && s.position <= decoded.m).map((s) => s.shard));
     for (const key of [...keys].sort()) if (rangeContains(this.range, bucketOf(key))) await this.shard(key);
     log.write({ level: 'info', kind: 'snapshot.restored', message: `${this.def.name}: restored snapshot round at input #${decoded.m}`, fields: { ...this.fields(), m: decoded.m } });
   }
@@ -656,7 +675,7 @@ export class ProcessRunner {
     }
     await Promise.all(puts);
     const round: Round = { m: this.m, consumed: this.cursors.map((c) => c.lastPosition) };
-    await store.putSnapshot({ process: this.def.name, version: this.options.version, shard: ROUND_SHARD, position: this.m, time, data: this.encoder.encode(JSON.stringify(round)) });
+    await store.putSnapshot({ process: this.def.name, version: this.options.version, shard: roundShard(this.range), position: this.m, time, data: this.encoder.encode(JSON.stringify(round)) });
     this.round = round;
     this.snapshotRounds++;
     this.eventsSinceRound = 0;

@@ -20,6 +20,7 @@ import type {
   ReadShardOptions,
   ReadStreamOptions,
   ScanColumnsOptions,
+  SealedHistoryFile,
   SnapshotFilter,
   SnapshotQuery,
   StoreStats,
@@ -40,6 +41,7 @@ import {
 import { CommitWatch } from './commit-watch.ts';
 import { copyEvents, sqlLiteral, type CopyMode } from './copy-rows.ts';
 import { EVENT_COLUMNS, keysetPages } from './event-rows.ts';
+import { HistoryExport, type HistoryExportOptions, type HistoryExportReport } from './history-export.ts';
 import * as leases from './leases.ts';
 import { parsePostgresLocation, quoteIdent, type PostgresLocation } from './location.ts';
 import { migrate } from './migrate.ts';
@@ -82,6 +84,7 @@ export class PostgresStore implements EventStore {
   private readonly clock: Clock;
   private readonly watch: CommitWatch;
   private closing: Promise<void> | undefined;
+  private history: HistoryExport | undefined;
 
   private constructor(
     location: PostgresLocation,
@@ -159,6 +162,53 @@ export class PostgresStore implements EventStore {
     const [firstSeq, firstPosition] = rows[0] as [number, number];
     const n = events.length;
     return { firstSeq, lastSeq: firstSeq + n - 1, firstPosition, lastPosition: firstPosition + n - 1 };
+  }
+
+  /**
+   * Appends batches to several shards in one transaction, all or none: the same rules as `append`
+   * (one call of the append function each), one commit for all. For bulk loads such as
+   * `spive store copy`, where a commit per batch would bound the rate (~2 ms each here); the log
+   * head stays locked for the whole transaction, so keep transactions to a few thousand events.
+   */
+  async appendAll(batches: ReadonlyArray<{ readonly stream: string; readonly key: string; readonly events: readonly NewEvent<unknown>[] }>): Promise<AppendResult[]> {
+    this.ensureOpen();
+    const encoded = batches.map((b) => {
+      validateStream(b.stream);
+      validateKey(b.key);
+      validateEvents(b.events);
+      return encodeBatch(b.events);
+    });
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw storeError(e, this.server);
+    }
+    const results: AppendResult[] = [];
+    let current = 0;
+    try {
+      await client.query('BEGIN');
+      for (; current < batches.length; current++) {
+        const b = batches[current] as (typeof batches)[number];
+        const result = await client.query<[number, number]>({
+          name: `${this.schema}.append`,
+          text: `SELECT first_seq, first_position FROM ${this.s}.append($1, $2, $3::jsonb, $4, $5, $6, $7)`,
+          values: [b.stream, b.key, encoded[current], null, false, null, null],
+          rowMode: 'array',
+        });
+        const [firstSeq, firstPosition] = result.rows[0] as [number, number];
+        const n = b.events.length;
+        results.push({ firstSeq, lastSeq: firstSeq + n - 1, firstPosition, lastPosition: firstPosition + n - 1 });
+      }
+      await client.query('COMMIT');
+      return results;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      const b = batches[Math.min(current, batches.length - 1)];
+      throw appendError(e, this.server, b?.stream ?? '', b?.key ?? '', undefined, undefined);
+    } finally {
+      client.release();
+    }
   }
 
   async head(stream: string, key: string): Promise<ShardHead> {
@@ -313,6 +363,39 @@ export class PostgresStore implements EventStore {
     );
     const [lastPosition, snapshotCount, streams] = rows[0] as [number, number, StreamStats[]];
     return { events: streams.reduce((sum, s) => sum + s.events, 0), lastPosition, streams, snapshots: snapshotCount };
+  }
+
+  /**
+   * Brings a local Parquet export of the sealed history up to date (history-export.ts), so that
+   * `sealedHistory()` returns it: what the analyzer reads with DuckDB instead of through the store.
+   */
+  async exportHistory(options: HistoryExportOptions): Promise<HistoryExportReport> {
+    this.ensureOpen();
+    const history = HistoryExport.at(options);
+    const report = await history.update(
+      {
+        identity: async () => {
+          // The schema's and database's object ids change when either is dropped and made again.
+          const rows = await this.query<[string, string]>(
+            undefined,
+            `SELECT (SELECT oid FROM pg_database WHERE datname = current_database())::text, (SELECT oid FROM pg_namespace WHERE nspname = $1)::text`,
+            [this.schema],
+          );
+          const [database, schema] = rows[0] as [string, string];
+          return `${this.server}?schema=${this.schema} (database oid ${database}, schema oid ${schema})`;
+        },
+        head: async () => Number((await this.query<[number]>('log-head', `SELECT last_position FROM ${this.s}.log_head`, []))[0]?.[0] ?? 0),
+        readPositions: (from, to) => this.pages(`position <= ${Math.floor(to)}`, 'position', startAt(from, 'from'), PAGE_ROWS, 'stream'),
+      },
+      this.clock,
+    );
+    this.history = history;
+    return report;
+  }
+
+  /** The history exported by `exportHistory` (none before it is called). */
+  sealedHistory(): readonly SealedHistoryFile[] {
+    return this.history?.files() ?? [];
   }
 
   async close(): Promise<void> {

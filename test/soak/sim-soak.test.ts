@@ -1,5 +1,10 @@
-/** The simulator's full campaign: seeds 1..200 of the bank under default and swarm faults (npm run soak). */
+/**
+ * The simulator's full campaign (npm run soak): seeds 1..200 of the bank under default and swarm
+ * faults; the game and the ML feature pipeline for seeds 1..100 under default faults (the examples'
+ * criterion) and the game under swarm faults too.
+ */
 import { describe, expect, it } from 'vitest';
+import type { AppDef } from 'spive';
 import { simulate } from 'spive/sim';
 import bank from '../../examples/bank/app.ts';
 
@@ -42,4 +47,22 @@ describe('simulator soak: the game', () => {
     }
     expect(failures).toEqual([]);
   }, 1_800_000);
+});
+
+describe('simulator soak: the other examples under default faults', () => {
+  for (const example of ['game', 'ml-features']) {
+    it(`${example}: no violation in seeds 1..100 with --faults default, and every seed's hash is its own`, async () => {
+      const { default: app } = (await import(`../../examples/${example}/app.ts`)) as { default: AppDef };
+      const seeds = Math.min(SEEDS, 100);
+      const failures: string[] = [];
+      const hashes = new Set<string>();
+      for (let seed = 1; seed <= seeds; seed++) {
+        const r = await simulate(app, { seed, faults: 'default', appSpec: `examples/${example}` });
+        if (r.violations.length > 0) failures.push(`${r.repro}: ${r.violations[0]?.invariant}: ${r.violations[0]?.message}`);
+        hashes.add(r.traceHash);
+      }
+      expect(failures).toEqual([]);
+      expect(hashes.size).toBe(seeds);
+    }, 1_800_000);
+  }
 });

@@ -302,7 +302,7 @@ async function planDownstream(
   for (const d of processes) {
     const lineage = await lineageOf(store, catalogue, d, changed);
     if (lineage === undefined) continue;
-    const cost = await costOf(d, 500);
+    const cost = await costOf(d, 2000); // as many events as the changed process: fewer make a noisy figure (a few ms timed)
     const versions = await catalogue.versions(d.output.name);
     const version = versions[versions.length - 1]?.version;
     const snapshots = since === null || version === undefined ? new Map<string, ShardSnapshot>() : await usableSnapshots(store, d.name, version, since);

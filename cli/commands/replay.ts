@@ -4,6 +4,7 @@
  * its downstream — with effects suppressed, resumable after a kill, optionally verified. Records the
  * measured cost in the analyzer's catalogue so that later plans are calibrated by real runs.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -18,7 +19,10 @@ import { checkPlan, jobOf, readPlanFile, type PlanFile } from '../../src/replay/
 import type { ReplayProgress } from '../../src/replay/types.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { parseStoreLocation } from '../../src/store/open-store.ts';
+import { realRandom } from '../../src/random/real-random.ts';
+import { PostgresTaskClaims } from '../../src/store/postgres/replay-claims.ts';
 import { realClock } from '../../src/time/clock.ts';
+import { realTimers } from '../../src/time/timers.ts';
 import { catalogueDirFor, exportForAnalysis, openAnalyzedStore, type AnalyzedStore } from '../analyzed-store.ts';
 import { EXIT_FOUND_PROBLEM, UsageError } from '../exit-codes.ts';
 import type { CommandContext } from '../main.ts';
@@ -35,6 +39,7 @@ interface ReplayCliOptions {
   effects?: boolean;
   concurrency: number;
   workers: number;
+  workersFrom?: string;
   json?: boolean;
 }
 
@@ -56,6 +61,7 @@ export function registerReplay(program: Command, context: CommandContext): void 
     .option('--effects', 'list every suppressed effect ("would have done X")')
     .option('--concurrency <n>', 'shards in flight at once (their appends share fsyncs)', positiveInt('--concurrency'), 8)
     .option('--workers <n>', 'worker threads running the handlers (this process still reads and writes the store); 1 runs them here', positiveInt('--workers'), 1)
+    .option('--workers-from <postgres-url>', 'share the shard tasks with every other `spive replay` of the same plan started with this option (on any machine): each claims batches from a table in this PostgreSQL database; a killed one is taken over')
     .option('--json', 'print one JSON object on stdout')
     .addHelpText(
       'after',
@@ -65,6 +71,7 @@ Examples:
   spive replay --plan plan.json --store .spive
   spive replay --plan plan.json --store .spive --strategy shards-from-scratch --verify --json
   spive replay --plan plan.json --store .spive --effects
+  spive replay --plan plan.json --store postgres://db/app --workers-from postgres://db/app   # run on several machines
 
 The new version of stream S is written to S--<version> (the plan's change.toVersion), for the changed
 process and every downstream process; shards the replay did not touch, and each rebuilt shard's prefix
@@ -77,6 +84,9 @@ continues where it stopped. Effects are never performed.`,
       const planPath = resolve(options.plan);
       let plan = readPlanFile(planPath);
       const location = parseStoreLocation(options.store, '--store');
+      if (options.workersFrom !== undefined && parseStoreLocation(options.workersFrom, '--workers-from').kind !== 'postgres') {
+        throw new UsageError(`--workers-from: expected postgres://… (the shard tasks are shared through a PostgreSQL table), got ${JSON.stringify(options.workersFrom)}`);
+      }
       catalogueDirFor(location, options.catalogue); // memory: is refused here, before anything is loaded
       if (location.kind === 'embedded' && !existsSync(join(location.dir, 'FORMAT'))) throw new NotFoundError(`store ${options.store} (no FORMAT file in ${resolve(location.dir)})`);
       const loaded = await loadApp(plan.app);
@@ -98,6 +108,11 @@ continues where it stopped. Effects are never performed.`,
         }
         const job = jobOf(plan);
         const progress = progressBar(out, clock);
+        // Every process of one distributed replay runs the same job: its hash names the shared tasks.
+        const claims =
+          options.workersFrom === undefined
+            ? undefined
+            : await PostgresTaskClaims.open(options.workersFrom, { job: `${job.process}@${job.toVersion}:${createHash('sha256').update(JSON.stringify(job)).digest('hex').slice(0, 16)}`, clock, timers: realTimers, random: realRandom() });
         const result = await runReplay({
           store,
           app: loaded.app,
@@ -110,7 +125,8 @@ continues where it stopped. Effects are never performed.`,
           workers: options.workers,
           appFile: loaded.file,
           onProgress: progress,
-        });
+          ...(claims === undefined ? {} : { claims }),
+        }).finally(() => claims?.close());
         const recorded = result.measured === null ? null : await recordCost(analyzed.catalogueDir, plan.cost as CostModel | undefined, result.measured, out).catch((e: unknown) => {
           out.warn(`could not record the measured cost in the catalogue: ${e instanceof Error ? e.message : String(e)}`);
           return null;

@@ -120,4 +120,52 @@ describe.skipIf(!available)('spive replay on a PostgreSQL store', () => {
       await fromEmbedded.close();
     }
   }, 90_000);
+
+  it('--workers-from: two replays sharing the plan\'s shard tasks write what one writes', async () => {
+    const shared = freshSchema('shared');
+    const sharedUrl = storeUrl(shared);
+    try {
+      const from = await EmbeddedStore.open('datasets/bank-small', { readOnly: true });
+      const to = await PostgresStore.open(sharedUrl);
+      try {
+        await copyStore(from, to, { clock: realClock });
+      } finally {
+        await to.close();
+        await from.close();
+      }
+      const catalogue = join(dir.path, 'catalogue-shared');
+      await seedCosts(catalogue);
+      const plan = join(dir.path, 'plan-shared.json');
+      const planned = await runCli('replay-plan', '--store', sharedUrl, '--catalogue', catalogue, '--app', 'examples/bank', '--process', 'ledger', '--since', '2024-01-05T00:00:00Z', '--out', plan, '--json');
+      expect(planned.code, planned.stderr).toBe(0);
+      const both = await Promise.all([0, 1].map(() => runCli('replay', '--plan', plan, '--store', sharedUrl, '--catalogue', catalogue, '--workers-from', sharedUrl, '--json')));
+      for (const r of both) expect(r.code, r.stderr).toBe(0);
+      type Run = { outputStream: string; processes: Array<{ shards: number }> };
+      const [a, b] = both.map((r) => JSON.parse(r.stdout)) as [Run, Run];
+      const whole = JSON.parse(planned.stdout) as { tasks: unknown[] };
+      // Every shard of the changed process ran once, somewhere: the two shares add up to the plan's tasks.
+      expect((a.processes[0]?.shards ?? 0) + (b.processes[0]?.shards ?? 0)).toBe(whole.tasks.length);
+      const single = await PostgresStore.open(url);
+      const split = await PostgresStore.open(sharedUrl);
+      try {
+        for (const stream of [a.outputStream, a.outputStream.replace(/^ledger/, 'balances')]) {
+          const expected = await outputs(single, stream);
+          expect(expected.length, stream).toBeGreaterThan(0);
+          expect(await outputs(split, stream)).toEqual(expected);
+        }
+      } finally {
+        await split.close();
+        await single.close();
+      }
+    } finally {
+      await dropSchema(shared);
+    }
+  }, 120_000);
+
+  it('--workers-from must be a PostgreSQL database', async () => {
+    const r = await runCli('replay', '--plan', join(dir.path, 'plan-postgres.json'), '--store', url, '--workers-from', 'nats://127.0.0.1:4222');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--workers-from: expected postgres:\/\//);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
 });

@@ -211,6 +211,23 @@ export const MIGRATIONS: readonly Migration[] = [
       $fn$;
     `,
   },
+  {
+    version: 3,
+    name: 'replay_tasks: shard tasks shared by replay processes (spive replay --workers-from)',
+    sql: (s) => `
+      -- One row per task of a replay job: claimed with FOR UPDATE SKIP LOCKED, held until
+      -- held_until (ms on the claimer's clock, renewed while it works), then done (replay-claims.ts).
+      CREATE TABLE ${s}.replay_tasks (
+        job        text NOT NULL,
+        phase      text NOT NULL,
+        key        text NOT NULL,
+        state      text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'held', 'done')),
+        holder     text,
+        held_until double precision,
+        PRIMARY KEY (job, phase, key)
+      );
+    `,
+  },
 ];
 
 /** A SQL string literal (only ever of names already restricted to safe characters). */

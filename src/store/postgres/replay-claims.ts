@@ -13,6 +13,7 @@ import type { TaskClaims } from '../../replay/task-claims.ts';
 import type { Clock } from '../../time/clock.ts';
 import type { TimerHandle, Timers } from '../../time/timers.ts';
 import { parsePostgresLocation, quoteIdent } from './location.ts';
+import { migrate } from './migrate.ts';
 import { createPool } from './pool.ts';
 
 export interface PostgresClaimsOptions {
@@ -47,22 +48,20 @@ export class PostgresTaskClaims implements TaskClaims {
     this.pollMs = o.pollMs ?? 500;
   }
 
-  /** Connects to the store's database (`postgres://…?schema=`), creating the task table if needed. */
+  /** Connects to the store's database (`postgres://…?schema=`), migrating its schema (the task table is migration 3) if needed. */
   static async open(url: string, options: PostgresClaimsOptions): Promise<PostgresTaskClaims> {
     if (options.job === '') throw new InvalidInputError('job', 'a non-empty replay job name', options.job);
     const location = parsePostgresLocation(url, '--workers-from');
     const pool = createPool(location.connectionString, 2);
     const claims = new PostgresTaskClaims(pool, location.schema, options);
     try {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(location.schema)}`);
-      // Coordination state of replays, not part of the event log: kept out of the store's migrations.
-      await pool.query(
-        `CREATE TABLE IF NOT EXISTS ${claims.table} (
-           job text NOT NULL, phase text NOT NULL, key text NOT NULL,
-           state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'held', 'done')),
-           holder text, held_until double precision,
-           PRIMARY KEY (job, phase, key))`,
-      );
+      // Under the migrations' advisory lock: processes starting together create the table once.
+      const client = await pool.connect();
+      try {
+        await migrate(client, location.schema);
+      } finally {
+        client.release();
+      }
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;

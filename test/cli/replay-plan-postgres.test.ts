@@ -8,11 +8,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StatsCatalogue } from '../../analyzer/catalogue/catalogue.ts';
-import { versionOf } from '../../analyzer/graph.ts';
-import { loadApp } from '../../src/app/load-app.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { runCli } from '../helpers/fake-streams.ts';
+import { seedBankCosts } from './bank-costs.ts';
 import { service } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { dropSchema, freshSchema, storeUrl } from '../store/postgres/pg-test-db.ts';
@@ -50,25 +48,9 @@ function work(plan: PlanResult) {
   };
 }
 
-/**
- * Both catalogues get the same cost model (as if recorded by a real replay, which planning prefers
- * to calibrating): calibration measures the store's speed, and the per-shard mix — which shard
- * replays from a snapshot — follows the costs. With equal costs, equal statistics give equal plans.
- */
-async function seedCosts(catalogueDir: string): Promise<void> {
-  const { app, version } = await loadApp('examples/bank');
-  const catalogue = await StatsCatalogue.open(join(catalogueDir, 'stats.duckdb'));
-  try {
-    for (const p of app.processes) {
-      await catalogue.recordCalibration({ process: p.name, nsPerEvent: 20_000, nsPerByte: 10, nsPerSnapshotByte: 10, nsPerSnapshot: 60_000, nsPerShard: 50_000, source: 'replay', samples: 1000 }, versionOf(p, version), 1);
-    }
-  } finally {
-    catalogue.close();
-  }
-}
 
 async function plan(store: string, catalogue: string, ...args: string[]): Promise<PlanResult> {
-  if (!existsSync(join(catalogue, 'stats.duckdb'))) await seedCosts(catalogue);
+  if (!existsSync(join(catalogue, 'stats.duckdb'))) await seedBankCosts(catalogue);
   const r = await runCli('replay-plan', '--store', store, '--catalogue', catalogue, '--app', 'examples/bank', '--process', 'ledger', '--json', ...args);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);

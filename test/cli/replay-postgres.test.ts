@@ -6,54 +6,42 @@
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StatsCatalogue } from '../../analyzer/catalogue/catalogue.ts';
-import { versionOf } from '../../analyzer/graph.ts';
-import { loadApp } from '../../src/app/load-app.ts';
 import type { StoredEvent } from '../../src/model/event.ts';
 import { copyStore } from '../../src/store/copy-store.ts';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { realClock } from '../../src/time/clock.ts';
+import { canonical } from '../../src/util/json-equal.ts';
 import { runCli } from '../helpers/fake-streams.ts';
+import { seedBankCosts } from './bank-costs.ts';
 import { service } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { dropSchema, freshSchema, storeUrl } from '../store/postgres/pg-test-db.ts';
 
 const available = await service('postgres');
 
-/** Object keys sorted at every level: jsonb keeps its own key order, the embedded store the written one. */
-function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-
 async function outputs(store: EventStore, stream: string): Promise<string[]> {
   const rows: string[] = [];
   for await (const batch of store.readStream(stream)) {
-    for (const e of batch as StoredEvent[]) rows.push(JSON.stringify([e.key, e.seq, e.type, canonical(e.data), canonical(e.meta ?? null)]));
+    // canonical: jsonb keeps its own key order, the embedded store the written one.
+    for (const e of batch as StoredEvent[]) rows.push(canonical([e.key, e.seq, e.type, e.data, e.meta ?? null]));
   }
   return rows.sort();
 }
 
-async function seedCosts(catalogueDir: string): Promise<void> {
-  const { app, version } = await loadApp('examples/bank');
-  const catalogue = await StatsCatalogue.open(join(catalogueDir, 'stats.duckdb'));
+/** The committed bank dataset, copied into a PostgreSQL schema. */
+async function copyBankSmall(url: string): Promise<void> {
+  const from = await EmbeddedStore.open('datasets/bank-small', { readOnly: true });
+  const to = await PostgresStore.open(url);
   try {
-    for (const p of app.processes) {
-      await catalogue.recordCalibration({ process: p.name, nsPerEvent: 20_000, nsPerByte: 10, nsPerSnapshotByte: 10, nsPerSnapshot: 60_000, nsPerShard: 50_000, source: 'replay', samples: 1000 }, versionOf(p, version), 1);
-    }
+    await copyStore(from, to, { clock: realClock });
   } finally {
-    catalogue.close();
+    await to.close();
+    await from.close();
   }
 }
+
 
 describe.skipIf(!available)('spive replay on a PostgreSQL store', () => {
   const schema = freshSchema('replay');
@@ -63,14 +51,7 @@ describe.skipIf(!available)('spive replay on a PostgreSQL store', () => {
 
   beforeAll(async () => {
     cpSync('datasets/bank-small', embedded, { recursive: true });
-    const from = await EmbeddedStore.open(embedded, { readOnly: true });
-    const to = await PostgresStore.open(url);
-    try {
-      await copyStore(from, to, { clock: realClock });
-    } finally {
-      await to.close();
-      await from.close();
-    }
+    await copyBankSmall(url);
   }, 60_000);
 
   afterAll(async () => {
@@ -85,7 +66,7 @@ describe.skipIf(!available)('spive replay on a PostgreSQL store', () => {
       ['postgres', url],
     ] as const) {
       const catalogue = join(dir.path, `catalogue-${name}`);
-      await seedCosts(catalogue);
+      await seedBankCosts(catalogue);
       const plan = join(dir.path, `plan-${name}.json`);
       const planned = await runCli('replay-plan', '--store', store, '--catalogue', catalogue, '--app', 'examples/bank', '--process', 'ledger', '--since', '2024-01-05T00:00:00Z', '--out', plan, '--json');
       expect(planned.stderr).toBe('');
@@ -125,16 +106,9 @@ describe.skipIf(!available)('spive replay on a PostgreSQL store', () => {
     const shared = freshSchema('shared');
     const sharedUrl = storeUrl(shared);
     try {
-      const from = await EmbeddedStore.open('datasets/bank-small', { readOnly: true });
-      const to = await PostgresStore.open(sharedUrl);
-      try {
-        await copyStore(from, to, { clock: realClock });
-      } finally {
-        await to.close();
-        await from.close();
-      }
+      await copyBankSmall(sharedUrl);
       const catalogue = join(dir.path, 'catalogue-shared');
-      await seedCosts(catalogue);
+      await seedBankCosts(catalogue);
       const plan = join(dir.path, 'plan-shared.json');
       const planned = await runCli('replay-plan', '--store', sharedUrl, '--catalogue', catalogue, '--app', 'examples/bank', '--process', 'ledger', '--since', '2024-01-05T00:00:00Z', '--out', plan, '--json');
       expect(planned.code, planned.stderr).toBe(0);

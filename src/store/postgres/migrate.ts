@@ -59,3 +59,13 @@ export async function migrate(client: pg.ClientBase, schema: string, migrations:
     await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey]).catch(() => undefined);
   }
 }
+
+/** `migrate` on a connection of `pool`, released afterwards (what every opener of a schema runs first). */
+export async function migratePool(pool: pg.Pool, schema: string): Promise<MigrationReport> {
+  const client = await pool.connect();
+  try {
+    return await migrate(client, schema);
+  } finally {
+    client.release();
+  }
+}

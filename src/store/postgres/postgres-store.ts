@@ -44,7 +44,7 @@ import { EVENT_COLUMNS, keysetPages } from './event-rows.ts';
 import { HistoryExport, type HistoryExportOptions, type HistoryExportReport } from './history-export.ts';
 import * as leases from './leases.ts';
 import { parsePostgresLocation, quoteIdent, type PostgresLocation } from './location.ts';
-import { migrate } from './migrate.ts';
+import { migratePool } from './migrate.ts';
 import { commitChannel } from './migrations.ts';
 import { clientConfig, createPool } from './pool.ts';
 import * as snapshots from './snapshots.ts';
@@ -109,12 +109,7 @@ export class PostgresStore implements EventStore {
     if (!(Number.isFinite(pollMs) && pollMs > 0)) throw new InvalidInputError('pollMs', 'a positive number of milliseconds', pollMs);
     const pool = createPool(location.connectionString, poolSize);
     try {
-      const client = await pool.connect();
-      try {
-        await migrate(client, location.schema);
-      } finally {
-        client.release();
-      }
+      await migratePool(pool, location.schema);
       return new PostgresStore(location, pool, options);
     } catch (e) {
       await pool.end().catch(() => undefined);

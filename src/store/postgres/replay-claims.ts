@@ -13,7 +13,7 @@ import type { TaskClaims } from '../../replay/task-claims.ts';
 import type { Clock } from '../../time/clock.ts';
 import type { TimerHandle, Timers } from '../../time/timers.ts';
 import { parsePostgresLocation, quoteIdent } from './location.ts';
-import { migrate } from './migrate.ts';
+import { migratePool } from './migrate.ts';
 import { createPool } from './pool.ts';
 
 export interface PostgresClaimsOptions {
@@ -56,12 +56,7 @@ export class PostgresTaskClaims implements TaskClaims {
     const claims = new PostgresTaskClaims(pool, location.schema, options);
     try {
       // Under the migrations' advisory lock: processes starting together create the table once.
-      const client = await pool.connect();
-      try {
-        await migrate(client, location.schema);
-      } finally {
-        client.release();
-      }
+      await migratePool(pool, location.schema);
     } catch (e) {
       await pool.end().catch(() => undefined);
       throw e;

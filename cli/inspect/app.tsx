@@ -40,8 +40,11 @@ export function Inspector(props: InspectorProps) {
   const viewRef = useRef(view);
   const [strips, setStrips] = useState<LaneStrip[]>([]);
   const [selected, setSelected] = useState<InspectEvent | undefined>();
-  // A jump (n, Enter, v, ...) selects an exact event; moving the cursor selects the first in the cell.
+  // A jump (n, Enter, v, ...) selects an exact event; moving the cursor selects the first in the cell
+  // (zooming keeps the selected event while it stays in the cursor's cell).
   const pinned = useRef<InspectEvent | undefined>(undefined);
+  /** The lanes (a filter's result) the cursor's selection was looked up under. */
+  const selectedUnder = useRef<string[] | undefined>(undefined);
   // The chain of the event with this id (a chain shown next to another event would mislead).
   const [chainOf, setChainOf] = useState<{ id: number; chain: CausalChain } | undefined>();
   const chain = chainOf !== undefined && chainOf.id === selected?.id ? chainOf.chain : undefined;
@@ -80,8 +83,18 @@ export function Inspector(props: InspectorProps) {
       return;
     }
     if (lane === undefined) return setSelected(undefined);
+    const cell = cursorWindow(view, l.columns);
+    // Zooming keeps the selected event while it stays under the cursor (and the filter is the one it was
+    // chosen under): no lookup, and its chain is already shown.
+    const current = latest.current.selected;
+    if (current !== undefined && selectedUnder.current === lanes && current.lane === lane && current.timeMs >= cell.fromMs && current.timeMs < cell.toMs) return;
     let live = true;
-    void data.firstIn(lane, cursorWindow(view, l.columns)).then((e) => live && setSelected(e), fail);
+    const under = lanes;
+    void data.firstIn(lane, cell).then((e) => {
+      if (!live) return;
+      selectedUnder.current = under;
+      setSelected(e);
+    }, fail);
     return () => {
       live = false;
     };

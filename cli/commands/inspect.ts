@@ -55,6 +55,10 @@ export function registerInspect(program: Command, context: CommandContext): void
 }
 
 async function runInteractive(data: TimelineData): Promise<void> {
+  // ink draws only the final frame when it believes it runs in CI (CI or CONTINUOUS_INTEGRATION set,
+  // read when ink loads); a person at a terminal (stdin and stdout are TTYs here) is not a CI job, even
+  // in a shell that exports CI. This process does nothing else after the inspector.
+  for (const name of ['CI', 'CONTINUOUS_INTEGRATION']) if (process.env[name] !== undefined) process.env[name] = '0';
   // ink and React load only for the interactive screen: --summary stays light.
   const [{ render }, { createElement }, { Inspector }] = await Promise.all([import('ink'), import('react'), import('../inspect/app.tsx')]);
   const instance = render(createElement(Inspector, { data }), { exitOnCtrlC: false });

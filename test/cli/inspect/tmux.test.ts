@@ -31,8 +31,8 @@ describe.skipIf(!hasTmux && process.env.CI !== 'true')('spive inspect in a termi
   beforeAll(() => {
     dir = tempDir('spive-inspect-tmux-');
     execFileSync('node', ['bin/spive.js', 'simulate', 'examples/bank', '--seed', '3', '--workload', '{"events": 300}', '--trace', `${dir.path}/run.parquet`], { cwd: ROOT, stdio: 'ignore' });
-    // CI=0: ink draws only the last frame when it believes it runs in CI (CI=true here under .ci/run); a terminal is not CI.
-    tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', '-c', ROOT, `env CI=0 node bin/spive.js inspect ${dir.path}/run.parquet; echo "exited $?"; sleep 60`);
+    // Under .ci/run CI=true is in the environment: the inspector must still draw every frame on a terminal.
+    tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', '-c', ROOT, `env CI=true node bin/spive.js inspect ${dir.path}/run.parquet; echo "exited $?"; sleep 60`);
   });
   afterAll(() => {
     spawnSync('tmux', ['kill-session', '-t', SESSION]);

@@ -1,8 +1,8 @@
 /**
  * Calibrates a process's cost model on this machine by doing, on a sample, what a replay does:
  * read its real input events from the store, decode them, run its real handlers per shard, and
- * restore some of its real snapshots. Each figure is the best of a few repetitions (the first
- * warms the JIT), so a busy machine inflates it less.
+ * restore some of its real snapshots. Each figure is the best of five repetitions after an untimed
+ * warm-up (the JIT), so a busy machine inflates it less.
  */
 import type { StoredEvent } from '../../src/model/event.ts';
 import { HandlerCallContext } from '../../src/runtime/handler-context.ts';

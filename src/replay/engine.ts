@@ -172,6 +172,18 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
   const firstStarted = clock.monotonicMs();
   const sequences = await Promise.all(p.inputs.map((i) => storedInput(store, i.stream.name)));
   const outcomes: ProcessOutcome[] = [];
+  // What every process's replay shares: the store, the generation, reporting, and how to run and read.
+  const shared = {
+    store,
+    generation: job.toVersion,
+    clock,
+    listEffects: o.listEffects === true,
+    onEvents,
+    onShard,
+    ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+    ...(workers === undefined ? {} : { workers }),
+    ...(route === undefined ? {} : { route }),
+  };
   let inputs: ShardInputs | undefined;
   const first = await claimed(o.claims, o.claimBatch, p.name, job.tasks, async (tasks) => {
     // The fold reads columns; only its fallbacks read events, per shard.
@@ -185,23 +197,7 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
           check: o.checkReads ?? (o.verify !== undefined && o.verify !== false),
         }
       : undefined;
-    return replayProcess({
-      store,
-      process: p,
-      version,
-      generation: job.toVersion,
-      fromVersion: job.fromVersion,
-      inputs,
-      tasks,
-      clock,
-      listEffects: o.listEffects === true,
-      onEvents,
-      onShard,
-      ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
-      ...(columnar === undefined ? {} : { columnar }),
-      ...(workers === undefined ? {} : { workers }),
-      ...(route === undefined ? {} : { route }),
-    });
+    return replayProcess({ ...shared, process: p, version, fromVersion: job.fromVersion, inputs, tasks, ...(columnar === undefined ? {} : { columnar }) });
   });
   const firstMs = clock.monotonicMs() - firstStarted;
   outcomes.push(first);
@@ -249,20 +245,12 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
     outcomes.push(
       await claimed(o.claims, o.claimBatch, d.name, tasks, async (batch) =>
         replayProcess({
-          store,
+          ...shared,
           process: d,
           version: processVersion(d, o.appVersion),
-          generation: job.toVersion,
           fromVersion: null,
           inputs: await ShardInputs.open(d, seqs, new Set(batch.map((t) => t.key)), route),
           tasks: batch,
-          clock,
-          listEffects: o.listEffects === true,
-          onEvents,
-          onShard,
-          ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
-          ...(workers === undefined ? {} : { workers }),
-          ...(route === undefined ? {} : { route }),
         }),
       ),
     );

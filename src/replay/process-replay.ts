@@ -74,13 +74,19 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
   let estimatedCpuMsRun = 0;
   let columnarShards = 0;
 
+  // Each shard's new output as an earlier run left it, read once: while this call runs, nothing else
+  // writes these shards (one writer; with shared tasks, one claimer per shard).
+  const forks = new Map<string, Awaited<ReturnType<typeof readFork>>>();
+  for (const job of o.tasks) forks.set(job.key, await readFork(store, stream, job.key));
+  const complete = (key: string) => forks.get(key)?.complete === true;
+
   // The fast path: one columnar pass computes every shard not already complete (see columnar-fold.ts).
   let folded: FoldResult | undefined;
   if (o.columnar !== undefined) {
     const starts = new Map<string, FoldStart>();
     const weights = new Map<string, number>();
     for (const job of o.tasks) {
-      if ((await readFork(store, stream, job.key))?.complete === true) continue;
+      if (complete(job.key)) continue;
       starts.set(job.key, await shardStart(store, p, job));
       weights.set(job.key, job.estimatedEvents ?? 1);
     }
@@ -94,11 +100,11 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
 
   // The old output of the shards still to run (complete ones are skipped without reading it).
   const pendingKeys = new Set<string>();
-  for (const job of o.tasks) if (folded?.shards.has(job.key) === true || (await readFork(store, stream, job.key))?.complete !== true) pendingKeys.add(job.key);
+  for (const job of o.tasks) if (!complete(job.key)) pendingKeys.add(job.key);
   const bases = await BaseShards.open(store, base, pendingKeys, o.route);
 
   const one = async (job: ShardJob): Promise<void> => {
-    const existing = await readFork(store, stream, job.key);
+    const existing = forks.get(job.key);
     if (existing?.complete === true) {
       // Done by an earlier run: nothing to compute.
       resumed++;

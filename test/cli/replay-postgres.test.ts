@@ -30,6 +30,20 @@ async function outputs(store: EventStore, stream: string): Promise<string[]> {
   return rows.sort();
 }
 
+/** `actual` holds the same new-version ledger and balances outputs as `expected` (both closed after). */
+async function expectSameOutputs(expected: EventStore, actual: EventStore, ledgerStream: string): Promise<void> {
+  try {
+    for (const stream of [ledgerStream, ledgerStream.replace(/^ledger/, 'balances')]) {
+      const want = await outputs(expected, stream);
+      expect(want.length, stream).toBeGreaterThan(0);
+      expect(await outputs(actual, stream)).toEqual(want);
+    }
+  } finally {
+    await actual.close();
+    await expected.close();
+  }
+}
+
 /** The committed bank dataset, copied into a PostgreSQL schema. */
 async function copyBankSmall(url: string): Promise<void> {
   const from = await EmbeddedStore.open('datasets/bank-small', { readOnly: true });
@@ -88,18 +102,7 @@ describe.skipIf(!available)('spive replay on a PostgreSQL store', () => {
     expect(p.calibration).not.toBeNull();
     expect(existsSync(join(dir.path, 'catalogue-postgres', 'stats.duckdb'))).toBe(true);
 
-    const fromEmbedded = await EmbeddedStore.open(embedded, { readOnly: true });
-    const fromPostgres = await PostgresStore.open(url);
-    try {
-      for (const stream of [p.outputStream, p.outputStream.replace(/^ledger/, 'balances')]) {
-        const expected = await outputs(fromEmbedded, stream);
-        expect(expected.length, stream).toBeGreaterThan(0);
-        expect(await outputs(fromPostgres, stream)).toEqual(expected);
-      }
-    } finally {
-      await fromPostgres.close();
-      await fromEmbedded.close();
-    }
+    await expectSameOutputs(await EmbeddedStore.open(embedded, { readOnly: true }), await PostgresStore.open(url), p.outputStream);
   }, 90_000);
 
   it('--workers-from: two replays sharing the plan\'s shard tasks write what one writes', async () => {
@@ -119,18 +122,7 @@ describe.skipIf(!available)('spive replay on a PostgreSQL store', () => {
       const whole = JSON.parse(planned.stdout) as { tasks: unknown[] };
       // Every shard of the changed process ran once, somewhere: the two shares add up to the plan's tasks.
       expect((a.processes[0]?.shards ?? 0) + (b.processes[0]?.shards ?? 0)).toBe(whole.tasks.length);
-      const single = await PostgresStore.open(url);
-      const split = await PostgresStore.open(sharedUrl);
-      try {
-        for (const stream of [a.outputStream, a.outputStream.replace(/^ledger/, 'balances')]) {
-          const expected = await outputs(single, stream);
-          expect(expected.length, stream).toBeGreaterThan(0);
-          expect(await outputs(split, stream)).toEqual(expected);
-        }
-      } finally {
-        await split.close();
-        await single.close();
-      }
+      await expectSameOutputs(await PostgresStore.open(url), await PostgresStore.open(sharedUrl), a.outputStream);
     } finally {
       await dropSchema(shared);
     }

@@ -22,7 +22,7 @@ import { service } from '../helpers/services.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { dropSchema, freshSchema, storeUrl } from '../store/postgres/pg-test-db.ts';
 import { bankVariant } from './fixtures/bank-variant.ts';
-import { inputsFor, runApp } from './helpers.ts';
+import { copyStore, inputsFor, runApp } from './helpers.ts';
 
 const up = await service('postgres');
 const WORKER = fileURLToPath(new URL('./fixtures/distributed-worker.ts', import.meta.url));
@@ -44,16 +44,6 @@ async function history(): Promise<{ memory: MemoryStore; job: ReplayJob }> {
   return { memory, job };
 }
 
-/** Copies every event in order, one append at a time (so positions are the same), and the snapshots. */
-async function copyInOrder(from: EventStore, to: EventStore): Promise<void> {
-  for await (const batch of from.readAll({ batchSize: 10_000 })) {
-    for (const e of batch) await to.append(e.stream, e.key, [{ type: e.type, time: e.time, data: e.data, ...(e.meta === undefined ? {} : { meta: e.meta }) }]);
-  }
-  for (const info of await from.listSnapshots()) {
-    const snap = await from.getSnapshot({ process: info.process, version: info.version, shard: info.shard, atOrBefore: info.position });
-    if (snap !== undefined) await to.putSnapshot({ process: snap.process, version: snap.version, shard: snap.shard, position: snap.position, time: snap.time, data: snap.data });
-  }
-}
 
 async function written(store: EventStore, stream: string): Promise<string[]> {
   const out: string[] = [];
@@ -92,7 +82,7 @@ describe.skipIf(!up)('distributed replay through PostgreSQL', () => {
     const url = storeUrl(schema);
     const pg = await PostgresStore.open(url);
     try {
-      await copyInOrder(memory, pg);
+      await copyStore(memory, pg); // same positions: the job's numbering must hold on both
     } finally {
       await pg.close();
     }

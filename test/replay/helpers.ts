@@ -1,6 +1,8 @@
 /** Shared by the replay tests: a bank store written by the real runtime, version views, and fresh reference runs. */
 import { EmbeddedStore, MemoryStore, Platform, type AppDef, type EventStore, type StoredEvent } from 'spive';
 import { readVersion } from '../../src/replay/fork.ts';
+import { copyStore as copyAll } from '../../src/store/copy-store.ts';
+import { realClock } from '../../src/time/clock.ts';
 import bank from '../../examples/bank/app.ts';
 import { bankInputs, type BankInput } from '../examples/bank-inputs.ts';
 
@@ -28,16 +30,9 @@ export async function writeBankStore(dir: string, inputs: readonly BankInput[], 
   await store.close();
 }
 
+/** Every event (same seqs and positions) and snapshot of `from` into the empty `to` (src/store/copy-store.ts, as `spive store copy`). */
 export async function copyStore(from: EventStore, to: EventStore): Promise<void> {
-  const pending: Promise<unknown>[] = [];
-  for await (const batch of from.readAll({ batchSize: 10_000 })) {
-    for (const e of batch) pending.push(to.append(e.stream, e.key, [{ type: e.type, time: e.time, data: e.data, ...(e.meta === undefined ? {} : { meta: e.meta }) }]));
-  }
-  await Promise.all(pending);
-  for (const info of await from.listSnapshots()) {
-    const snap = await from.getSnapshot({ process: info.process, version: info.version, shard: info.shard, atOrBefore: info.position });
-    if (snap !== undefined) await to.putSnapshot({ process: snap.process, version: snap.version, shard: snap.shard, position: snap.position, time: snap.time, data: snap.data });
-  }
+  await copyAll(from, to, { clock: realClock });
 }
 
 export function inputsFor(seed: number, n: number): BankInput[] {

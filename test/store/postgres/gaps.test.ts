@@ -58,16 +58,22 @@ async function untilLockWait(observer: pg.Client, schema: string): Promise<void>
   throw new Error('the later append never waited for the held transaction');
 }
 
+/** Two raw clients: one to hold a transaction open, one to watch the server; ended after the test. */
+async function heldAndObserver(): Promise<{ held: pg.Client; observer: pg.Client }> {
+  const held = await rawClient();
+  const observer = await rawClient();
+  cleanups.push(async () => {
+    await held.end();
+    await observer.end();
+  });
+  return { held, observer };
+}
+
 describe.skipIf(!up)('PostgreSQL store: global positions and in-flight transactions', () => {
   it('never lets a reader or subscriber pass an append whose transaction is still open', async () => {
     const { schema, stores } = await freshStores(1);
     const store = stores[0] as PostgresStore;
-    const held = await rawClient();
-    const observer = await rawClient();
-    cleanups.push(async () => {
-      await held.end();
-      await observer.end();
-    });
+    const { held, observer } = await heldAndObserver();
     const sub = subscribeUntil(store, 3);
 
     // Transaction 1 appends through the store's own SQL function and stays open.
@@ -101,12 +107,7 @@ describe.skipIf(!up)('PostgreSQL store: global positions and in-flight transacti
   it('gives a rolled-back transaction’s positions to the next append, leaving no gap', async () => {
     const { schema, stores } = await freshStores(1);
     const store = stores[0] as PostgresStore;
-    const held = await rawClient();
-    const observer = await rawClient();
-    cleanups.push(async () => {
-      await held.end();
-      await observer.end();
-    });
+    const { held, observer } = await heldAndObserver();
     await held.query('BEGIN');
     await held.query(`SELECT * FROM "${schema}".append('s', 'doomed', $1::jsonb, NULL, false, NULL, NULL)`, [
       JSON.stringify([['Doomed', T0, 1], ['Doomed', T0, 2]]),

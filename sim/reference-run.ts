@@ -3,7 +3,7 @@
  * input the workload made is appended in arrival order; then every process is folded over its inputs
  * with the runner's merge rule, its outputs appended to its output stream as the runner appends them
  * (the handler's outputs, or one `$progress` event when it only requested effects), until no process
- * can take another event.
+ * can take another event, then joins drain as the world's closing idle events let them.
  *
  * Why this is the fault-free run: a runner takes an event only when every input has one, and picks
  * by the heads alone, so each process is a deterministic function of its input sequences (a Kahn
@@ -27,15 +27,38 @@ export interface ReferenceRun {
   readonly events: number;
 }
 
-/** Runs `processes` (the app's, as the world runs them: guarded) over `inputs` to the end. */
-export function referenceRun(app: AppDef, processes: readonly ProcessDef<unknown>[], inputs: readonly WorkloadInput[]): ReferenceRun {
+/**
+ * The order a world committed a process output in, per stream: `key\u0000seq` of each app event in
+ * position order. Only for outputs a join reads (see `joinOrderedOutputs`).
+ */
+export type CommittedOrder = ReadonlyMap<string, readonly string[]>;
+
+/** The process outputs that a process with two or more inputs reads: their cross-key order matters. */
+export function joinOrderedOutputs(app: AppDef): string[] {
+  const written = new Set(app.processes.map((p) => p.output.name));
+  const out = new Set<string>();
+  for (const p of app.processes) if (p.inputs.length > 1) for (const i of p.inputs) if (written.has(i.stream.name)) out.add(i.stream.name);
+  return [...out].sort();
+}
+
+/**
+ * Runs `processes` (the app's, as the world runs them: guarded) over `inputs` to the end. A join
+ * reads another process's output in `committed` order when given: a runner's appends to different
+ * shards may land out of event-time order (a retried append lands after later ones), a join merges
+ * in the order they landed, and that order is the world's, not the workload's.
+ */
+export function referenceRun(app: AppDef, processes: readonly ProcessDef<unknown>[], inputs: readonly WorkloadInput[], committed?: CommittedOrder): ReferenceRun {
   const log = new StreamLog(app);
   for (const input of inputs) log.append(input.stream, input.key, input.type, input.time, input.data);
+  const written = new Set(processes.map((p) => p.output.name));
+  // A join's input that another process writes: filled in committed order once its writer is done.
+  const pending = processes.map((p) => (p.inputs.length > 1 && committed !== undefined ? p.inputs.map((i) => written.has(i.stream.name)) : p.inputs.map(() => false)));
+  const joinInputs = processes.map((p, j) => p.inputs.map((i, k) => ((pending[j] as boolean[])[k] ? ([] as StoredEvent[]) : log.stream(i.stream.name))));
   const folds = processes.map(
-    (p) =>
+    (p, j) =>
       new ProcessFold(
         p,
-        p.inputs.map((i) => log.stream(i.stream.name)),
+        joinInputs[j] as StoredEvent[][],
         (key, event, outputs, effects) => {
           if (outputs.length > 0) for (const o of outputs) log.append(p.output.name, key, o.type, event.time, o.data);
           else if (effects > 0) log.append(p.output.name, key, PROGRESS_EVENT, event.time, null);
@@ -43,11 +66,54 @@ export function referenceRun(app: AppDef, processes: readonly ProcessDef<unknown
       ),
   );
   // Round after round until no process can take an event (with a cycle of processes, many rounds).
+  // Then the end of the world's run: after the last input every stream a join reads is closed by an
+  // idle event later than all its events, so a join drains. Drain one join at a time, upstream
+  // first, each once nothing upstream of it can still grow its inputs; then fold again.
+  const order = upstreamFirst(processes);
   for (let moved = true; moved; ) {
     moved = false;
     for (const fold of folds) if (fold.run() > 0) moved = true;
+    if (moved) continue;
+    for (const i of order) {
+      const p = processes[i] as ProcessDef<unknown>;
+      const fill = (pending[i] as boolean[]).findIndex((x) => x);
+      if (fill >= 0) {
+        // Everything upstream of p is done (upstream first, and nothing moved): its input is complete.
+        (pending[i] as boolean[])[fill] = false;
+        const stream = (p.inputs[fill] as { stream: { name: string } }).stream.name;
+        ((joinInputs[i] as StoredEvent[][])[fill] as StoredEvent[]).push(...inCommittedOrder(log.stream(stream), committed?.get(stream) ?? []));
+        moved = true;
+        break;
+      }
+      if (p.inputs.length > 1 && (folds[i] as ProcessFold).run({ drain: true }) > 0) {
+        moved = true;
+        break;
+      }
+    }
   }
   return { states: new Map(processes.map((p, i) => [p.name, (folds[i] as ProcessFold).states])), events: log.events };
+}
+
+/** `events` reordered as `order` lists them (`key\u0000seq`); events it does not list keep their order, after. */
+function inCommittedOrder(events: readonly StoredEvent[], order: readonly string[]): StoredEvent[] {
+  const rank = new Map(order.map((id, i) => [id, i]));
+  const ranked = events.map((e, i) => ({ e, r: rank.get(`${e.key}\u0000${e.seq}`) ?? order.length + i }));
+  return ranked.sort((a, b) => a.r - b.r).map((x) => x.e);
+}
+
+/** Indexes of `processes`, every writer of a process's inputs before it (Kahn's algorithm; a cycle keeps app order). */
+function upstreamFirst(processes: readonly ProcessDef<unknown>[]): number[] {
+  const writer = new Map(processes.map((p, i) => [p.output.name, i]));
+  const ups = processes.map((p) => new Set(p.inputs.map((i) => writer.get(i.stream.name)).filter((w): w is number => w !== undefined)));
+  const order: number[] = [];
+  const placed = new Set<number>();
+  while (order.length < processes.length) {
+    const ready = processes.findIndex((_, i) => !placed.has(i) && [...(ups[i] as Set<number>)].every((u) => placed.has(u) || u === i));
+    const next = ready >= 0 ? ready : processes.findIndex((_, i) => !placed.has(i));
+    order.push(next);
+    placed.add(next);
+  }
+  return order;
 }
 
 /** Streams as growing arrays, with the store's numbering (seq per shard, one global position) and its JSON copies. */

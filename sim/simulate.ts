@@ -14,7 +14,7 @@ import { compareReflections, reflections, type Reflections } from './oracles/exa
 import { canonical, foldProcess, sameJson, type ExpectedEffect } from './oracles/final-state.ts';
 import { checkSingleWriter } from './oracles/single-writer.ts';
 import type { Violation } from './oracles/violation.ts';
-import { referenceRun, type ReferenceRun } from './reference-run.ts';
+import { joinOrderedOutputs, referenceRun, type CommittedOrder, type ReferenceRun } from './reference-run.ts';
 import { Trace } from './trace.ts';
 import { World, type FaultEvent } from './world.ts';
 import type { EventMeta } from '../src/model/event.ts';
@@ -88,7 +88,7 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
     faulty = await runWorld(app, options, faults, options.keepTrace === true);
     t1 = guard.wallMs();
     // The fault-free run of the same workload, only needed (and only complete) when the faulty one is.
-    if (faulty.violations.length === 0 && faulty.quiesced && guard.violation === undefined) reference = runReference(app, faulty.world);
+    if (faulty.violations.length === 0 && faulty.quiesced && guard.violation === undefined) reference = runReference(app, faulty.world, await committedOrder(app, faulty.world));
     t2 = guard.wallMs();
   } finally {
     guard.uninstall();
@@ -127,12 +127,23 @@ export async function simulate(app: AppDef, options: SimulateOptions): Promise<S
 }
 
 /** The fault-free run of the faulty world's workload (app code that throws in it is reported, not thrown). */
-function runReference(app: AppDef, world: World): ReferenceRun | { readonly bug: unknown } {
+function runReference(app: AppDef, world: World, committed: CommittedOrder): ReferenceRun | { readonly bug: unknown } {
   try {
-    return referenceRun(app, app.processes.map((p) => world.guarded(p)), world.driver.inputs);
+    return referenceRun(app, app.processes.map((p) => world.guarded(p)), world.driver.inputs, committed);
   } catch (bug) {
     return { bug };
   }
+}
+
+/** The order the world committed the process outputs that joins read (app events only). */
+async function committedOrder(app: AppDef, world: World): Promise<CommittedOrder> {
+  const order = new Map<string, string[]>();
+  for (const stream of joinOrderedOutputs(app)) {
+    const ids: string[] = [];
+    for await (const batch of world.store.readStream(stream, { batchSize: 4096 })) for (const e of batch) if (!e.type.startsWith('$')) ids.push(`${e.key}\u0000${e.seq}`);
+    order.set(stream, ids);
+  }
+  return order;
 }
 
 /** One world from start to quiescence, with safety invariants checked at consistent points. */

@@ -7,10 +7,14 @@
 import type { AppDef, WorkloadSpec } from '../src/app/define.ts';
 import { isConflict, isUnavailable } from '../src/model/errors.ts';
 import type { Random } from '../src/random/random.ts';
+import { IDLE_EVENT } from '../src/runtime/runner.ts';
 import type { EventStore } from '../src/store/event-store.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { exponential } from './faults.ts';
 import type { Scheduler } from './scheduler.ts';
+
+/** The shard of an ingress stream's idle events (the platform's ingress uses the same). */
+const IDLE_INGRESS_KEY = `${IDLE_EVENT}/ingress`;
 
 export interface WorkloadShape {
   readonly events: number;
@@ -87,6 +91,12 @@ export class WorkloadDriver {
     private readonly store: EventStore,
     private readonly clock: Clock,
     private readonly random: Random,
+    /**
+     * Streams appended one event at a time in arrival (hence time) order and closed with one idle
+     * event after the last input: the streams a join depends on (src/app/join-feeds.ts). Others are
+     * appended per shard, concurrently.
+     */
+    private readonly ordered: ReadonlySet<string> = new Set(),
   ) {}
 
   /** Schedules every arrival; returns the simulated time of the last one. */
@@ -117,31 +127,53 @@ export class WorkloadDriver {
     this.scheduled--;
     const time = Math.round(this.clock.nowMs());
     const event = this.spec.make({ i, key, time, random });
-    if (event === undefined) return;
+    if (event !== undefined) this.submit(i, event, time);
+    if (this.scheduled === 0) this.closeOrderedStreams();
+  }
+
+  private submit(i: number, event: NonNullable<ReturnType<WorkloadSpec['make']>>, time: number): void {
     const stream = event.stream.name;
     const shardKey = event.key ?? event.stream.key?.({ type: event.type, time, data: event.data } as never);
     if (shardKey === undefined) throw new Error(`workload event ${i}: stream ${stream} has no key function and the event no key`);
     this.lastInputTimeMs = Math.max(this.lastInputTimeMs, time);
     this.inputs.push({ stream, key: shardKey, type: event.type, time, data: event.data });
+    this.chain(stream, shardKey, () => this.appendOnce(stream, shardKey, event.type, event.data, time));
+  }
+
+  /** Queues an append behind the earlier ones of its shard (or of its stream, for an ordered stream). */
+  private chain(stream: string, key: string, append: () => Promise<void>): void {
     this.inFlight++;
-    const id = `${stream}\u0000${shardKey}`;
-    const chain = (this.chains.get(id) ?? Promise.resolve()).then(() => this.appendOnce(stream, shardKey, event.type, event.data, time));
+    const id = this.ordered.has(stream) ? stream : `${stream}\u0000${key}`;
+    const chain = (this.chains.get(id) ?? Promise.resolve()).then(append);
     this.chains.set(id, chain);
     void chain.finally(() => this.inFlight--);
   }
 
+  /**
+   * After the last arrival, one idle event per ordered ingress stream, later in event time than every
+   * input: a join's quiet input then lets it take the events still waiting on its other inputs.
+   */
+  private closeOrderedStreams(): void {
+    const time = Math.max(Math.round(this.clock.nowMs()), this.lastInputTimeMs + 1);
+    const written = new Set(this.app.processes.map((p) => p.output.name));
+    for (const stream of [...this.ordered].sort()) {
+      if (written.has(stream)) continue; // a process's output: its runner emits the idle events
+      this.chain(stream, IDLE_INGRESS_KEY, () => this.appendOnce(stream, IDLE_INGRESS_KEY, IDLE_EVENT, null, time, false));
+    }
+  }
+
   /** Appends exactly once: conditional on the shard's known head; after a fault, checks before retrying. */
-  private async appendOnce(stream: string, key: string, type: string, data: unknown, time: number): Promise<void> {
+  private async appendOnce(stream: string, key: string, type: string, data: unknown, time: number, input = true): Promise<void> {
     const id = `${stream}\u0000${key}`;
     const expected = this.lastSeq.get(id) ?? 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const r = await this.store.append(stream, key, [{ type, time, data }], { expect: { lastSeq: expected } });
-        return this.ack(stream, key, r.firstSeq, type, time);
+        return input ? this.ack(stream, key, r.firstSeq, type, time) : undefined;
       } catch (e) {
         if (isConflict(e)) {
           // Only this driver writes input shards: a conflict means an earlier attempt did land.
-          return this.ack(stream, key, expected + 1, type, time);
+          return input ? this.ack(stream, key, expected + 1, type, time) : undefined;
         }
         if (!isUnavailable(e)) {
           this.failure ??= e;

@@ -5,6 +5,7 @@
  * driver. The main loop is a short list of named phases, as in TigerBeetle's VOPR.
  */
 import type { AppDef, AppView, ProcessDef } from '../src/app/define.ts';
+import { joinFeeds } from '../src/app/join-feeds.ts';
 import type { StoredEvent } from '../src/model/event.ts';
 import type { Random } from '../src/random/random.ts';
 import { GatewayRuntime } from '../src/runtime/gateway-runtime.ts';
@@ -57,6 +58,9 @@ export interface FaultEvent {
   readonly detail: string;
 }
 
+/** Idle events of runners whose output a join reads: the production default spacing. */
+const SIM_IDLE = { baseMs: 1000, capMs: 60_000 } as const;
+
 class Host {
   node!: NodeState;
   incarnation = 0;
@@ -108,7 +112,7 @@ class Host {
       version: this.process.version ?? w.options.version,
       owner: this.performer,
       leaseTtlMs: w.options.leaseTtlMs ?? 5000,
-      idle: false,
+      idle: w.joinFeeds.has(this.process.output.name) ? SIM_IDLE : false,
       backoff: { baseMs: 20, capMs: 2000 },
       mutations: w.mutations,
     });
@@ -156,6 +160,8 @@ export class World {
   private faultsOn = true;
   private readonly faultRandom: Random;
   readonly mutations: ReadonlySet<RuntimeMutation>;
+  /** Streams a join depends on: the only ones with idle events here (see src/app/join-feeds.ts). */
+  readonly joinFeeds: ReadonlySet<string>;
 
   constructor(readonly options: WorldOptions) {
     this.random = options.random;
@@ -171,7 +177,8 @@ export class World {
     const ingress = this.network.node('ingress');
     const workloadRandom = options.random.stream('workload');
     const spec = { ...app.workload, make: (input: Parameters<typeof app.workload.make>[0]) => this.asActor('the workload', () => app.workload?.make(input)) };
-    this.driver = new WorkloadDriver(app, spec, this.shape, this.scheduler, this.network.storeFor(ingress), this.scheduler.clock, workloadRandom);
+    this.joinFeeds = joinFeeds(app);
+    this.driver = new WorkloadDriver(app, spec, this.shape, this.scheduler, this.network.storeFor(ingress), this.scheduler.clock, workloadRandom, this.joinFeeds);
     const clocks = options.random.stream('clocks');
     for (const p of app.processes) {
       for (const role of ['a', 'b']) {
@@ -415,7 +422,7 @@ export class World {
       if (r === undefined || !r.isIdle()) return false;
       const s = r.status();
       if (s.mode !== 'live' || s.overdueSinceMs !== null) return false;
-      if (!s.inputs.every((i) => i.position >= (last.get(i.stream) ?? 0))) return false;
+      if (!(await r.settledAt(last, this.store))) return false;
     }
     return true;
   }

@@ -163,7 +163,7 @@ class ProcessFold {
       this.heads[best] = (this.heads[best] as number) + 1;
       this.lastPosition[best] = event.position;
       this.lastTime[best] = event.time;
-      this.m++;
+      if (!event.type.startsWith('$')) this.m++; // the runner numbers app events only
       this.eventsIn++;
       this.eventsSinceRound++;
       this.handle(best, event);

@@ -7,6 +7,7 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { joinFeeds } from '../../src/app/join-feeds.ts';
 import { loadApp } from '../../src/app/load-app.ts';
 import { isFenced } from '../../src/model/errors.ts';
 import { parseShardRange } from '../../src/model/shard.ts';
@@ -23,6 +24,9 @@ import type { CommandContext } from '../main.ts';
 import { duration, integer } from '../options.ts';
 import { makeOutput } from '../output.ts';
 import { formatStatus, rateTracker } from '../status-view.ts';
+
+/** Idle spacing of a finite run (`--until-idle`): a join's quiet input is closed within tens of milliseconds. */
+const UNTIL_IDLE_SPACING = { baseMs: 20, capMs: 500 } as const;
 
 interface RunOptions {
   store: string;
@@ -90,7 +94,8 @@ export function registerRun(program: Command, context: CommandContext): void {
           // Ctrl-C while still waiting for a lease (a standby) stops the waiting runners cleanly.
           signal: stopSignal.signal,
           ...(options.processes === undefined ? {} : { processes: options.processes.split(',').map((s) => s.trim()).filter(Boolean) }),
-          ...(options.untilIdle ? { idle: false as const, ingressIdle: false as const } : {}),
+          // A finite run writes idle events only where a join needs them to take its last events, closely spaced.
+          ...(options.untilIdle ? { idle: UNTIL_IDLE_SPACING, ingressIdle: UNTIL_IDLE_SPACING, idleStreams: joinFeeds(app) } : {}),
         });
         if (!options.untilIdle && !stopSignal.signal.aborted) {
           server = await startIngressServer(platform, { port: options.port });

@@ -1,7 +1,8 @@
 /**
  * The final state of every shard of a process, folded from the complete input history in the store
  * with the runner's own merge rule (earliest head first, ties by input order; stop when an input has
- * nothing more). Independent of what any runner held in memory, so it sees every shard.
+ * nothing more). Independent of what any runner held in memory, so it sees every shard. Only app
+ * events are numbered (`m`), as the runner numbers them.
  */
 import type { ProcessDef } from '../../src/app/define.ts';
 import type { StoredEvent } from '../../src/model/event.ts';
@@ -61,20 +62,27 @@ export class ProcessFold implements Folded {
     this.next = inputs.map(() => 0);
   }
 
-  /** Takes events until some input has nothing more; returns how many it took. */
-  run(): number {
+  /**
+   * Takes events until some input has nothing more; returns how many it took. With `drain`, an input
+   * with nothing more no longer holds the others back (as if an idle event later than everything had
+   * closed it): for the end of the reference run, once nothing upstream can add to the inputs.
+   */
+  run(options: { drain?: boolean } = {}): number {
     let taken = 0;
-    while (this.step()) taken++;
+    while (this.step(options.drain === true)) taken++;
     return taken;
   }
 
-  private step(): boolean {
+  private step(drain: boolean): boolean {
     const { p, inputs, next } = this;
     let best = -1;
     let bestTime = 0;
     for (let i = 0; i < inputs.length; i++) {
       const head = (inputs[i] as readonly StoredEvent[])[next[i] as number];
-      if (head === undefined) return false;
+      if (head === undefined) {
+        if (drain) continue;
+        return false;
+      }
       if (best < 0 || head.time < bestTime) {
         best = i;
         bestTime = head.time;
@@ -83,8 +91,8 @@ export class ProcessFold implements Folded {
     if (best < 0) return false;
     const event = (inputs[best] as readonly StoredEvent[])[next[best] as number] as StoredEvent;
     next[best] = (next[best] as number) + 1;
+    if (event.type.startsWith('$')) return true; // platform events move watermarks and take no number
     const m = ++this.m;
-    if (event.type.startsWith('$')) return true;
     const handler = p.handlers[best]?.[event.type];
     if (handler === undefined) return true;
     const keyFn = p.inputs[best]?.key;

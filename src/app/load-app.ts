@@ -2,8 +2,8 @@
  * Loads an app module as the CLI names it: a .ts/.js file, or a folder holding `app.ts`. The module's
  * default export (or an export named `app`) must be what `defineApp` returned.
  */
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidInputError, NotFoundError } from '../model/errors.ts';
 import type { AppDef } from './define.ts';
@@ -30,13 +30,34 @@ export function resolveAppFile(spec: string): string {
   return path;
 }
 
+/**
+ * Apps are ES modules (they import `spive`, which is one). `npm init -y` writes `"type": "commonjs"`,
+ * and a .ts or .js app then fails to load with a message about require(): name the fix.
+ */
+function commonJsHint(file: string): string {
+  if (!/\.(ts|tsx|js)$/.test(file)) return '';
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      let type: unknown;
+      try {
+        type = (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: unknown }).type;
+      } catch {
+        return '';
+      }
+      return type === 'module' ? '' : `; ${pkg} does not say "type": "module", so Node.js loads the app as CommonJS — run \`npm pkg set type=module\` in ${dir}`;
+    }
+    if (dirname(dir) === dir) return '';
+  }
+}
+
 export async function loadApp(spec: string): Promise<LoadedApp> {
   const file = resolveAppFile(spec);
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new InvalidInputError('<app>', `a module that loads (${file} failed: ${e instanceof Error ? e.message : String(e)})`);
+    throw new InvalidInputError('<app>', `a module that loads (${file} failed: ${e instanceof Error ? e.message : String(e)})${commonJsHint(file)}`);
   }
   const candidate = (module.default ?? module.app) as Partial<AppDef> | undefined;
   if (candidate === undefined || candidate === null || candidate.kind !== 'app') {

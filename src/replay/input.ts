@@ -19,6 +19,8 @@ export interface InputSequence {
   readonly length: number;
   /** Event time of every event, in the input's order. */
   readonly times: Float64Array;
+  /** 1 for a platform (`$`) event, in the input's order: taken in the merge, not numbered. */
+  readonly platform: Uint8Array;
   /** Keys present (every shard of the input, platform shards such as `$idle/0` included). */
   keys(): readonly string[];
   /** The events of one key from its `from`-th event on (0-based), with their indexes. */
@@ -50,6 +52,7 @@ export function groupByKey(keyIds: Int32Array, keyCount: number): { offsets: Int
 /** A stream as stored: times and keys from the store's columns (no payload decoding), events from readShard/readStream. */
 export async function storedInput(store: EventStore, stream: string): Promise<InputSequence> {
   const timeParts: Float64Array[] = [];
+  const platformParts: Uint8Array[] = [];
   const keyParts: Int32Array[] = [];
   const keyNames: string[] = [];
   const keyIds = new Map<string, number>();
@@ -67,10 +70,15 @@ export async function storedInput(store: EventStore, stream: string): Promise<In
     const ids = new Int32Array(batch.length);
     for (let i = 0; i < batch.length; i++) ids[i] = local[batch.keyIndex[i] as number] as number;
     timeParts.push(batch.time.slice(0, batch.length));
+    const isPlatform = Uint8Array.from(batch.types, (t) => (t.startsWith('$') ? 1 : 0));
+    const flags = new Uint8Array(batch.length);
+    for (let i = 0; i < batch.length; i++) flags[i] = isPlatform[batch.typeIndex[i] as number] as number;
+    platformParts.push(flags);
     keyParts.push(ids);
     length += batch.length;
   }
   const times = concat(timeParts, length, Float64Array);
+  const platform = concat(platformParts, length, Uint8Array);
   const keyOf = concat(keyParts, length, Int32Array);
   let grouped: ReturnType<typeof groupByKey> | undefined;
   const indexesOf = (key: string): Int32Array => {
@@ -83,6 +91,7 @@ export async function storedInput(store: EventStore, stream: string): Promise<In
     stream,
     length,
     times,
+    platform,
     keys: () => keyNames,
     keyIndexes: indexesOf,
     async *keyEvents(key, from = 0) {
@@ -109,7 +118,7 @@ export async function storedInput(store: EventStore, stream: string): Promise<In
   };
 }
 
-function concat<T extends Float64Array | Int32Array>(parts: T[], length: number, Kind: { new (n: number): T }): T {
+function concat<T extends Float64Array | Int32Array | Uint8Array>(parts: T[], length: number, Kind: { new (n: number): T }): T {
   const out = new Kind(length);
   let at = 0;
   for (const p of parts) {

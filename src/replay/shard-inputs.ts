@@ -36,7 +36,10 @@ export class ShardInputs {
     private readonly p: ProcessDef<unknown>,
     private readonly inputs: readonly InputSequence[],
   ) {
-    this.numbering = mergedNumbers(inputs.map((i) => i.times));
+    this.numbering = mergedNumbers(
+      inputs.map((i) => i.times),
+      inputs.map((i) => i.platform),
+    );
   }
 
   /**

@@ -7,7 +7,7 @@
  * run of the new version would have written it. Ties (one input event whose outputs went to several
  * shards) keep base events first, in base order, then new events in the order they were written.
  * `$idle` events are left out (they only move watermarks of a live run); the downstream merged
- * numbering therefore counts the view's events only. An event's `position` in the view is its
+ * numbering counts the view's app events only, as it always does. An event's `position` in the view is its
  * ordinal in this order (1-based), so what a downstream replay writes does not depend on how the
  * upstream's shards were interleaved when they were written.
  *
@@ -95,6 +95,7 @@ export async function versionView(store: EventStore, output: string, version: st
 /** An input sequence over events held in memory, in the given order. */
 export function memoryInput(stream: string, events: readonly StoredEvent[]): InputSequence {
   const times = new Float64Array(events.length);
+  const platform = Uint8Array.from(events, (e) => (e.type.startsWith('$') ? 1 : 0));
   const keyIds = new Map<string, number>();
   const keyNames: string[] = [];
   const keyOf = new Int32Array(events.length);
@@ -116,6 +117,7 @@ export function memoryInput(stream: string, events: readonly StoredEvent[]): Inp
     stream,
     length: events.length,
     times,
+    platform,
     keys: () => keyNames,
     keyIndexes: indexesOf,
     async *keyEvents(key: string, from = 0): AsyncIterable<IndexedEvent> {

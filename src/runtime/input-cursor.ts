@@ -38,6 +38,17 @@ export class InputCursor {
     return this.buffer[this.index];
   }
 
+  /** Position of the last event read from the store (taken or buffered). */
+  get readPosition(): number {
+    return this.seenPosition;
+  }
+
+  /** True when an app event (not a `$` platform event) is buffered and not yet taken. */
+  hasBufferedWork(): boolean {
+    for (let i = this.index; i < this.buffer.length; i++) if (!(this.buffer[i] as StoredEvent).type.startsWith('$')) return true;
+    return false;
+  }
+
   /** Takes the head. */
   take(): StoredEvent {
     const e = this.buffer[this.index++];

@@ -35,6 +35,8 @@ export interface PlatformOptions {
   readonly idle?: IdlePolicy | false;
   /** Idle events written to ingress streams while no events arrive (false: off). */
   readonly ingressIdle?: IdlePolicy | false;
+  /** Only these streams (ingress streams and process outputs) get idle events (default: all). */
+  readonly idleStreams?: ReadonlySet<string>;
   readonly leaseTtlMs?: number;
   readonly overdueAfterMs?: number;
   readonly backoff?: BackoffPolicy;
@@ -107,7 +109,7 @@ export class Platform {
             owner: options.owner ?? 'spive',
             range: options.range ?? ALL_SHARDS,
             ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
-            ...(options.idle !== undefined ? { idle: options.idle } : {}),
+            ...(options.idleStreams !== undefined && !options.idleStreams.has(p.output.name) ? { idle: false as const } : options.idle !== undefined ? { idle: options.idle } : {}),
             ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
             ...(options.overdueAfterMs !== undefined ? { overdueAfterMs: options.overdueAfterMs } : {}),
           }),
@@ -156,7 +158,7 @@ export class Platform {
   }
 
   private scheduleIngressIdle(name: string): void {
-    const policy = this.options.ingressIdle === undefined ? DEFAULT_IDLE : this.options.ingressIdle;
+    const policy = this.options.ingressIdle === undefined ? DEFAULT_IDLE : this.options.idleStreams?.has(name) === false ? false : this.options.ingressIdle;
     const entry = this.ingress.get(name);
     if (policy === false || entry === undefined || this.stopped) return;
     const spacing = entry.spacingMs === 0 ? policy.baseMs : entry.spacingMs;
@@ -216,11 +218,15 @@ export class Platform {
     for (;;) {
       const stats = await this.options.store.stats();
       const last = new Map(stats.streams.map((s) => [s.stream, s.lastPosition]));
-      const settled = this.runners.every((r) => {
-        const s = r.status();
-        if (s.mode === 'stopped' || s.mode === 'failed' || s.mode === 'fenced') return true;
-        return r.isIdle() && s.inputs.every((i) => i.position >= (last.get(i.stream) ?? 0));
-      });
+      let settled = true;
+      for (const r of this.runners) {
+        const mode = r.status().mode;
+        if (mode === 'stopped' || mode === 'failed' || mode === 'fenced') continue;
+        if (!(await r.settledAt(last))) {
+          settled = false;
+          break;
+        }
+      }
       if (settled) return;
       if (this.clock.monotonicMs() > deadline) {
         throw new Error(`platform did not settle in time: ${JSON.stringify(this.runners.map((r) => ({ process: r.def.name, mode: r.status().mode, inputs: r.status().inputs })))}`);

@@ -161,6 +161,8 @@ export class ProcessRunner {
   private eventsSinceRound = 0;
   private lastRoundAtMs = 0;
   private idleSpacingMs = 0;
+  /** Time of the last idle event this incarnation appended (null: none yet). */
+  private lastIdleTime: number | null = null;
   private lastOutputAtMs = 0;
   private error: unknown;
   private stopping = false;
@@ -254,7 +256,30 @@ export class ProcessRunner {
    * waiting for input, nothing is buffered, and every output it submitted is durable.
    */
   isIdle(): boolean {
-    return this.idle && this.inFlight.size === 0 && this.cursors.every((c) => c.head() === undefined);
+    // A platform event left buffered (an idle event a join cannot take until its other input moves)
+    // is not work: it only moves a watermark.
+    return this.idle && this.inFlight.size === 0 && this.cursors.every((c) => !c.hasBufferedWork());
+  }
+
+  /**
+   * True when the runner is idle and has handled every event committed to its inputs up to
+   * `lastPositions` (a store's stats), but for platform events it has not taken: a join keeps the
+   * last idle event of one input buffered while its other input is quiet. For `--until-idle` and the
+   * simulator's quiescence check, which reads `store` directly rather than through its network.
+   */
+  async settledAt(lastPositions: ReadonlyMap<string, number>, store: EventStore = this.options.store): Promise<boolean> {
+    if (!this.isIdle()) return false;
+    for (const c of this.cursors) {
+      const last = lastPositions.get(c.stream) ?? 0;
+      if (c.lastPosition >= last) continue;
+      for await (const batch of store.readStream(c.stream, { fromPosition: c.lastPosition + 1, batchSize: 256 })) {
+        for (const e of batch) {
+          if (e.position > last) break;
+          if (!e.type.startsWith('$')) return false;
+        }
+      }
+    }
+    return this.isIdle();
   }
 
   // ------------------------------------------------------------------ main loop
@@ -358,7 +383,10 @@ export class ProcessRunner {
         }
         const cursor = this.cursors[next] as InputCursor;
         const event = cursor.take();
-        this.m++;
+        // Only app events are numbered: platform events land at timing-dependent places (an idle
+        // event when an input was quiet), and `m` seeds ctx.id() and ctx.random, which must depend
+        // on the app's input sequences alone.
+        if (!event.type.startsWith('$')) this.m++;
         this.eventsIn++;
         this.eventsSinceRound++;
         await this.handle(next, event);
@@ -381,6 +409,7 @@ export class ProcessRunner {
     this.round = undefined;
     this.m = 0;
     this.eventsSinceRound = 0;
+    this.lastIdleTime = null;
   }
 
   /**
@@ -416,7 +445,10 @@ export class ProcessRunner {
 
   private goLive(): void {
     if (this.mode !== 'catch-up') return;
-    if (this.cursors.some((c, i) => c.lastPosition < (this.catchUpTargets[i] ?? 0))) return;
+    // An input is caught up once taken up to the target, or read up to it with only platform events
+    // left (a join holds the idle event of a quiet input it cannot take yet).
+    const behind = (c: InputCursor, target: number) => c.lastPosition < target && (c.readPosition < target || c.hasBufferedWork());
+    if (this.cursors.some((c, i) => behind(c, this.catchUpTargets[i] ?? 0))) return;
     this.mode = 'live';
     this.options.log.write({ level: 'info', kind: 'runner.live', message: `${this.def.name}: caught up at input #${this.m}; live`, fields: { ...this.fields(), m: this.m } });
   }
@@ -665,7 +697,7 @@ export class ProcessRunner {
     const { store } = this.options;
     // A round must never be ahead of durable outputs, or a restart would skip inputs whose outputs were lost.
     await this.drainAppends();
-    const time = this.watermark() ?? 0;
+    const time = this.takenTime() ?? 0;
     // Submitted together, so the store commits them in one group (one fsync).
     const puts: Promise<void>[] = [];
     for (const [key, shard] of this.shards) {
@@ -684,11 +716,29 @@ export class ProcessRunner {
 
   // ------------------------------------------------------------------ idle events and watermarks
 
-  private watermark(): number | null {
+  /** Event time up to which every input has been taken (min over inputs; null until each has had one): a snapshot round's time. */
+  private takenTime(): number | null {
     let min: number | null = null;
     for (const c of this.cursors) {
       if (c.lastTime === null) return null;
       if (min === null || c.lastTime < min) min = c.lastTime;
+    }
+    return min;
+  }
+
+  /**
+   * The earliest event time this runner can still take: per input, the time of its buffered head (an
+   * input is in time order, so nothing earlier follows it) or, with nothing buffered, of the last
+   * event taken; the minimum over inputs. A head counts because a join holds the idle event of one
+   * quiet input while another drains, and its own idle events must still say how far it has got.
+   */
+  private watermark(): number | null {
+    let min: number | null = null;
+    for (const c of this.cursors) {
+      const head = c.head();
+      const t = head === undefined ? c.lastTime : c.lastTime === null ? head.time : Math.max(head.time, c.lastTime);
+      if (t === null) return null;
+      if (min === null || t < min) min = t;
     }
     return min;
   }
@@ -709,9 +759,13 @@ export class ProcessRunner {
     const policy = this.options.idle === false ? undefined : (this.options.idle ?? { baseMs: 1000, capMs: 60_000 });
     const watermark = this.watermark();
     if (policy === undefined || watermark === null) return;
-    const token = this.lease?.token;
-    await this.options.store.append(this.def.output.name, idleKey(this.range), [{ type: IDLE_EVENT, time: watermark, data: null, meta: { v: this.options.version } }], token === undefined ? {} : { token });
-    this.idleEventsOut++;
+    // An idle event that repeats the last one's time tells a reader nothing: back off without it.
+    if (watermark !== this.lastIdleTime) {
+      const token = this.lease?.token;
+      await this.options.store.append(this.def.output.name, idleKey(this.range), [{ type: IDLE_EVENT, time: watermark, data: null, meta: { v: this.options.version } }], token === undefined ? {} : { token });
+      this.lastIdleTime = watermark;
+      this.idleEventsOut++;
+    }
     this.lastOutputAtMs = this.options.clock.monotonicMs();
     this.idleSpacingMs = Math.min(policy.capMs, (this.idleSpacingMs === 0 ? policy.baseMs : this.idleSpacingMs) * 2);
   }

@@ -195,11 +195,13 @@ describe('replay engine', () => {
 });
 
 describe('merged numbering', () => {
-  it('numbers like the runner: earliest head first, ties by input order, stop when an input runs dry', () => {
+  it('numbers like the runner: earliest head first, ties by input order, stop when an input runs dry; platform events take no number', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 12 }), { minLength: 1, maxLength: 3 }), (inputs) => {
+      fc.property(fc.array(fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.boolean()), { maxLength: 12 }), { minLength: 1, maxLength: 3 }), (events) => {
+        const inputs = events.map((e) => e.map(([t]) => t));
         const times = inputs.map((t) => Float64Array.from(t));
-        const { m, taken } = mergedNumbers(times);
+        const platform = events.map((e) => Uint8Array.from(e, ([, p]) => (p ? 1 : 0)));
+        const { m, taken } = mergedNumbers(times, platform);
         // Reference: the runner's pickNext loop on plain arrays.
         const next = inputs.map(() => 0);
         const expected = inputs.map((t) => t.map(() => 0));
@@ -215,7 +217,8 @@ describe('merged numbering', () => {
             if (best === -1 || head < ((inputs[best] as number[])[next[best] as number] as number)) best = i;
           }
           if (best < 0) break;
-          (expected[best] as number[])[next[best] as number] = ++n;
+          const isPlatform = (events[best] as Array<[number, boolean]>)[next[best] as number]?.[1] === true;
+          (expected[best] as number[])[next[best] as number] = isPlatform ? n + 0.5 : ++n;
           next[best] = (next[best] as number) + 1;
         }
         expect(m.map((a) => [...a])).toEqual(expected);

@@ -18,7 +18,7 @@ function size(c: { faults: Record<string, unknown>; workload: { events?: number;
 }
 
 describe('fuzz soak', () => {
-  for (const example of ['bank', 'game', 'ml-features']) {
+  for (const example of ['bank', 'game', 'ml-features', 'shop']) {
     it(`${example}: ${RUNS} runs without a counterexample`, async () => {
       const { app } = await loadApp(`examples/${example}`);
       const r = await fuzz(app, { seed: 1, runs: RUNS, timeBudgetMs: Number.POSITIVE_INFINITY, appSpec: `examples/${example}` });

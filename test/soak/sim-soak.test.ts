@@ -1,7 +1,7 @@
 /**
  * The simulator's full campaign (npm run soak): seeds 1..200 of the bank under default and swarm
- * faults; the game and the ML feature pipeline for seeds 1..100 under default faults (the examples'
- * criterion) and the game under swarm faults too.
+ * faults; the game, the ML feature pipeline and the shop (a join) for seeds 1..100 under default
+ * faults (the examples' criterion) and the game and the shop under swarm faults too.
  */
 import { describe, expect, it } from 'vitest';
 import type { AppDef } from 'spive';
@@ -37,20 +37,22 @@ describe('simulator soak on the embedded store', () => {
   }, 1_800_000);
 });
 
-describe('simulator soak: the game', () => {
-  it('game: no violation in seeds 1..100 with --faults swarm', async () => {
-    const { default: game } = await import('../../examples/game/app.ts');
-    const failures: string[] = [];
-    for (let seed = 1; seed <= Math.min(SEEDS, 100); seed++) {
-      const r = await simulate(game, { seed, faults: 'swarm', appSpec: 'examples/game' });
-      if (r.violations.length > 0) failures.push(`${r.repro}: ${r.violations[0]?.invariant}: ${r.violations[0]?.message}`);
-    }
-    expect(failures).toEqual([]);
-  }, 1_800_000);
+describe('simulator soak: the game and the shop under swarm faults', () => {
+  for (const example of ['game', 'shop']) {
+    it(`${example}: no violation in seeds 1..100 with --faults swarm`, async () => {
+      const { default: app } = (await import(`../../examples/${example}/app.ts`)) as { default: AppDef };
+      const failures: string[] = [];
+      for (let seed = 1; seed <= Math.min(SEEDS, 100); seed++) {
+        const r = await simulate(app, { seed, faults: 'swarm', appSpec: `examples/${example}` });
+        if (r.violations.length > 0) failures.push(`${r.repro}: ${r.violations[0]?.invariant}: ${r.violations[0]?.message}`);
+      }
+      expect(failures).toEqual([]);
+    }, 1_800_000);
+  }
 });
 
 describe('simulator soak: the other examples under default faults', () => {
-  for (const example of ['game', 'ml-features']) {
+  for (const example of ['game', 'ml-features', 'shop']) {
     it(`${example}: no violation in seeds 1..100 with --faults default, and every seed's hash is its own`, async () => {
       const { default: app } = (await import(`../../examples/${example}/app.ts`)) as { default: AppDef };
       const seeds = Math.min(SEEDS, 100);

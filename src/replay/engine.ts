@@ -197,7 +197,7 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
           check: o.checkReads ?? (o.verify !== undefined && o.verify !== false),
         }
       : undefined;
-    return replayProcess({ ...shared, process: p, version, fromVersion: job.fromVersion, inputs, tasks, ...(columnar === undefined ? {} : { columnar }) });
+    return replayProcess({ ...shared, process: p, version, fromVersion: job.fromVersion, inputs, tasks, inputsAsStored: true, ...(columnar === undefined ? {} : { columnar }) });
   });
   const firstMs = clock.monotonicMs() - firstStarted;
   outcomes.push(first);

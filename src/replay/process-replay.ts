@@ -6,7 +6,8 @@
  * shard's output is a function of its inputs alone, so the order they finish in does not matter.
  */
 import type { ProcessDef } from '../app/define.ts';
-import type { StoredEvent } from '../model/event.ts';
+import type { EventMeta, StoredEvent } from '../model/event.ts';
+import { canonical } from '../util/json-equal.ts';
 import type { ColumnBatch, EventStore } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import { readFork } from './fork.ts';
@@ -43,6 +44,13 @@ export interface ProcessReplayOptions {
   readonly workers?: ReplayWorkers;
   /** When to scan the base stream once instead of reading it per shard (none: per shard). */
   readonly route?: RoutePolicy;
+  /**
+   * The inputs are read as stored (the changed process), so an output's `meta.in` names the same
+   * input event in the base and in the new version: an effect is then "changed" only when its
+   * input's outputs differ from the old version's. Otherwise (version views) every effect after the
+   * fork counts as changed.
+   */
+  readonly inputsAsStored?: boolean;
 }
 
 /** The fast path's input: the stored input's columns (fields = the process's `reads`) and numbering. */
@@ -155,7 +163,8 @@ export async function replayProcess(o: ProcessReplayOptions): Promise<ProcessOut
     shared += point.baseSeq;
     suppressed += run.effects.length;
     if (o.listEffects) {
-      for (const e of run.effects) effects.push({ process: p.name, key: job.key, gateway: e.gateway, request: e.request, idempotencyKey: e.idempotencyKey, changed: e.outputIndex >= point.lcp });
+      const changed = effectChanged(run, point.lcp, baseEvents.slice(point.baseSeq), o.inputsAsStored === true);
+      for (const e of run.effects) effects.push({ process: p.name, key: job.key, gateway: e.gateway, request: e.request, idempotencyKey: e.idempotencyKey, changed: changed(e.outputIndex) });
     }
     o.onShard(job);
   };
@@ -199,4 +208,28 @@ export async function pool<T>(items: readonly T[], concurrency: number, work: (i
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   if (failed !== undefined) throw failed;
+}
+
+/**
+ * Whether the effect whose input's first output is `outputIndex` is new in this version: after the
+ * fork (`lcp`), and — when `meta.in` is comparable — its input's outputs differ from what the old
+ * version wrote for the same input after the fork (`removed`). A rejection that only moved (same
+ * input, same output, but later in the shard) is then not reported as new.
+ */
+function effectChanged(run: ShardRun, lcp: number, removed: readonly StoredEvent[], comparable: boolean): (outputIndex: number) => boolean {
+  if (!comparable) return (i) => i >= lcp;
+  const inputOf = (meta: EventMeta | undefined): string => (Array.isArray(meta?.in) ? `${meta.in[0]}@${meta.in[1]}` : '');
+  const old = new Map<string, string[]>();
+  for (const e of removed) {
+    const id = inputOf(e.meta);
+    if (id !== '') (old.get(id) ?? old.set(id, []).get(id))?.push(canonical([e.type, e.data]));
+  }
+  return (i) => {
+    if (i < lcp) return false;
+    const id = inputOf(run.outputs[i]?.meta);
+    const mine: string[] = [];
+    for (let j = i; j < run.outputs.length && inputOf(run.outputs[j]?.meta) === id; j++) mine.push(canonical([run.outputs[j]?.type, run.outputs[j]?.data ?? null]));
+    const theirs = old.get(id);
+    return theirs === undefined || theirs.length !== mine.length || theirs.some((t, k) => t !== mine[k]);
+  };
 }

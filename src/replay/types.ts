@@ -56,7 +56,7 @@ export interface SuppressedEffect {
   readonly request: unknown;
   /** The key the runner would have given it: `process/key/stream@position/index`. */
   readonly idempotencyKey: string;
-  /** True when the input that requested it produced output the old version did not (after the fork). */
+  /** True when the input that requested it produced output the old version did not (for the changed process: other outputs than the old version wrote for the same input). */
   readonly changed: boolean;
 }
 

@@ -33,6 +33,8 @@ export function buildProgram(context: CommandContext): Command {
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
     .showSuggestionAfterError(true)
+    // Program options (-V, --version) only before a command: `spive store read … --version V` is the command's own.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (text) => context.streams.stdout.write(text),

@@ -13,6 +13,7 @@ import { realClock } from '../../src/time/clock.ts';
 import { EXIT_FOUND_PROBLEM, UsageError } from '../exit-codes.ts';
 import type { CommandContext } from '../main.ts';
 import { makeOutput } from '../output.ts';
+import { registerStoreRead } from './store-read.ts';
 
 /** The store named by the `<store>` argument or `--store` (exactly one of them); commander reports a missing one like any missing argument. */
 function storeArgument(command: Command, argument: string | undefined, option: string | undefined): string {
@@ -104,6 +105,7 @@ export function registerStore(program: Command, context: CommandContext): void {
     });
 
   registerStoreCopy(store, context);
+  registerStoreRead(store, context);
 }
 
 function registerStoreCopy(store: Command, context: CommandContext): void {

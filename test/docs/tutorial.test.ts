@@ -73,6 +73,15 @@ const CHECKS: Record<string, (output: string) => void> = {
     expect(out).toMatch(/^ {2}would have done email \{"to":"grace@example.com","subject":"sorry, mug is out of stock \(order o3\)"\} \(.*, new in this version\)$/m);
     expect(out).toMatch(/^ {2}would have done email \{"to":"ada@example.com","subject":"order o4 confirmed: 1 x mug"\} \(.*, new in this version\)$/m);
   },
+  'read-old': (out) => {
+    expect(out).toMatch(/^ +\d+ +mug#2 +\S+ +Reserved +\{"order":"o3","sku":"mug","quantity":3,"customer":"grace@example.com","left":-2\}$/m);
+    expect(out).toMatch(/^ +\d+ +mug#3 +\S+ +OutOfStock +\{"order":"o4",/m);
+  },
+  'read-new': (out) => {
+    expect(out).toMatch(/^ +3 +mug#2 +\S+ +OutOfStock +\{"order":"o3",/m);
+    expect(out).toMatch(/^ +4 +mug#3 +\S+ +Reserved +\{"order":"o4","sku":"mug","quantity":1,"customer":"ada@example.com","left":0\}$/m);
+    expect(out).toMatch(/^stock at version src-[0-9a-f]{12}: 4 events$/m);
+  },
   stats: (out) => expect(out).toMatch(/^ {2}stock--src-[0-9a-f]+ +\d+ events/m),
 };
 

@@ -56,10 +56,12 @@
  * - postgres.append.batched, postgres.read.stream. See postgres.ts: the PostgreSQL store's append and
  *   read throughput against the raw client (plain INSERTs; COPY … TO STDOUT of the same rows).
  *
- * - nats.append.single, nats.append.batched, nats.read.stream.single, nats.read.stream.batch100. See
- *   nats.ts: the NATS JetStream store's append and read throughput against the raw client (plain
- *   publishes of the same bodies; a plain ordered consumer over the same messages). Skipped when no
- *   server answers on 127.0.0.1:4222.
+ * - nats.append.single, nats.append.batched, nats.read.stream.single, nats.read.stream.batch100,
+ *   nats.read.stream.{single,batch100}.vs-transport. See nats.ts: the NATS JetStream store's append
+ *   and read throughput against the raw client (plain publishes of the same bodies; a plain ordered
+ *   consumer over the same messages that parses each message's data JSON, the least a reader of the
+ *   events does; `.vs-transport`: against a consumer that decodes nothing). Skipped when no server
+ *   answers on 127.0.0.1:4222.
  *
  * - inspect.open.10m, inspect.keystroke.10m.p50/.max, inspect.lanes.10m.p50/.max (ms; lower is
  *   better). See inspect.ts: the timeline inspector opening a 10M-row trace to its overview, and

@@ -110,7 +110,7 @@ export class NatsStore implements EventStore {
     const batch = encodeBatch(stream, key, events);
     checkSize(batch, this.handles.maxPayloadBytes);
     const subject = this.layout.shardSubject(stream, key);
-    return this.writer.write(`appending to ${stream}/${key}`, [this.layout.leaseSubject(stream), subject], batch.body.byteLength, async (view) => {
+    return this.writer.write(`appending to ${stream}/${key}`, [this.layout.leaseSubject(stream), subject], batch.payload.byteLength, async (view) => {
       // Fencing first: a stale writer must learn it is fenced, not that its expectation was off.
       checkToken(await this.leaseTable(view, stream), stream, key, options?.token);
       const head = shardHead(await view.head(subject));

@@ -1,13 +1,15 @@
 /** What the NATS store adds to the contract: retries, races between processes, fencing, odd keys. */
-import type { JetStreamClient, JetStreamPublishOptions } from '@nats-io/jetstream';
-import { TimeoutError } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient, type JetStreamPublishOptions } from '@nats-io/jetstream';
+import { connect, headers, TimeoutError } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isFenced, isConflict, isInvalidInput, isUnavailable, ManualClock, MemoryStore, openStore, type NewEvent } from 'spive';
+import { isCorrupt, isFenced, isConflict, isInvalidInput, isUnavailable, ManualClock, MemoryStore, openStore, type NewEvent } from 'spive';
+import { batchPayload, encodeBatch } from '../../../src/store/nats/event-message.ts';
+import { NatsLayout } from '../../../src/store/nats/nats-layout.ts';
 import { NatsStore, type NatsStoreOptions } from '../../../src/store/nats/nats-store.ts';
 import { collect, settle } from '../../helpers/async.ts';
 import { service } from '../../helpers/services.ts';
-import { freshPrefix, natsUrl } from './nats-fixture.ts';
+import { freshPrefix, NATS_SERVER, natsUrl } from './nats-fixture.ts';
 
 const available = await service('nats');
 const T0 = 1_700_000_000_000;
@@ -237,6 +239,23 @@ describe.skipIf(!available)('NATS JetStream store', () => {
     });
   });
 
+  describe('closing', () => {
+    it('fails a bounded read cut off by close with CLOSED instead of ending it early', async () => {
+      const store = await open();
+      await Promise.all(Array.from({ length: 2000 }, (_, i) => store.append('s', `k${i % 10}`, [ev(i)])));
+      const read = store.readStream('s', { batchSize: 1 })[Symbol.asyncIterator]();
+      let seen = ((await read.next()).value as unknown[]).length;
+      await store.close();
+      const r = await settle(
+        (async () => {
+          for (let next = await read.next(); next.done !== true; next = await read.next()) seen += next.value.length;
+        })(),
+      );
+      expect(seen).toBeLessThan(2000);
+      expect(!r.ok && (r.error as { code?: string }).code).toBe('CLOSED');
+    });
+  });
+
   describe('keys', () => {
     const odd = ['a.b', '*', '>', 'with space', 'tab\there', 'new\nline', 'ümlaut', '😀', '\ud800', '_5F', '=x', 'a'.repeat(1024), '漢'.repeat(1024), 'x.y.z.>'];
 
@@ -268,6 +287,58 @@ describe.skipIf(!available)('NATS JetStream store', () => {
       expect(!r.ok && isInvalidInput(r.error)).toBe(true);
       expect(!r.ok && (r.error as Error).message).toMatch(/^events: expected a batch of at most \d+ bytes/);
       expect((await store.stats()).events).toBe(0);
+    });
+  });
+
+  describe('message format', () => {
+    /** Publishes straight into the store's stream, as an older Spive (or a broken writer) would. */
+    async function publishRaw(prefix: string, subject: string, payload: Uint8Array, placement: Record<string, string>): Promise<void> {
+      const nc = await connect({ servers: NATS_SERVER });
+      try {
+        const h = headers();
+        for (const [name, value] of Object.entries(placement)) h.set(name, value);
+        await jetstream(nc).publish(subject, payload, { headers: h });
+      } finally {
+        await nc.close();
+      }
+    }
+    const v1Headers = (pos: number, seq: number, count: number, last: number) => ({
+      'Spive-Format': '1',
+      'Spive-Pos': String(pos),
+      'Spive-Seq': String(seq),
+      'Spive-Count': String(count),
+      'Spive-Last-Time': String(last),
+      'Spive-Min-Time': String(T0),
+      'Spive-Max-Time': String(last),
+    });
+
+    it('reads messages written in format 1 by earlier versions, and appends after them', async () => {
+      const store = await open();
+      const prefix = prefixes[0] as string;
+      const subject = new NatsLayout(prefix).shardSubject('s', 'k');
+      const v1 = JSON.stringify([1, 1, 's', 'k', [['T', T0 + 1, { i: 1 }], ['T', T0 + 2, { i: 2 }, { by: 'old' }]]]);
+      await publishRaw(prefix, subject, new TextEncoder().encode(v1), v1Headers(1, 1, 2, T0 + 2));
+      expect(await store.append('s', 'k', [ev(3)], { expect: { lastSeq: 2, lastTime: T0 + 2 } })).toEqual({ firstSeq: 3, lastSeq: 3, firstPosition: 3, lastPosition: 3 });
+      expect(await collect(store.readStream('s'))).toEqual([
+        { stream: 's', key: 'k', seq: 1, position: 1, type: 'T', time: T0 + 1, data: { i: 1 } },
+        { stream: 's', key: 'k', seq: 2, position: 2, type: 'T', time: T0 + 2, data: { i: 2 }, meta: { by: 'old' } },
+        { stream: 's', key: 'k', seq: 3, position: 3, type: 'T', time: T0 + 3, data: { i: 3 } },
+      ]);
+      expect((await collect(store.readAll({ fromPosition: 2 }))).map((e) => e.position)).toEqual([2, 3]);
+    });
+
+    it('fails a read with CORRUPT naming the message when one is damaged, instead of skipping it', async () => {
+      const store = await open();
+      const prefix = prefixes[0] as string;
+      await store.append('s', 'k', [ev(1)]);
+      const damaged = batchPayload(encodeBatch('s', 'k', [ev(2)]), 2, 2);
+      damaged[damaged.length - 3] = 0x20;
+      await publishRaw(prefix, new NatsLayout(prefix).shardSubject('s', 'k'), damaged, { ...v1Headers(2, 2, 1, T0 + 2), 'Spive-Format': '2' });
+      for (const read of [() => store.readStream('s'), () => store.readShard('s', 'k'), () => store.readAll({ fromPosition: 2 })]) {
+        const r = await settle(collect(read()));
+        expect(!r.ok && isCorrupt(r.error)).toBe(true);
+        expect(!r.ok && (r.error as Error).message).toMatch(/\.ev\.s\.k at offset 2: format 2 payload: CRC-32/);
+      }
     });
   });
 

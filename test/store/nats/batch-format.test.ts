@@ -1,0 +1,170 @@
+/** The event message payload (format 2, and format 1 still read): round trips, filters, and damage caught. */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { isCorrupt, type NewEvent, type StoredEvent } from 'spive';
+import { ALL_EVENTS, batchPayload, decodeBatch, encodeBatch, type EventFilter } from '../../../src/store/nats/event-message.ts';
+
+const T0 = 1_700_000_000_000;
+
+function decode(payload: Uint8Array, filter: EventFilter = ALL_EVENTS): StoredEvent[] {
+  const out: StoredEvent[] = [];
+  const added = decodeBatch('subj', 7, payload, filter, out);
+  expect(added).toBe(out.length);
+  return out;
+}
+
+function decodeError(payload: Uint8Array): unknown {
+  try {
+    decode(payload);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+/** What a reader must get back for `events` appended at `firstPosition` / `firstSeq`. */
+function stored(stream: string, key: string, events: readonly NewEvent[], firstPosition: number, firstSeq: number): StoredEvent[] {
+  return events.map((e, i) => ({ stream, key, seq: firstSeq + i, position: firstPosition + i, type: e.type, time: e.time, data: e.data, ...(e.meta === undefined ? {} : { meta: e.meta }) }));
+}
+
+const json = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as NewEvent['data']);
+const event: fc.Arbitrary<NewEvent> = fc.record(
+  {
+    type: fc.constantFrom('Opened', 'Deposited', 'Ümlaut', '😀'),
+    time: fc.integer({ min: 0, max: 2 ** 45 }),
+    data: json,
+    meta: fc.dictionary(fc.string({ maxLength: 5 }), json, { maxKeys: 3 }),
+  },
+  { requiredKeys: ['type', 'time', 'data'] },
+);
+
+describe('event message format 2', () => {
+  it('reads back every event as written: types, times, data, meta or none, any stream and key', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 8 }),
+        fc.string({ maxLength: 40 }),
+        fc.array(event, { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 1, max: 2 ** 40 }),
+        fc.integer({ min: 1, max: 2 ** 40 }),
+        (stream, key, events, position, seq) => {
+          const payload = batchPayload(encodeBatch(stream, key, events), position, seq);
+          expect(decode(payload)).toEqual(stored(stream, key, events, position, seq));
+          // Events without meta have no `meta` key at all (not `meta: undefined`).
+          for (const [i, e] of decode(payload).entries()) expect('meta' in e).toBe(events[i]?.meta !== undefined);
+        },
+      ),
+    );
+  });
+
+  it('keeps keys that are not well-formed UTF-16 exactly', () => {
+    const events = [{ type: 'T', time: T0, data: { s: '\udc00x' } }];
+    const out = decode(batchPayload(encodeBatch('s', 'k\ud800', events), 1, 1));
+    expect(out[0]?.key).toBe('k\ud800');
+    expect(out[0]?.data).toEqual({ s: '\udc00x' });
+  });
+
+  it('skips events before fromPosition, fromSeq and fromTime', () => {
+    const events = Array.from({ length: 6 }, (_, i) => ({ type: 'T', time: T0 + (i % 3), data: i }));
+    const payload = batchPayload(encodeBatch('s', 'k', events), 10, 4);
+    expect(decode(payload, { fromPosition: 12, fromSeq: 1, fromTime: -Infinity }).map((e) => e.data)).toEqual([2, 3, 4, 5]);
+    expect(decode(payload, { fromPosition: 1, fromSeq: 8, fromTime: -Infinity }).map((e) => e.data)).toEqual([4, 5]);
+    expect(decode(payload, { fromPosition: 1, fromSeq: 1, fromTime: T0 + 2 }).map((e) => e.data)).toEqual([2, 5]);
+    expect(decode(payload, { fromPosition: 99, fromSeq: 1, fromTime: -Infinity })).toEqual([]);
+  });
+
+  it('places one encoding anywhere without changing it (a retried write is placed again)', () => {
+    const batch = encodeBatch('s', 'k', [{ type: 'T', time: T0, data: null }]);
+    const first = batchPayload(batch, 5, 2);
+    batchPayload(batch, 9, 3);
+    expect(decode(first).map((e) => [e.position, e.seq])).toEqual([[5, 2]]);
+  });
+
+  describe('damage is CORRUPT naming the message, never fewer or wrong events', () => {
+    const events = [
+      { type: 'A', time: T0, data: { amount: 1 } },
+      { type: 'B', time: T0 + 1, data: 'x', meta: { by: 'me' } },
+    ];
+    const payload = batchPayload(encodeBatch('s', 'k', events), 3, 1);
+
+    it('every truncation', () => {
+      for (let n = 0; n < payload.length; n++) {
+        const e = decodeError(payload.slice(0, n));
+        expect(isCorrupt(e), `truncated to ${n} bytes`).toBe(true);
+      }
+    });
+
+    it('every flipped bit of every byte', () => {
+      for (let i = 0; i < payload.length; i++) {
+        for (let bit = 0; bit < 8; bit++) {
+          const bad = payload.slice();
+          bad[i] = (bad[i] as number) ^ (1 << bit);
+          expect(isCorrupt(decodeError(bad)), `byte ${i} bit ${bit}`).toBe(true);
+        }
+      }
+    });
+
+    it('bytes appended', () => {
+      const longer = new Uint8Array(payload.length + 1);
+      longer.set(payload);
+      expect(isCorrupt(decodeError(longer))).toBe(true);
+    });
+
+    it('JSON sections of the wrong shape, even with a right CRC', () => {
+      const good = encodeBatch('s', 'k', [{ type: 'A', time: T0, data: 1 }]);
+      const head = 40 + 12;
+      const withSections = (names: string, data: string, meta: string): Uint8Array => {
+        const [n, d, m] = [names, data, meta].map((text) => new TextEncoder().encode(text)) as [Uint8Array, Uint8Array, Uint8Array];
+        const payload = new Uint8Array(head + n.length + d.length + m.length);
+        payload.set(good.payload.subarray(0, head));
+        payload.set(n, head);
+        payload.set(d, head + n.length);
+        payload.set(m, head + n.length + d.length);
+        const view = new DataView(payload.buffer);
+        view.setUint32(12, n.length, true);
+        view.setUint32(16, d.length, true);
+        view.setUint32(20, m.length, true);
+        return batchPayload({ ...good, payload }, 1, 1);
+      };
+      expect(decode(withSections('["s","k",["A"]]', '[1]', '[{"m":1}]'))).toEqual([{ stream: 's', key: 'k', seq: 1, position: 1, type: 'A', time: T0, data: 1, meta: { m: 1 } }]);
+      const bad: Array<[string, string, string]> = [
+        ['null', '[1]', ''],
+        ['["s","k"]', '[1]', ''],
+        ['["s","k",[7]]', '[1]', ''],
+        ['[1,"k",["A"]]', '[1]', ''],
+        ['["s","k",["A"]]', '[1,2]', ''],
+        ['["s","k",["A"]]', '{"a":1}', ''],
+        ['["s","k",["A"]]', '[1', ''],
+        ['["s","k",["A"]]', '[1]', '[5]'],
+        ['["s","k",["A"]]', '[1]', '[[]]'],
+        ['["s","k",["A"]]', '[1]', '[null,null]'],
+      ];
+      for (const [names, data, meta] of bad) expect(isCorrupt(decodeError(withSections(names, data, meta))), `${names} ${data} ${meta}`).toBe(true);
+    });
+
+    it('a format this version does not know, with the message named', () => {
+      const future = payload.slice();
+      future[3] = 3;
+      const e = decodeError(future);
+      expect(isCorrupt(e)).toBe(true);
+      expect(String(e)).toMatch(/subj at offset 7.*format 3/);
+      expect(isCorrupt(decodeError(new TextEncoder().encode('hello')))).toBe(true);
+      expect(isCorrupt(decodeError(new Uint8Array(0)))).toBe(true);
+    });
+  });
+});
+
+describe('event message format 1 (written by earlier versions)', () => {
+  it('is still read', () => {
+    const v1 = new TextEncoder().encode(JSON.stringify([5, 2, 's', 'k', [['A', T0, { a: 1 }], ['B', T0 + 1, null, { m: true }]]]));
+    expect(decode(v1)).toEqual([
+      { stream: 's', key: 'k', seq: 2, position: 5, type: 'A', time: T0, data: { a: 1 } },
+      { stream: 's', key: 'k', seq: 3, position: 6, type: 'B', time: T0 + 1, data: null, meta: { m: true } },
+    ]);
+  });
+
+  it('is CORRUPT when torn', () => {
+    const v1 = new TextEncoder().encode(JSON.stringify([5, 2, 's', 'k', [['A', T0, { a: 1 }]]]));
+    for (let n = 1; n < v1.length; n++) expect(isCorrupt(decodeError(v1.slice(0, n))), `truncated to ${n} bytes`).toBe(true);
+  });
+});

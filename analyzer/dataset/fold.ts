@@ -25,7 +25,11 @@ import type { EventMeta, JsonValue, Snapshot, StoredEvent } from '../../src/mode
 import { HandlerBugError, PROGRESS_EVENT, ROUND_SHARD } from '../../src/runtime/runner.ts';
 import { HandlerCallContext } from '../../src/runtime/handler-context.ts';
 
-/** One append as the store receives it: events already placed (seq, position) and serialized. */
+/**
+ * One append as the store receives it: events already placed (seq, position) and serialized. An
+ * event's `data` is its payload as parsed back from `dataTexts` when a process reads the stream (what
+ * the store would hand it), else the value the process emitted: the texts are what gets written.
+ */
 export interface FoldedBatch {
   readonly stream: string;
   readonly key: string;
@@ -38,6 +42,11 @@ export interface FoldedBatch {
 export interface FoldSink {
   batch(batch: FoldedBatch): void;
   snapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): void;
+  /**
+   * When present, takes every snapshot instead of `snapshot`, its data as the JSON text (UTF-8 encoding
+   * it is left to the sink, which can write it in place).
+   */
+  snapshotText?(snapshot: Omit<Snapshot, 'sizeBytes' | 'data'>, text: string): void;
 }
 
 export interface FoldOptions {
@@ -109,6 +118,7 @@ class ProcessFold {
   readonly shards = new Map<string, ShardState>();
   private m = 0;
   private ctx: HandlerCallContext | undefined;
+  private readonly keys: string[] = [];
   private eventsSinceRound = 0;
   eventsIn = 0;
   eventsOut = 0;
@@ -213,20 +223,24 @@ class ProcessFold {
       const metaText = `{"v":${this.versionJson},"m":${this.m},"in":[${inputIndex},${event.position}]}`; // JSON.stringify(meta), faster
       const events =
         ctx.outputs.length > 0
-          ? ctx.outputs.map((o) => ({ type: o.type, time: event.time, dataText: stringify(o.data, this.def.name, o.type), meta, metaText }))
+          ? ctx.outputs.map((o) => ({ type: o.type, time: event.time, dataText: stringify(o.data, this.def.name, o.type), meta, metaText, data: o.data }))
           : [{ type: PROGRESS_EVENT, time: event.time, dataText: 'null', meta, metaText }];
       this.eventsOut += events.length;
       this.emit(this.def.output.name, key, events);
     }
   }
 
+  /** The shard keys of an event, in `this.keys` (reused: one call per event, consumed before the next). */
   private keysOf(inputIndex: number, event: StoredEvent): string[] {
+    const out = this.keys;
+    out.length = 0;
     const keyFn = this.def.inputs[inputIndex]?.key;
-    if (keyFn === undefined) return [event.key];
-    const k = keyFn(event as never);
-    const keys = typeof k === 'string' ? [k] : k;
-    const out: string[] = [];
-    for (const key of keys) {
+    const k = keyFn === undefined ? event.key : keyFn(event as never);
+    if (typeof k === 'string' && k !== '') {
+      out.push(k);
+      return out;
+    }
+    for (const key of typeof k === 'string' ? [k] : k) {
       if (typeof key !== 'string' || key === '') throw new HandlerBugError(this.def.name, String(key), event, `its input key function returned ${JSON.stringify(key)}, not a non-empty string`);
       if (!out.includes(key)) out.push(key);
     }
@@ -245,23 +259,54 @@ class ProcessFold {
   /** The runner's `takeSnapshotRound`: changed shards first, the round marker last. */
   round(): void {
     const time = this.watermark() ?? 0;
-    const encoder = new TextEncoder();
     for (const [key, shard] of this.shards) {
       if (!shard.dirty) continue;
-      this.sink.snapshot({ process: this.def.name, version: this.version, shard: key, position: this.m, time, data: encoder.encode(JSON.stringify({ state: shard.state })) });
+      this.snapshot(key, time, JSON.stringify({ state: shard.state }));
       shard.dirty = false;
     }
     const round = { m: this.m, consumed: [...this.lastPosition] };
-    this.sink.snapshot({ process: this.def.name, version: this.version, shard: ROUND_SHARD, position: this.m, time, data: encoder.encode(JSON.stringify(round)) });
+    this.snapshot(ROUND_SHARD, time, JSON.stringify(round));
     this.rounds++;
     this.eventsSinceRound = 0;
   }
+
+  private snapshot(shard: string, time: number, text: string): void {
+    const info = { process: this.def.name, version: this.version, shard, position: this.m, time };
+    if (this.sink.snapshotText !== undefined) this.sink.snapshotText(info, text);
+    else this.sink.snapshot({ ...info, data: encoder.encode(text) });
+  }
 }
+
+const encoder = new TextEncoder();
 
 function stringify(data: unknown, process: string, type: string): string {
   const text = JSON.stringify(data);
   if (text === undefined) throw new TypeError(`process ${process} emitted ${type} with data that is not JSON-serializable`);
   return text;
+}
+
+/**
+ * True when the top-level numbers of `data` survive a JSON round trip unchanged, so the typed columns
+ * the store derives from them (one per top-level numeric field, columns.ts) are the same whether built
+ * from `data` or from its parsed text: anything but an object (no fields either way), or a plain object
+ * whose numbers are finite and not -0 and whose object values cannot serialize as numbers (no toJSON,
+ * no boxed numbers or other class instances).
+ */
+export function numbersSurviveJson(data: unknown): boolean {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return true;
+  if (!isPlain(data)) return false;
+  for (const name in data) {
+    const v = (data as Record<string, unknown>)[name];
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v) || Object.is(v, -0)) return false;
+    } else if (typeof v === 'object' && v !== null && !Array.isArray(v) && !isPlain(v)) return false;
+  }
+  return true;
+}
+
+function isPlain(o: object): boolean {
+  const proto = Object.getPrototypeOf(o) as unknown;
+  return (proto === Object.prototype || proto === null) && typeof (o as { toJSON?: unknown }).toJSON !== 'function';
 }
 
 /** Processes in graph order: every process after the writers of the streams it reads. */
@@ -349,10 +394,12 @@ export class AppFold {
     const stored: StoredEvent[] = new Array(events.length);
     const dataTexts: string[] = new Array(events.length);
     const metaTexts: Array<string | undefined> = new Array(events.length);
+    const readers = this.readers.get(stream);
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as Parameters<Emit>[2][number];
-      // Readers see what the store would hand back: the payload as parsed from its JSON.
-      const data = (e.meta === undefined && e.data !== undefined ? e.data : JSON.parse(e.dataText)) as JsonValue;
+      // Readers see what the store would hand back: the payload as parsed from its JSON. A stream
+      // nobody reads (the end of the graph) keeps the emitted values: only its texts are written.
+      const data = (e.data !== undefined && (e.meta === undefined || (readers === undefined && numbersSurviveJson(e.data))) ? e.data : JSON.parse(e.dataText)) as JsonValue;
       stored[i] =
         e.meta === undefined
           ? { stream, key, seq: firstSeq + i, position: firstPosition + i, time: e.time, type: e.type, data }
@@ -361,7 +408,6 @@ export class AppFold {
       metaTexts[i] = e.metaText;
     }
     this.options.sink.batch({ stream, key, events: stored, dataTexts, metaTexts });
-    const readers = this.readers.get(stream);
     if (readers === undefined) return;
     for (const { fold, inputIndex } of readers) for (const e of stored) fold.deliver(inputIndex, e);
   }

@@ -86,7 +86,7 @@ export function defaultSnapshotEvery(events: number, policy: number): number {
 
 /** 2024-01-01T00:00:00Z: a fixed start, so a dataset depends on its options only. */
 export const DEFAULT_START_MS = Date.UTC(2024, 0, 1);
-const FLUSH_BYTES = 32 * 1024 * 1024;
+const FLUSH_BYTES = 8 * 1024 * 1024;
 
 export async function generateDataset(options: GenerateOptions): Promise<GenerateResult> {
   const clock = options.clock ?? realClock;
@@ -116,6 +116,9 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       },
       snapshot(snapshot) {
         writer.putSnapshot(snapshot);
+      },
+      snapshotText(snapshot, text) {
+        writer.putSnapshotText(snapshot, text);
       },
     },
   });

@@ -7,28 +7,33 @@
  * The result is an ordinary store: the WAL (same frames, same records, same segment rotation rule)
  * stays the source of truth, and `EmbeddedStore.open` recovers it — checking every checksum and that
  * positions and seqs follow on — exactly as it recovers any store. Full segments are sealed to Arrow
- * and Parquet from the events in memory (the sealer would otherwise read every frame back), and the
- * last one is sealed too after rotating to a fresh empty segment, as `EmbeddedStore.seal()` does.
+ * and Parquet, and the last one is sealed too after rotating to a fresh empty segment, as
+ * `EmbeddedStore.seal()` does.
+ *
+ * The writer encodes frames and builds each segment's columns; a `SegmentSink` (bulk-sink.ts)
+ * checksums, writes and seals them. With the real file system the sink runs on its own thread, so
+ * checksums, writes, fsyncs and sealing (Arrow, Parquet through DuckDB) overlap with the caller
+ * producing the next events.
  *
  * The writer trusts its caller to place events (positions contiguous across the store, seqs per
  * shard) and checks it; it does not take leases, so it is for a store nobody else writes.
  */
-import { crc32 } from 'node:zlib';
 import { InvalidInputError } from '../../model/errors.ts';
 import type { Snapshot, StoredEvent } from '../../model/event.ts';
 import { realClock, type Clock } from '../../time/clock.ts';
 import { assert } from '../../util/assert.ts';
 import { snapshotInfo } from '../memory/memory-store.ts';
 import { validateKey, validateStream } from '../validate.ts';
+import { SegmentSink, type SinkItem } from './bulk-sink.ts';
+import { SinkThread } from './bulk-sink-thread.ts';
 import { EmbeddedStore } from './embedded-store.ts';
-import type { FileHandle, FileSystem } from './file-system.ts';
+import type { FileSystem } from './file-system.ts';
 import { LockFile } from './lock-file.ts';
 import { nodeFileSystem } from './node-file-system.ts';
 import { ColumnBuilder } from './column-builder.ts';
-import { sealColumns } from './sealer.ts';
+import { TextRanges } from './text-ranges.ts';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC } from './wal-frame.ts';
-import { eventsPayload, RecordKind } from './wal-records.ts';
-import { segmentName } from './wal-recovery.ts';
+import { RecordKind } from './wal-records.ts';
 
 export interface BulkWriterOptions {
   readonly fs?: FileSystem;
@@ -43,6 +48,8 @@ export interface BulkWriterOptions {
   /** Time source for the lock file (default: the real clock). */
   readonly clock?: Clock;
   readonly warn?: (message: string) => void;
+  /** Checksum, write and seal on a worker thread (default true; the real file system only). */
+  readonly thread?: boolean;
 }
 
 /** One append: events already placed, with their payloads (and metas) serialized. */
@@ -64,45 +71,54 @@ export interface BulkWriteSummary {
 }
 
 const CHUNK_BYTES = 8 * 1024 * 1024;
-
-/** Bytes queued for one segment, or the end of a segment (with its columns, for sealing). */
-type Pending = { readonly segment: number; readonly bytes: Uint8Array } | { readonly segment: number; readonly end: true; readonly columns: ColumnBuilder[] };
+/** Bytes handed to the sink thread and not yet written: `flush` waits while there are more. */
+const IN_FLIGHT_BYTES = 48 * 1024 * 1024;
 
 export class BulkWriter {
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private used = 0;
   private pieceStart = 0;
-  private readonly pending: Pending[] = [];
+  private readonly pending: SinkItem[] = [];
   private pendingBytes = 0;
   /** Segment receiving frames now, and its size counting frames not yet written. */
   private segment = 1;
   private segmentSize = 0;
   /**
-   * The current segment's events in columns per stream, with their JSON texts, for sealing: built as
-   * batches arrive, so no event object outlives its batch and sealing neither re-reads nor re-serializes.
+   * The current segment's events in columns per stream, with where their JSON texts lie in the
+   * segment, for sealing: built as batches arrive, so no event object (nor text) outlives its batch,
+   * and sealing neither re-reads nor re-parses.
    */
-  private segmentColumns = new Map<string, ColumnBuilder>();
-  /** Segment and offset of the file handle, which trails `segment` until flushed. */
-  private fileSegment = 1;
-  private fileOffset = 0;
+  private segmentColumns = new Map<string, { columns: ColumnBuilder; texts: TextRanges }>();
+  /** Byte ranges of the payload and meta texts of the frame just encoded, relative to its start. */
+  private frameTexts: number[] = [];
+  private lastFrameLength = 0;
+  /** Requests handed to the sink thread and not yet answered, oldest first, with their bytes. */
+  private readonly inFlight: Array<{ done: Promise<void>; bytes: number }> = [];
+  private inFlightBytes = 0;
   /** Last seq per key, per stream. */
   private readonly seqs = new Map<string, Map<string, number>>();
+  private readonly seal: boolean;
+  private readonly streamJsonCache = new Map<string, string>();
+  private readonly typeJsonCache = new Map<string, string>();
+  private readonly parquet: boolean;
   private lastPosition = 0;
   private events = 0;
   private snapshots = 0;
   private frames = 0;
   private walBytes = 0;
-  private sealing: Promise<void> = Promise.resolve();
-  private sealsQueued = 0;
   private finished = false;
 
   private constructor(
     readonly dir: string,
-    private readonly fs: FileSystem,
     private readonly options: BulkWriterOptions,
     private readonly lock: LockFile | undefined,
-    private file: FileHandle,
-  ) {}
+    /** Exactly one of them: the sink in this thread, or the thread running it. */
+    private readonly sink: SegmentSink | undefined,
+    private readonly thread: SinkThread | undefined,
+  ) {
+    this.seal = options.seal !== false;
+    this.parquet = options.parquet ?? (options.fs ?? nodeFileSystem) === nodeFileSystem;
+  }
 
   /** Creates a store at `dir`, which must not exist yet or be an empty folder. */
   static async create(dir: string, options: BulkWriterOptions = {}): Promise<BulkWriter> {
@@ -118,15 +134,18 @@ export class BulkWriter {
     await store.close();
     const lock = fs === nodeFileSystem ? LockFile.acquire(`${dir}/LOCK`, { since: new Date((options.clock ?? realClock).nowMs()).toISOString(), command: options.command ?? 'spive bulk load' }, warn) : undefined;
     try {
-      const file = await fs.open(`${dir}/wal/${segmentName(1)}`, { create: true });
-      return new BulkWriter(dir, fs, options, lock, file);
+      const seal = options.seal !== false;
+      const parquet = options.parquet ?? fs === nodeFileSystem;
+      // A worker thread opens files by path itself, so it needs the real file system.
+      if (fs === nodeFileSystem && options.thread !== false) return new BulkWriter(dir, options, lock, undefined, SinkThread.start({ dir, seal, parquet }));
+      return new BulkWriter(dir, options, lock, await SegmentSink.open({ fs, dir, seal, parquet }), undefined);
     } catch (e) {
       lock?.release();
       throw e;
     }
   }
 
-  /** Bytes encoded but not yet written: call `flush()` when it grows (the writer never awaits by itself). */
+  /** Bytes encoded but not yet handed on: call `flush()` when it grows (the writer never awaits by itself). */
   get buffered(): number {
     return this.pendingBytes + (this.used - this.pieceStart);
   }
@@ -159,13 +178,22 @@ export class BulkWriter {
     this.lastPosition = last.position;
     this.events += n;
     // The same meta and payload JSON that EmbeddedStore.append writes (wal-records.ts).
-    const meta = `{"s":${JSON.stringify(stream)},"k":${JSON.stringify(key)},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
-    this.writeFrame(RecordKind.Events, meta, eventsPayload(events, batch.dataTexts, batch.metaTexts));
-    if (this.options.seal !== false) {
-      let columns = this.segmentColumns.get(stream);
-      if (columns === undefined) this.segmentColumns.set(stream, (columns = new ColumnBuilder(stream)));
-      if (this.parquet) columns.addBatch(events, batch.dataTexts, batch.metaTexts);
-      else columns.addBatch(events);
+    const keyJson = JSON.stringify(key);
+    const meta =
+      n === 1
+        ? `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":1,"lo":${lo},"hi":${lo},"lt":${lo}}`
+        : `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
+    this.writeEventsFrame(meta, events, batch.dataTexts, batch.metaTexts);
+    if (this.seal) {
+      let segment = this.segmentColumns.get(stream);
+      if (segment === undefined) this.segmentColumns.set(stream, (segment = { columns: new ColumnBuilder(stream), texts: new TextRanges() }));
+      segment.columns.addBatch(events);
+      if (this.parquet) {
+        // The frame may have opened a new segment: its place is known only now.
+        const base = this.segmentSize - this.lastFrameLength;
+        const t = this.frameTexts;
+        for (let i = 0; i < t.length; i += 4) segment.texts.add(base + (t[i] as number), t[i + 1] as number, base + (t[i + 2] as number), t[i + 3] as number);
+      }
     }
   }
 
@@ -176,26 +204,45 @@ export class BulkWriter {
     this.snapshots++;
   }
 
-  /** Writes what is buffered, rotating (and sealing) segments as they fill. */
+  /** `putSnapshot` with the data as JSON text, encoded to UTF-8 straight into the frame. */
+  putSnapshotText(snapshot: Omit<Snapshot, 'sizeBytes' | 'data'>, text: string): void {
+    assert(!this.finished, 'BulkWriter: putSnapshot after finish');
+    const { process, version, shard, position, time } = snapshot;
+    // snapshotInfo's checks and JSON.stringify(snapshotInfo(...)), without the intermediate objects.
+    checkName('process', process);
+    checkName('version', version);
+    checkName('shard', shard);
+    if (!Number.isSafeInteger(position) || position < 0) throw new InvalidInputError('snapshot.position', 'an integer position >= 0', position);
+    if (!Number.isSafeInteger(time)) throw new InvalidInputError('snapshot.time', 'an integer time', time);
+    const meta = `{"process":${JSON.stringify(process)},"version":${JSON.stringify(version)},"shard":${JSON.stringify(shard)},"position":${position},"time":${time},"sizeBytes":${Buffer.byteLength(text)}}`;
+    this.writeFrame(RecordKind.Snapshot, meta, text);
+    this.snapshots++;
+  }
+
+  /**
+   * Hands what is buffered to the sink, which writes it (rotating and sealing segments as they fill).
+   * With the sink thread it waits only while too much is still on its way.
+   */
   async flush(): Promise<void> {
     this.cutPiece();
-    while (this.pending.length > 0) {
-      const item = this.pending.shift() as Pending;
-      assert(item.segment === this.fileSegment, 'BulkWriter: pending writes follow the file');
-      if ('bytes' in item) {
-        await this.file.write(item.bytes, this.fileOffset);
-        this.fileOffset += item.bytes.byteLength;
-        this.pendingBytes -= item.bytes.byteLength;
-        continue;
-      }
-      await this.file.sync();
-      await this.file.close();
-      this.file = await this.fs.open(`${this.dir}/wal/${segmentName(item.segment + 1)}`, { create: true });
-      await this.fs.syncDir(`${this.dir}/wal`);
-      this.fileSegment = item.segment + 1;
-      this.fileOffset = 0;
-      if (this.options.seal !== false) await this.scheduleSeal(item.segment, item.columns);
+    if (this.pending.length === 0) return;
+    const items = this.pending.splice(0);
+    const bytes = this.pendingBytes;
+    this.pendingBytes = 0;
+    if (this.thread === undefined) {
+      for (const item of items) await (this.sink as SegmentSink).take(item);
+      return;
     }
+    // The chunk's memory moves to the thread with the pieces cut from it: encode on in a fresh one.
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.used = 0;
+    this.pieceStart = 0;
+    const done = this.thread.request({ kind: 'items', items });
+    // A failure is reported by the next flush or finish that waits for it.
+    done.catch(() => undefined);
+    this.inFlight.push({ done, bytes });
+    this.inFlightBytes += bytes;
+    while (this.inFlightBytes > IN_FLIGHT_BYTES) await this.settleOldest();
   }
 
   /** Writes everything, seals, leaves an empty active segment, releases the lock. The store is then ready to open. */
@@ -205,10 +252,13 @@ export class BulkWriter {
     try {
       if (this.segmentSize > 0) this.endSegment();
       await this.flush();
-      await this.file.sync();
-      await this.file.close();
-      await this.sealing;
+      if (this.thread === undefined) await (this.sink as SegmentSink).finish();
+      else {
+        while (this.inFlight.length > 0) await this.settleOldest();
+        await this.thread.request({ kind: 'finish' });
+      }
     } finally {
+      await this.thread?.close();
       this.lock?.release();
     }
     const segments = this.segment - 1;
@@ -218,14 +268,45 @@ export class BulkWriter {
   /** Closes files and the lock without finishing (after a failure). The folder is left as it is. */
   async abort(): Promise<void> {
     this.finished = true;
-    await this.file.close().catch(() => undefined);
-    await this.sealing.catch(() => undefined);
-    this.lock?.release();
+    try {
+      if (this.thread === undefined) await this.sink?.abort();
+      else await this.thread.request({ kind: 'abort' }).catch(() => undefined);
+    } finally {
+      await this.thread?.close();
+      this.lock?.release();
+    }
+  }
+
+  /** JSON of a stream name (cached: a load has a few streams and millions of frames). */
+  private streamJson(stream: string): string {
+    let json = this.streamJsonCache.get(stream);
+    if (json === undefined) this.streamJsonCache.set(stream, (json = JSON.stringify(stream)));
+    return json;
+  }
+
+  /** JSON of an event type (cached: a load has a few types and millions of events; bounded, in case it has not). */
+  private typeJson(type: string): string {
+    let json = this.typeJsonCache.get(type);
+    if (json === undefined) {
+      json = JSON.stringify(type);
+      if (this.typeJsonCache.size < 4096) this.typeJsonCache.set(type, json);
+    }
+    return json;
+  }
+
+  private async settleOldest(): Promise<void> {
+    const oldest = this.inFlight.shift();
+    if (oldest === undefined) return;
+    this.inFlightBytes -= oldest.bytes;
+    await oldest.done;
   }
 
   // ---------------------------------------------------------------- encoding
 
-  /** Encodes one frame at `used`: header, kind, meta JSON, payload (text as UTF-8, or bytes). */
+  /**
+   * Encodes one frame at `used`: header, kind, meta JSON, payload (text as UTF-8, or bytes). The
+   * checksum is left for the sink to fill in (off this thread when the sink has its own).
+   */
   private writeFrame(kind: number, meta: string, payload: string | Uint8Array): void {
     const text = typeof payload === 'string';
     this.reserve(FRAME_HEADER_BYTES + 5 + 3 * meta.length + (text ? 3 * payload.length : payload.byteLength));
@@ -244,7 +325,56 @@ export class BulkWriter {
     chunk.writeUInt32LE(metaBytes, bodyStart + 1);
     chunk.writeUInt32LE(FRAME_MAGIC, o);
     chunk.writeUInt32LE(bodyLength, o + 4);
-    chunk.writeUInt32LE(crc32(chunk.subarray(bodyStart, bodyStart + bodyLength)), o + 8);
+    chunk.writeUInt32LE(0, o + 8);
+    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
+  }
+
+  /**
+   * An events frame, its payload (`eventsPayload`'s JSON) written piece by piece: the payload texts go
+   * in as they are, never copied into one joined string first.
+   */
+  private writeEventsFrame(meta: string, events: readonly StoredEvent[], dataTexts: readonly string[], metaTexts: ReadonlyArray<string | undefined>): void {
+    const n = events.length;
+    const heads = new Array<string>(n);
+    let bound = FRAME_HEADER_BYTES + 5 + 3 * meta.length + 2;
+    for (let i = 0; i < n; i++) {
+      const e = events[i] as StoredEvent;
+      const head = `[${e.time},${this.typeJson(e.type)},`;
+      heads[i] = head;
+      bound += 3 * (head.length + (dataTexts[i] as string).length + (metaTexts[i]?.length ?? 0)) + 3;
+    }
+    this.reserve(bound);
+    const chunk = this.chunk;
+    const o = this.used;
+    const bodyStart = o + FRAME_HEADER_BYTES;
+    chunk[bodyStart] = RecordKind.Events;
+    const metaBytes = chunk.write(meta, bodyStart + 5, 'utf8');
+    let p = bodyStart + 5 + metaBytes;
+    const texts = this.frameTexts;
+    texts.length = 0;
+    chunk[p++] = 0x5b; // [
+    for (let i = 0; i < n; i++) {
+      if (i > 0) chunk[p++] = 0x2c; // ,
+      p += chunk.write(heads[i] as string, p, 'utf8');
+      const dataStart = p;
+      p += chunk.write(dataTexts[i] as string, p, 'utf8');
+      texts.push(dataStart - o, p - dataStart);
+      const metaText = metaTexts[i];
+      if (metaText === undefined) texts.push(0, -1);
+      else {
+        chunk[p++] = 0x2c;
+        const metaStart = p;
+        p += chunk.write(metaText, p, 'utf8');
+        texts.push(metaStart - o, p - metaStart);
+      }
+      chunk[p++] = 0x5d; // ]
+    }
+    chunk[p++] = 0x5d;
+    const bodyLength = p - bodyStart;
+    chunk.writeUInt32LE(metaBytes, bodyStart + 1);
+    chunk.writeUInt32LE(FRAME_MAGIC, o);
+    chunk.writeUInt32LE(bodyLength, o + 4);
+    chunk.writeUInt32LE(0, o + 8);
     this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
   }
 
@@ -259,6 +389,7 @@ export class BulkWriter {
 
   /** Accounts for the frame just encoded at `used`: it opens a new segment when this one is full (the store's rule). */
   private placeFrame(length: number): void {
+    this.lastFrameLength = length;
     if (this.segmentSize > 0 && this.segmentSize + length > (this.options.segmentBytes ?? 64 * 1024 * 1024)) this.endSegment();
     this.used += length;
     this.segmentSize += length;
@@ -277,26 +408,14 @@ export class BulkWriter {
 
   private endSegment(): void {
     this.cutPiece();
-    this.pending.push({ segment: this.segment, end: true, columns: [...this.segmentColumns.values()] });
+    const streams = [...this.segmentColumns.values()].map((s) => ({ batch: s.columns.batch(), texts: s.texts.view() }));
     this.segmentColumns = new Map();
+    this.pending.push({ segment: this.segment, end: true, streams });
     this.segment++;
     this.segmentSize = 0;
   }
+}
 
-  /** Seals in the background, at most two segments behind, so memory stays bounded. */
-  private get parquet(): boolean {
-    return this.options.parquet ?? this.fs === nodeFileSystem;
-  }
-
-  private async scheduleSeal(segment: number, columns: ColumnBuilder[]): Promise<void> {
-    if (this.sealsQueued >= 2) await this.sealing;
-    this.sealsQueued++;
-    this.sealing = this.sealing.then(async () => {
-      try {
-        await sealColumns({ fs: this.fs, dir: this.dir, segment, parquet: this.parquet, streams: columns.map((c) => ({ batch: c.batch(), dataTexts: c.dataTexts, metaTexts: c.metaTexts })) });
-      } finally {
-        this.sealsQueued--;
-      }
-    });
-  }
+function checkName(field: string, value: unknown): void {
+  if (typeof value !== 'string' || value === '') throw new InvalidInputError(`snapshot.${field}`, 'a non-empty string', value);
 }

@@ -1,0 +1,36 @@
+/**
+ * A bulk load's sink thread (bulk-sink-thread.ts starts it): one `SegmentSink` on the real file system,
+ * fed requests in order and answering each in order once it is done.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SegmentSink } from './bulk-sink.ts';
+import type { SinkReply, SinkRequest, SinkThreadSetup } from './bulk-sink-thread.ts';
+import { nodeFileSystem } from './node-file-system.ts';
+
+const port = parentPort;
+if (port === null) throw new Error('bulk-sink-worker.ts runs as a worker thread');
+const setup = workerData as SinkThreadSetup;
+let sink: SegmentSink | undefined;
+let queue: Promise<unknown> = SegmentSink.open({ fs: nodeFileSystem, ...setup }).then((s) => (sink = s));
+
+async function handle(request: SinkRequest): Promise<void> {
+  const s = sink as SegmentSink;
+  switch (request.kind) {
+    case 'items':
+      for (const item of request.items) await s.take(item);
+      return;
+    case 'finish':
+      return s.finish();
+    case 'abort':
+      return s.abort();
+  }
+}
+
+port.on('message', (request: SinkRequest) => {
+  // Requests run one after another; a failure fails every later request too (the load is lost anyway).
+  queue = queue.then(() => handle(request));
+  queue.then(
+    () => port.postMessage({ kind: 'done' } satisfies SinkReply),
+    (e: unknown) => port.postMessage({ kind: 'error', name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) } satisfies SinkReply),
+  );
+});

@@ -1,0 +1,118 @@
+/**
+ * The file side of a bulk load (bulk-writer.ts). Frames arrive encoded but without their checksums, in
+ * pieces of whole frames; the sink fills in each CRC and appends the piece to its WAL segment. A
+ * segment it is told has ended is synced, the next one created, and the full one sealed to Arrow (and
+ * Parquet) in the background from the columns that come with the end, the payload and meta texts
+ * read out of the segment's bytes (text-ranges.ts).
+ *
+ * Everything it needs travels in plain bytes, typed arrays and strings, so it can run on a worker
+ * thread (bulk-sink-worker.ts): there checksums, writes, fsyncs and sealing overlap with the caller
+ * producing and encoding the next events. With any file system other than the real one it runs in the
+ * caller's thread.
+ */
+import { crc32 } from 'node:zlib';
+import { assert } from '../../util/assert.ts';
+import type { FileHandle, FileSystem } from './file-system.ts';
+import type { ColumnBatch } from '../event-store.ts';
+import { sealColumns } from './sealer.ts';
+import { textsOf } from './text-ranges.ts';
+import { FRAME_HEADER_BYTES } from './wal-frame.ts';
+import { segmentName } from './wal-recovery.ts';
+
+export interface SinkOptions {
+  readonly fs: FileSystem;
+  readonly dir: string;
+  /** Seal every ended segment (Arrow, and Parquet when `parquet`). */
+  readonly seal: boolean;
+  readonly parquet: boolean;
+}
+
+/**
+ * What a sink is handed, in order: a piece of whole frames of a segment, or the end of a segment with
+ * its events in columns per stream (built by the writer as it encoded them; empty when not sealing).
+ */
+export type SinkItem = { readonly segment: number; readonly bytes: Uint8Array } | { readonly segment: number; readonly end: true; readonly streams: readonly SegmentStream[] };
+
+/** One stream's events of an ended segment: columns, and where each event's texts lie in the segment (for Parquet). */
+export interface SegmentStream {
+  readonly batch: ColumnBatch;
+  /** A `TextRanges.view()`; empty without Parquet. */
+  readonly texts: Float64Array;
+}
+
+export class SegmentSink {
+  private segment = 1;
+  private offset = 0;
+  /** The active segment's bytes so far, when its texts will be needed for Parquet. */
+  private readonly pieces: Buffer[] = [];
+  private sealing: Promise<void> = Promise.resolve();
+  /** The first seal that failed: reported by `finish`, not as an unhandled rejection in the meantime. */
+  private sealError: unknown;
+
+  private constructor(
+    private readonly options: SinkOptions,
+    private file: FileHandle,
+  ) {}
+
+  /** Opens the first segment (the store's layout exists already). */
+  static async open(options: SinkOptions): Promise<SegmentSink> {
+    return new SegmentSink(options, await options.fs.open(`${options.dir}/wal/${segmentName(1)}`, { create: true }));
+  }
+
+  async take(item: SinkItem): Promise<void> {
+    assert(item.segment === this.segment, 'SegmentSink: items follow the segments in order');
+    if ('bytes' in item) await this.write(item.bytes);
+    else await this.endSegment(item.streams);
+  }
+
+  /** Syncs and closes the active segment and waits for every seal. */
+  async finish(): Promise<void> {
+    await this.file.sync();
+    await this.file.close();
+    await this.sealing;
+    if (this.sealError !== undefined) throw this.sealError;
+  }
+
+  /** Closes the file without finishing (after a failure). */
+  async abort(): Promise<void> {
+    await this.file.close().catch(() => undefined);
+    await this.sealing.catch(() => undefined);
+  }
+
+  private async write(bytes: Uint8Array): Promise<void> {
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let o = 0; o < buffer.byteLength; ) {
+      const length = buffer.readUInt32LE(o + 4);
+      const body = o + FRAME_HEADER_BYTES;
+      buffer.writeUInt32LE(crc32(buffer.subarray(body, body + length)), o + 8);
+      o = body + length;
+    }
+    await this.file.write(bytes, this.offset);
+    this.offset += bytes.byteLength;
+    if (this.options.seal && this.options.parquet) this.pieces.push(buffer);
+  }
+
+  /** Rotates to the next segment, as the store does, and seals the full one behind the writes (one seal at a time). */
+  private async endSegment(streams: readonly SegmentStream[]): Promise<void> {
+    const { fs, dir } = this.options;
+    await this.file.sync();
+    await this.file.close();
+    this.file = await fs.open(`${dir}/wal/${segmentName(this.segment + 1)}`, { create: true });
+    await fs.syncDir(`${dir}/wal`);
+    const segment = this.segment;
+    this.segment++;
+    this.offset = 0;
+    const pieces = this.pieces.splice(0);
+    if (!this.options.seal) return;
+    const columns = streams.map((s) => ({ batch: s.batch, ...(this.options.parquet ? textsOf(pieces, s.texts) : { dataTexts: [], metaTexts: [] }) }));
+    // Bounded memory: a segment being sealed, and the next one filling.
+    await this.sealing;
+    if (this.sealError !== undefined) throw this.sealError;
+    this.sealing = sealColumns({ fs, dir, segment, parquet: this.options.parquet, streams: columns }).then(
+      () => undefined,
+      (e: unknown) => {
+        this.sealError ??= e;
+      },
+    );
+  }
+}

@@ -13,7 +13,7 @@ import { isFenced } from '../../src/model/errors.ts';
 import { parseShardRange } from '../../src/model/shard.ts';
 import { realRandom } from '../../src/random/real-random.ts';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
-import { DEFAULT_STORE_LOCATION, openStore } from '../../src/store/open-store.ts';
+import { DEFAULT_STORE_LOCATION, openStore, parseStoreLocation } from '../../src/store/open-store.ts';
 import { realClock } from '../../src/time/clock.ts';
 import { realTimers } from '../../src/time/timers.ts';
 import { startIngressServer } from '../../src/runtime/ingress-server.ts';
@@ -24,6 +24,8 @@ import type { CommandContext } from '../main.ts';
 import { duration, integer } from '../options.ts';
 import { makeOutput } from '../output.ts';
 import { formatStatus, rateTracker } from '../status-view.ts';
+import { catalogueDirFor } from '../analyzed-store.ts';
+import { replayRoutes } from '../replay-service.ts';
 
 /** Idle spacing of a finite run (`--until-idle`): a join's quiet input is closed within tens of milliseconds. */
 const UNTIL_IDLE_SPACING = { baseMs: 20, capMs: 500 } as const;
@@ -98,7 +100,12 @@ export function registerRun(program: Command, context: CommandContext): void {
           ...(options.untilIdle ? { idle: UNTIL_IDLE_SPACING, ingressIdle: UNTIL_IDLE_SPACING, idleStreams: joinFeeds(app) } : {}),
         });
         if (!options.untilIdle && !stopSignal.signal.aborted) {
-          server = await startIngressServer(platform, { port: options.port });
+          // The holder of an embedded store also executes the replay plans handed to it (cli/replay-service.ts).
+          const routes =
+            store instanceof EmbeddedStore
+              ? replayRoutes({ store, location: parseStoreLocation(options.store, '--store'), catalogueDir: catalogueDirFor(parseStoreLocation(options.store, '--store'), undefined) }, `spive run ${appSpec} (pid ${process.pid})`, out.warn)
+              : [];
+          server = await startIngressServer(platform, { port: options.port, routes });
           if (store instanceof EmbeddedStore) store.advertise(server.url);
           out.line(`ingress: POST ${server.url}/streams/<name>   status: GET ${server.url}/status   Ctrl-C stops`);
         }

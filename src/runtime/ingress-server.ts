@@ -3,7 +3,8 @@
  *   POST /streams/<name>   one event `{type, data, time?, key?}`, an array of them, or JSON lines
  *   GET  /status           the platform status as JSON
  *   GET  /health           200 while every runner is healthy, 503 otherwise
- * `spive append` uses it when `spive run` holds the store. Bad input gets a 400 whose JSON names the
+ * and the routes the host adds (`spive run`: replay plans, cli/replay-service.ts).
+ * `spive append` and `spive replay` use it when `spive run` holds the store. Bad input gets a 400 whose JSON names the
  * field; nothing of a rejected request is appended before the bad event (events are validated first).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -16,11 +17,21 @@ export interface IngressServer {
   close(): Promise<void>;
 }
 
+/** A further route of the local endpoint (e.g. `spive run` takes replay plans: cli/replay-service.ts). */
+export interface LocalRoute {
+  readonly method: 'GET' | 'POST';
+  /** Matched against the whole path. */
+  readonly path: RegExp;
+  /** `body`: the request body of a POST. Replies with a status and a JSON body. */
+  handle(match: RegExpExecArray, body: string | undefined): Promise<{ readonly status: number; readonly body: unknown }>;
+}
+
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-export async function startIngressServer(platform: Platform, options: { port?: number; host?: string } = {}): Promise<IngressServer> {
+export async function startIngressServer(platform: Platform, options: { port?: number; host?: string; routes?: readonly LocalRoute[] } = {}): Promise<IngressServer> {
+  const routes = options.routes ?? [];
   const server = createServer((req, res) => {
-    handle(platform, req, res).catch((e: unknown) => reply(res, 500, { error: `internal error: ${e instanceof Error ? e.message : String(e)}` }));
+    handle(platform, routes, req, res).catch((e: unknown) => reply(res, 500, { error: `internal error: ${e instanceof Error ? e.message : String(e)}` }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -37,8 +48,19 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-async function handle(platform: Platform, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(platform: Platform, routes: readonly LocalRoute[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  for (const route of routes) {
+    const match = route.path.exec(url.pathname);
+    if (match === null || route.method !== req.method) continue;
+    let body: string | undefined;
+    if (req.method === 'POST') {
+      body = await readBody(req);
+      if (body === undefined) return reply(res, 413, { error: `request body larger than ${MAX_BODY_BYTES} bytes` });
+    }
+    const answer = await route.handle(match, body);
+    return reply(res, answer.status, answer.body);
+  }
   if (req.method === 'GET' && url.pathname === '/status') return reply(res, 200, platform.status());
   if (req.method === 'GET' && url.pathname === '/health') {
     const failure = platform.failure();

@@ -1,0 +1,193 @@
+/**
+ * Executing a replay plan on an open store, as `spive replay` does it itself or hands it to the
+ * `spive run` that holds the store (cli/replay-service.ts): load the plan's app and check its
+ * version, plan again for a forced strategy, run the engine, record the measured cost. The outcome
+ * is the command's JSON result, so that both paths print the same thing.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { StatsCatalogue } from '../analyzer/catalogue/catalogue.ts';
+import { storeHistory } from '../analyzer/catalogue/store-source.ts';
+import { planReplay } from '../analyzer/plan.ts';
+import type { CostModel, StrategyName } from '../analyzer/types.ts';
+import { loadApp, type LoadedApp } from '../src/app/load-app.ts';
+import { realRandom } from '../src/random/real-random.ts';
+import { processVersion, runReplay, type MeasuredCost } from '../src/replay/engine.ts';
+import { checkPlan, jobOf, type PlanFile } from '../src/replay/plan-file.ts';
+import type { ProcessReport, ReplayProgress, SuppressedEffect, VerifyReport } from '../src/replay/types.ts';
+import { PostgresTaskClaims } from '../src/store/postgres/replay-claims.ts';
+import { realClock } from '../src/time/clock.ts';
+import { realTimers } from '../src/time/timers.ts';
+import { exportForAnalysis, type AnalyzedStore } from './analyzed-store.ts';
+import { UsageError } from './exit-codes.ts';
+
+/** What to execute: the plan and the options of `spive replay` that shape the run. */
+export interface ReplayRequest {
+  readonly plan: PlanFile;
+  /** Where the plan came from, for messages. */
+  readonly planPath: string;
+  readonly strategy?: StrategyName;
+  /** Shards outside the affected set compared with the old output (false: no verification). */
+  readonly verify: number | false;
+  readonly effects: boolean;
+  readonly concurrency: number;
+  readonly workers: number;
+  /** `--workers-from`: share the shard tasks through this PostgreSQL database. */
+  readonly workersFrom?: string;
+}
+
+/** The result `spive replay --json` prints (and the running instance returns for a handed-over plan). */
+export interface ReplayResult {
+  readonly process: string;
+  readonly fromVersion: string | null;
+  readonly toVersion: string;
+  readonly strategy: string;
+  readonly eventsRead: number;
+  readonly actualWallMs: number;
+  readonly estimatedWallMs: number | null;
+  readonly verified: boolean | null;
+  readonly shards: number;
+  readonly eventsWritten: number;
+  readonly suppressedEffects: number;
+  readonly effects?: readonly SuppressedEffect[];
+  readonly outputStream: string;
+  readonly resumedShards: number;
+  readonly workers: number;
+  readonly processes: readonly ProcessReport[];
+  readonly verify: VerifyReport | null;
+  readonly calibration: { readonly factor: number; readonly nsPerEvent: number } | null;
+  /** Who executed it: this command, or the `spive run` holding the store (its endpoint). */
+  readonly executedBy: string;
+}
+
+export interface ReplayHooks {
+  readonly progress: (p: ReplayProgress) => void;
+  /** Short notes on what is happening (opening, planning, recording). */
+  readonly step: (message: string) => void;
+  readonly warn: (message: string) => void;
+}
+
+/** The plan's app, checked against the plan: the process still exists and has the version the plan rebuilds. */
+export async function loadPlannedApp(plan: PlanFile, planPath: string): Promise<LoadedApp> {
+  const loaded = await loadApp(plan.app);
+  const p = loaded.app.processes.find((q) => q.name === plan.process);
+  if (p === undefined) throw new UsageError(`${planPath}: process: ${plan.process} is not a process of ${loaded.file} any more (it has ${loaded.app.processes.map((q) => q.name).join(', ')}); the app changed since planning — run spive replay-plan again`);
+  const current = processVersion(p, loaded.version);
+  if (current !== plan.change.toVersion) {
+    throw new UsageError(
+      `${planPath}: change.toVersion: the plan rebuilds ${plan.process} as version ${plan.change.toVersion}, but ${loaded.file} now gives version ${current}: the app changed since planning — run spive replay-plan again`,
+    );
+  }
+  return loaded;
+}
+
+export async function executeReplay(analyzed: AnalyzedStore, request: ReplayRequest, hooks: ReplayHooks, executedBy: string): Promise<ReplayResult> {
+  const clock = realClock;
+  const { store } = analyzed;
+  const loaded = await loadPlannedApp(request.plan, request.planPath);
+  let plan = request.plan;
+  if (request.strategy !== undefined && request.strategy !== plan.chosen && plan.chosen !== null) {
+    hooks.step(`planning ${request.strategy}…`);
+    plan = await replan(analyzed, plan, request.planPath, loaded, request.strategy);
+  }
+  const job = jobOf(plan);
+  // Every process of one distributed replay runs the same job: its hash names the shared tasks.
+  const claims =
+    request.workersFrom === undefined
+      ? undefined
+      : await PostgresTaskClaims.open(request.workersFrom, { job: `${job.process}@${job.toVersion}:${createHash('sha256').update(JSON.stringify(job)).digest('hex').slice(0, 16)}`, clock, timers: realTimers, random: realRandom() });
+  const result = await runReplay({
+    store,
+    app: loaded.app,
+    appVersion: loaded.version,
+    job,
+    clock,
+    listEffects: request.effects,
+    verify: request.verify,
+    concurrency: request.concurrency,
+    workers: request.workers,
+    appFile: loaded.file,
+    onProgress: hooks.progress,
+    ...(claims === undefined ? {} : { claims }),
+  }).finally(() => claims?.close());
+  const calibration =
+    result.measured === null
+      ? null
+      : await recordCost(analyzed.catalogueDir, plan.cost as CostModel | undefined, result.measured, hooks).catch((e: unknown) => {
+          hooks.warn(`could not record the measured cost in the catalogue: ${e instanceof Error ? e.message : String(e)}`);
+          return null;
+        });
+  return {
+    process: plan.process,
+    fromVersion: plan.change.fromVersion,
+    toVersion: plan.change.toVersion,
+    strategy: job.strategy,
+    eventsRead: result.eventsRead,
+    actualWallMs: result.wallMs,
+    estimatedWallMs: plan.strategies.find((s) => s.name === job.strategy)?.estimatedWallMs ?? null,
+    verified: result.verify === null ? null : result.verify.verified,
+    shards: result.shards,
+    eventsWritten: result.eventsWritten,
+    suppressedEffects: result.suppressedEffects,
+    ...(request.effects ? { effects: result.effects } : {}),
+    outputStream: result.outputStream,
+    resumedShards: result.resumedShards,
+    workers: request.workers,
+    processes: result.processes,
+    verify: result.verify,
+    calibration,
+    executedBy,
+  };
+}
+
+/** The plan's request again, with the strategy forced (same change, same cost model for the process). */
+async function replan(analyzed: AnalyzedStore, plan: PlanFile, planPath: string, loaded: LoadedApp, strategy: StrategyName): Promise<PlanFile> {
+  const store = analyzed.store;
+  await exportForAnalysis(analyzed);
+  const catalogue = await StatsCatalogue.open(join(analyzed.catalogueDir, 'stats.duckdb'));
+  try {
+    await catalogue.update(storeHistory(store));
+    const cost = plan.cost as CostModel | undefined;
+    const again = await planReplay({
+      store,
+      catalogue,
+      app: loaded.app,
+      appFile: loaded.file,
+      appVersion: loaded.version,
+      process: plan.process,
+      since: plan.change.since,
+      keys: plan.change.keys,
+      workers: plan.workers,
+      strategy,
+      ...(cost === undefined ? {} : { costs: new Map([[plan.process, cost]]) }),
+    });
+    return checkPlan(again, `${planPath} (planned again for --strategy ${strategy})`);
+  } finally {
+    catalogue.close();
+  }
+}
+
+/** Scales the plan's cost model by measured / estimated and records it as a `replay` calibration. */
+async function recordCost(catalogueDir: string, cost: CostModel | undefined, measured: MeasuredCost, hooks: ReplayHooks): Promise<{ factor: number; nsPerEvent: number } | null> {
+  if (cost === undefined || measured.estimatedCpuMs <= 0) return null;
+  const factor = measured.actualMs / measured.estimatedCpuMs;
+  const model: CostModel = {
+    process: measured.process,
+    nsPerEvent: cost.nsPerEvent * factor,
+    nsPerByte: cost.nsPerByte * factor,
+    nsPerSnapshotByte: cost.nsPerSnapshotByte * factor,
+    nsPerSnapshot: cost.nsPerSnapshot * factor,
+    nsPerShard: cost.nsPerShard * factor,
+    nsPerReadEvent: (cost.nsPerReadEvent ?? 0) * factor,
+    source: 'replay',
+    samples: measured.events,
+  };
+  hooks.step('recording the measured cost…');
+  const catalogue = await StatsCatalogue.open(join(catalogueDir, 'stats.duckdb'));
+  try {
+    await catalogue.recordCalibration(model, measured.version, realClock.nowMs());
+  } finally {
+    catalogue.close();
+  }
+  return { factor: Math.round(factor * 1000) / 1000, nsPerEvent: Math.round(model.nsPerEvent) };
+}

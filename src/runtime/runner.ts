@@ -272,9 +272,9 @@ export class ProcessRunner {
     for (const c of this.cursors) {
       const last = lastPositions.get(c.stream) ?? 0;
       if (c.lastPosition >= last) continue;
-      for await (const batch of store.readStream(c.stream, { fromPosition: c.lastPosition + 1, batchSize: 256 })) {
+      read: for await (const batch of store.readStream(c.stream, { fromPosition: c.lastPosition + 1, batchSize: 256 })) {
         for (const e of batch) {
-          if (e.position > last) break;
+          if (e.position > last) break read;
           if (!e.type.startsWith('$')) return false;
         }
       }

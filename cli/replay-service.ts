@@ -10,7 +10,7 @@
  *
  * One replay at a time: two would compete for the same versioned streams.
  */
-import type { StrategyName } from '../analyzer/types.ts';
+import { STRATEGY_NAMES, type StrategyName } from '../analyzer/types.ts';
 import { isSpiveError } from '../src/model/errors.ts';
 import { checkPlan } from '../src/replay/plan-file.ts';
 import type { ReplayProgress } from '../src/replay/types.ts';
@@ -82,8 +82,6 @@ export function replayRoutes(analyzed: AnalyzedStore, executedBy: string, warn: 
   return [start, status];
 }
 
-const STRATEGIES: readonly string[] = ['shards-from-scratch', 'time-ray-from-snapshot', 'per-shard-mix', 'full-rebuild'];
-
 /** The posted request, every field checked (the plan as `checkPlan` checks a plan file). */
 function parseRequest(body: string): ReplayRequest {
   let value: Partial<HandedReplay>;
@@ -99,7 +97,7 @@ function parseRequest(body: string): ReplayRequest {
   if (r.verify !== false && !(Number.isInteger(r.verify) && (r.verify as number) > 0)) throw new Error('request.verify: expected false or a positive number of shards');
   if (typeof r.effects !== 'boolean') throw new Error('request.effects: expected true or false');
   for (const field of ['concurrency', 'workers'] as const) if (!(Number.isInteger(r[field]) && r[field] > 0)) throw new Error(`request.${field}: expected a positive integer`);
-  if (r.strategy !== undefined && !STRATEGIES.includes(r.strategy)) throw new Error(`request.strategy: expected one of ${STRATEGIES.join(', ')}`);
+  if (r.strategy !== undefined && !(STRATEGY_NAMES as readonly string[]).includes(r.strategy)) throw new Error(`request.strategy: expected one of ${STRATEGY_NAMES.join(', ')}`);
   return {
     plan,
     planPath: r.planPath,

@@ -47,7 +47,7 @@ function commonJsHint(file: string): string {
       }
       return type === 'module' ? '' : `; ${pkg} does not say "type": "module", so Node.js loads the app as CommonJS — run \`npm pkg set type=module\` in ${dir}`;
     }
-    if (dirname(dir) === dir) return '';
+    if (dirname(dir) === dir) return `; no package.json above ${file} says "type": "module", so Node.js loads it as CommonJS — add one (\`npm init -y && npm pkg set type=module\`) or name the file .mts`;
   }
 }
 

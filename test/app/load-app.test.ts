@@ -39,6 +39,16 @@ describe('loadApp', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('says how to fix an app with no package.json above it (Node.js loads it as CommonJS)', () => {
+    const temp = tempDir('spive-load-');
+    temps.push(temp);
+    const file = join(temp.path, 'app.ts');
+    writeFileSync(file, APP);
+    const run = spawnSync(process.execPath, ['bin/spive.js', 'simulate', file], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain(`no package.json above ${file} says "type": "module"`);
+  });
+
   it('names a missing app', async () => {
     await expect(loadApp('no/such/app')).rejects.toThrow(/app no\/such\/app/);
   });

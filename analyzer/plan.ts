@@ -109,8 +109,9 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
   const scan = scanWork(catalogue, work.scans, cost);
   const scanned = await scan(since === null ? null : minSnapshotTime(affected, since));
   const scannedAll = await scan(null);
-  const extra: ExtraWork = { ...scanned, downstream: downstream.lineage };
-  const extraAll: ExtraWork = { ...scannedAll, downstream: downstream.all };
+  const fixedMs = (await catalogue.replayFixedMs()) ?? null;
+  const extra: ExtraWork = { ...scanned, downstream: downstream.lineage, fixedMs: fixedMs ?? 0 };
+  const extraAll: ExtraWork = { ...scannedAll, downstream: downstream.all, fixedMs: fixedMs ?? 0 };
 
   const counted = work.counting === 'output-lineage' ? ` (inputs per shard counted from ${p.output.name}'s lineage: ${p.name} re-keys ${work.scans.map((s) => s.stream).join(', ')})` : '';
   // Each shard's two ways, computed once; the strategies pick among them.
@@ -156,6 +157,7 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
     tasks: byCost(chosen?.tasks ?? []),
     downstream: downstream.rows,
     cost,
+    fixedMs: fixedMs === null ? null : round(fixedMs),
     stats: {
       lastPosition: Math.max(0, ...stats.map((s) => s.lastPosition)),
       events: stats.reduce((n, s) => n + s.events, 0),
@@ -323,6 +325,8 @@ async function planDownstream(
       eventsToRead: tasks.reduce((n, t) => n + t.events, 0),
       estimatedCpuMs: round(cpu),
       estimatedWallMs: round(wall),
+      cost,
+      version: versionOf(d, request.appVersion),
     });
     sum.shards += followers.length;
     sum.events += tasks.reduce((n, t) => n + t.events, 0);

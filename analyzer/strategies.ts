@@ -16,6 +16,8 @@ export interface ExtraWork {
   readonly scanCpuMs: number;
   /** Downstream processes (by lineage; for full rebuild: all their shards). */
   readonly downstream: { readonly shards: number; readonly events: number; readonly bytes: number; readonly snapshotBytes: number; readonly cpuMs: number; readonly wallMs: number };
+  /** A replay run's fixed cost on this store, measured by a real one (0 before any). */
+  readonly fixedMs: number;
 }
 
 export function taskCpuMs(cost: CostModel, events: number, bytes: number, snapshotBytes: number, snapshots = 0): number {
@@ -60,7 +62,7 @@ export function estimate(name: StrategyName, tasks: ShardTask[], extra: ExtraWor
     costs[i] = t.cpuMs;
   }
   // The scan is split across workers; downstream starts once its upstream shards are rebuilt.
-  const wall = makespan(costs, workers).wallMs + extra.scanCpuMs / workers + extra.downstream.wallMs;
+  const wall = makespan(costs, workers).wallMs + extra.scanCpuMs / workers + extra.downstream.wallMs + extra.fixedMs;
   return {
     tasks,
     estimate: {

@@ -65,6 +65,10 @@ export interface DownstreamEstimate {
   readonly eventsToRead: number;
   readonly estimatedCpuMs: number;
   readonly estimatedWallMs: number;
+  /** The cost model the estimate used (a real replay scales it by what it measured, for the next plan). */
+  readonly cost: CostModel;
+  /** The process version it is rebuilt as (its calibrations are per version). */
+  readonly version: string;
 }
 
 /** Per-process cost figures measured on this machine (ns = nanoseconds). */
@@ -128,6 +132,12 @@ export interface ReplayPlan {
   readonly tasks: readonly ShardTask[];
   readonly downstream: readonly DownstreamEstimate[];
   readonly cost: CostModel;
+  /**
+   * The fixed cost of a replay run on this store, beyond its processes' shards (reading the inputs'
+   * columns and numbering them, views, writing the result), as the last real replay measured it;
+   * null before any. Included in every strategy's wall time.
+   */
+  readonly fixedMs: number | null;
   /** Statistics the plan was made from. */
   readonly stats: { readonly lastPosition: number; readonly events: number; readonly minTime: number | null; readonly maxTime: number | null };
   /** Where planning spent its time (ms per phase: catalogue, calibration, snapshots, shards, downstream, strategies). */

@@ -12,7 +12,7 @@ import { planReplay } from '../analyzer/plan.ts';
 import type { CostModel, StrategyName } from '../analyzer/types.ts';
 import { loadApp, type LoadedApp } from '../src/app/load-app.ts';
 import { realRandom } from '../src/random/real-random.ts';
-import { processVersion, runReplay, type MeasuredCost } from '../src/replay/engine.ts';
+import { processVersion, runReplay, type ReplayRun } from '../src/replay/engine.ts';
 import { checkPlan, jobOf, type PlanFile } from '../src/replay/plan-file.ts';
 import type { ProcessReport, ReplayProgress, SuppressedEffect, VerifyReport } from '../src/replay/types.ts';
 import { PostgresTaskClaims } from '../src/store/postgres/replay-claims.ts';
@@ -55,7 +55,7 @@ export interface ReplayResult {
   readonly workers: number;
   readonly processes: readonly ProcessReport[];
   readonly verify: VerifyReport | null;
-  readonly calibration: { readonly factor: number; readonly nsPerEvent: number } | null;
+  readonly calibration: { readonly factor: number; readonly nsPerEvent: number; readonly fixedMs: number } | null;
   /** Who executed it: this command, or the `spive run` holding the store (its endpoint). */
   readonly executedBy: string;
 }
@@ -110,13 +110,10 @@ export async function executeReplay(analyzed: AnalyzedStore, request: ReplayRequ
     onProgress: hooks.progress,
     ...(claims === undefined ? {} : { claims }),
   }).finally(() => claims?.close());
-  const calibration =
-    result.measured === null
-      ? null
-      : await recordCost(analyzed.catalogueDir, plan.cost as CostModel | undefined, result.measured, hooks).catch((e: unknown) => {
-          hooks.warn(`could not record the measured cost in the catalogue: ${e instanceof Error ? e.message : String(e)}`);
-          return null;
-        });
+  const calibration = await recordCosts(analyzed.catalogueDir, plan, result, hooks).catch((e: unknown) => {
+    hooks.warn(`could not record the measured cost in the catalogue: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  });
   return {
     process: plan.process,
     fromVersion: plan.change.fromVersion,
@@ -167,12 +164,41 @@ async function replan(analyzed: AnalyzedStore, plan: PlanFile, planPath: string,
   }
 }
 
-/** Scales the plan's cost model by measured / estimated and records it as a `replay` calibration. */
-async function recordCost(catalogueDir: string, cost: CostModel | undefined, measured: MeasuredCost, hooks: ReplayHooks): Promise<{ factor: number; nsPerEvent: number } | null> {
-  if (cost === undefined || measured.estimatedCpuMs <= 0) return null;
+/**
+ * Records what the run measured, so that the next plan of these versions is calibrated by a real run:
+ * the changed process's cost model scaled by measured / estimated (its shards that ran); each
+ * downstream process's, scaled by its measured / estimated time per event read; and the run's fixed
+ * cost (its wall time beyond its processes'), which every strategy pays.
+ */
+async function recordCosts(catalogueDir: string, plan: PlanFile, result: ReplayRun, hooks: ReplayHooks): Promise<{ factor: number; nsPerEvent: number; fixedMs: number } | null> {
+  const cost = plan.cost as CostModel | undefined;
+  const measured = result.measured;
+  if (cost === undefined || measured === null || measured.estimatedCpuMs <= 0) return null;
   const factor = measured.actualMs / measured.estimatedCpuMs;
-  const model: CostModel = {
-    process: measured.process,
+  const models: Array<{ model: CostModel; version: string }> = [{ model: scaled(cost, factor, measured.events), version: measured.version }];
+  for (const report of result.processes.slice(1)) {
+    const planned = plan.downstream.find((d) => d.process === report.process);
+    const base = planned?.cost as CostModel | undefined;
+    if (planned === undefined || base === undefined || !((planned.eventsToRead ?? 0) > 0) || !((planned.estimatedCpuMs ?? 0) > 0) || report.eventsRead === 0) continue;
+    const perEvent = report.wallMs / report.eventsRead / ((planned.estimatedCpuMs as number) / (planned.eventsToRead as number));
+    models.push({ model: scaled(base, perEvent, report.eventsRead), version: planned.version ?? report.version });
+  }
+  const fixedMs = Math.max(0, result.wallMs - result.processes.reduce((n, p) => n + p.wallMs, 0));
+  hooks.step('recording the measured cost…');
+  const catalogue = await StatsCatalogue.open(join(catalogueDir, 'stats.duckdb'));
+  try {
+    const now = realClock.nowMs();
+    for (const { model, version } of models) await catalogue.recordCalibration(model, version, now);
+    await catalogue.recordReplayFixedMs(fixedMs, now);
+  } finally {
+    catalogue.close();
+  }
+  return { factor: Math.round(factor * 1000) / 1000, nsPerEvent: Math.round((models[0] as { model: CostModel }).model.nsPerEvent), fixedMs: Math.round(fixedMs) };
+}
+
+function scaled(cost: CostModel, factor: number, samples: number): CostModel {
+  return {
+    process: cost.process,
     nsPerEvent: cost.nsPerEvent * factor,
     nsPerByte: cost.nsPerByte * factor,
     nsPerSnapshotByte: cost.nsPerSnapshotByte * factor,
@@ -180,14 +206,6 @@ async function recordCost(catalogueDir: string, cost: CostModel | undefined, mea
     nsPerShard: cost.nsPerShard * factor,
     nsPerReadEvent: (cost.nsPerReadEvent ?? 0) * factor,
     source: 'replay',
-    samples: measured.events,
+    samples,
   };
-  hooks.step('recording the measured cost…');
-  const catalogue = await StatsCatalogue.open(join(catalogueDir, 'stats.duckdb'));
-  try {
-    await catalogue.recordCalibration(model, measured.version, realClock.nowMs());
-  } finally {
-    catalogue.close();
-  }
-  return { factor: Math.round(factor * 1000) / 1000, nsPerEvent: Math.round(model.nsPerEvent) };
 }

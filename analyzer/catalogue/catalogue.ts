@@ -163,6 +163,20 @@ export class StatsCatalogue {
     );
   }
 
+  /**
+   * A replay run's fixed cost on this store (what its processes' shards do not account for), as the
+   * last real replay measured it. Kept in the calibration table as the one-shard cost of the pseudo
+   * process `$replay`.
+   */
+  async recordReplayFixedMs(ms: number, recordedAt: number): Promise<void> {
+    await this.recordCalibration({ process: REPLAY_RUN, nsPerEvent: 0, nsPerByte: 0, nsPerSnapshotByte: 0, nsPerSnapshot: 0, nsPerShard: ms * 1e6, source: 'replay', samples: 1 }, REPLAY_RUN, recordedAt);
+  }
+
+  async replayFixedMs(): Promise<number | undefined> {
+    const model = await this.calibrationFor(REPLAY_RUN, REPLAY_RUN, 'replay');
+    return model === undefined ? undefined : model.nsPerShard / 1e6;
+  }
+
   /** The newest recorded cost model of a process version from `source`, if any. */
   async calibrationFor(process: string, version: string, source: CostModel['source']): Promise<CostModel | undefined> {
     const [row] = await this.db.rows<{ ns_per_event: number; ns_per_read_event: number | null; ns_per_byte: number; ns_per_snapshot_byte: number; ns_per_snapshot: number; ns_per_shard: number; samples: number }>(
@@ -349,3 +363,6 @@ class TailAggregate {
     versions.closeSync();
   }
 }
+
+/** The pseudo process (and version) under which a replay run's fixed cost is recorded. */
+const REPLAY_RUN = '$replay';

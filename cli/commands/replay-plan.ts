@@ -136,7 +136,7 @@ function printPlan(out: Output, plan: ReplayPlan, update: UpdateReport, exported
     }
   }
   const k = plan.cost;
-  out.line(`cost model (${k.source}, ${k.samples} events): ${(k.nsPerEvent / 1000).toFixed(2)} µs/event, ${k.nsPerByte.toFixed(1)} ns/payload byte, ${(k.nsPerSnapshot / 1000).toFixed(1)} µs + ${k.nsPerSnapshotByte.toFixed(1)} ns/byte per snapshot, ${(k.nsPerShard / 1000).toFixed(1)} µs/shard`);
+  out.line(`cost model (${k.source}, ${k.samples} events): ${(k.nsPerEvent / 1000).toFixed(2)} µs/event, ${k.nsPerByte.toFixed(1)} ns/payload byte, ${(k.nsPerSnapshot / 1000).toFixed(1)} µs + ${k.nsPerSnapshotByte.toFixed(1)} ns/byte per snapshot, ${(k.nsPerShard / 1000).toFixed(1)} µs/shard${plan.fixedMs === null ? '' : `; a run's fixed cost ${fmtMs(plan.fixedMs)} (measured by the last replay)`}`);
   for (const a of plan.advice ?? []) {
     if ('reason' in a) out.line(`snapshots of ${a.process}: no advice (${a.reason})`);
     else {

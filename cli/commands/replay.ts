@@ -153,7 +153,7 @@ function printResult(out: Output, r: ReplayResult, effects: boolean): void {
       out.line(`verified: false — shard ${d?.shard} differs at seq ${d?.seq}: old ${JSON.stringify(d?.expected)}, new ${JSON.stringify(d?.actual)}`);
     }
   }
-  if (r.calibration !== null) out.line(`calibration recorded: actual/estimated = ${r.calibration.factor}`);
+  if (r.calibration !== null) out.line(`calibration recorded: actual/estimated = ${r.calibration.factor}; a run's fixed cost ${fmtMs(r.calibration.fixedMs)}`);
 }
 
 function count(n: number): string {

@@ -29,7 +29,15 @@ export interface PlanFile {
   readonly workers: number;
   readonly chosen: string | null;
   readonly tasks: readonly PlanTask[];
-  readonly downstream: ReadonlyArray<{ readonly process: string; readonly shards: number }>;
+  readonly downstream: ReadonlyArray<{
+    readonly process: string;
+    readonly shards: number;
+    /** For calibration from the run (analyzer `DownstreamEstimate`): passed through, not checked. */
+    readonly cost?: unknown;
+    readonly version?: string;
+    readonly eventsToRead?: number;
+    readonly estimatedCpuMs?: number;
+  }>;
   readonly strategies: ReadonlyArray<{ readonly name: string; readonly applicable: boolean; readonly estimatedWallMs: number; readonly estimatedCpuMs: number }>;
   /** The planner's cost model (analyzer `CostModel`), passed through for calibration. */
   readonly cost?: unknown;

@@ -70,6 +70,22 @@ export class SimNetwork {
     return new Link(this, node, this.store);
   }
 
+  /** Step labels of a node's requests (by method) and replies, built once: a label is needed for every request and reply. */
+  private readonly labels = new WeakMap<NodeState, { readonly reply: string; readonly requests: Map<string, string> }>();
+
+  private labelsOf(node: NodeState): { readonly reply: string; readonly requests: Map<string, string> } {
+    let labels = this.labels.get(node);
+    if (labels === undefined) this.labels.set(node, (labels = { reply: `net.reply ${node.name}`, requests: new Map() }));
+    return labels;
+  }
+
+  private requestLabel(node: NodeState, method: string): string {
+    const requests = this.labelsOf(node).requests;
+    let label = requests.get(method);
+    if (label === undefined) requests.set(method, (label = `net.request ${node.name} ${method}`));
+    return label;
+  }
+
   /**
    * One call from `node`: it travels with latency (FIFO per node), may be lost on the way or on the
    * way back, and fails after a timeout when the store is down or the node partitioned. The store is
@@ -95,13 +111,13 @@ export class SimNetwork {
         if (this.scheduler.now < this.outageUntil) return this.timeOut(node, method, now, reject, 'the store is unavailable');
         invoke(this.store()).then(
           (value) => {
-            if (!lostReply) return this.reply(node, link, method, on, () => resolve(value));
+            if (!lostReply) return this.reply(node, link, method, on, resolve, value);
             this.count('replyLost', `${node.name} ${method}`);
             this.timeOut(node, method, now, reject, 'the reply was lost');
           },
-          (error: unknown) => this.reply(node, link, method, on, () => reject(error)),
+          (error: unknown) => this.reply(node, link, method, on, reject, error),
         );
-      }, `net.request ${node.name} ${method}`);
+      }, this.requestLabel(node, method), link); // requests on one connection arriving together are one step
     });
   }
 
@@ -113,10 +129,10 @@ export class SimNetwork {
     }, `net.timeout ${node.name}`);
   }
 
-  /** The reply travels back with latency, after earlier replies on the same connection, and waits for a paused node. */
-  private reply(node: NodeState, link: LinkOrder, method: string, on: boolean, deliver: () => void): void {
+  /** The reply (`deliver(value)`) travels back with latency, after earlier replies on the same connection, and waits for a paused node. */
+  private reply<V>(node: NodeState, link: LinkOrder, method: string, on: boolean, deliver: (value: V) => void, value: V): void {
     const at = (link.lastReply = Math.max(this.scheduler.now + this.latency(node, method, on), node.pausedUntil, link.lastReply));
-    this.scheduler.at(at, () => !node.dead && deliver(), `net.reply ${node.name}`);
+    this.scheduler.at(at, () => node.dead || deliver(value), this.labelsOf(node).reply, node); // so are replies to one node
   }
 
   /** One-way latency of a call: the base draw, plus the slow-store extra now and then (while faults are on). */

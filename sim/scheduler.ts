@@ -20,10 +20,21 @@ export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
 /** Immediate callbacks queued at a time by `run` (one step each); more are queued as the last one runs. */
 const STEPS_PER_TURN = 32;
 
+/**
+ * Pending callbacks live in slots (parallel arrays, reused through a free list) rather than in a Map
+ * of per-step objects: a step allocates nothing but its callback. A handle is `generation × SLOTS +
+ * slot`; a slot's generation moves on when the slot is freed, so cancelling a step that already ran
+ * (or was cancelled) can never hit the slot's next occupant.
+ */
+const SLOTS = 2 ** 24;
+
 export class Scheduler {
   private readonly queue = new TimeQueue();
-  /** Pending callbacks by id. Ids are never reused, so cancelling a fired timer cannot hit another. */
-  private readonly callbacks = new Map<number, { fn: () => void; label: string }>();
+  private readonly fns: Array<(() => void) | undefined> = [];
+  private readonly labels: string[] = [];
+  private readonly batches: Array<object | undefined> = [];
+  private readonly generations: number[] = [];
+  private readonly free: number[] = [];
   private seq = 0;
   private nowValue = 0;
   steps = 0;
@@ -41,20 +52,39 @@ export class Scheduler {
     monotonicMs: () => this.nowValue,
   };
 
-  at(timeMs: number, fn: () => void, label = 'timer'): number {
+  /**
+   * Schedules `fn` at `timeMs` (not before now); returns a handle for `cancel`. Ties run in the order
+   * scheduled. Steps of the same `batch` (an identity, e.g. one node's connection) that come one
+   * right after the other at the same time run as one step: their callbacks back to back, then
+   * their promise continuations — as messages that arrive in one read off a socket.
+   */
+  at(timeMs: number, fn: () => void, label = 'timer', batch?: object): number {
     if (Number.isNaN(timeMs)) throw new RangeError(`scheduler: step '${label}' at NaN`);
-    const id = this.seq++;
-    this.callbacks.set(id, { fn, label });
-    this.queue.push(Math.max(timeMs, this.nowValue), id, id);
-    return id;
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.fns.length;
+      if (slot >= SLOTS) throw new RangeError(`scheduler: more than ${SLOTS} pending steps`);
+      this.fns.push(fn);
+      this.labels.push(label);
+      this.batches.push(batch);
+      this.generations.push(0);
+    } else {
+      this.fns[slot] = fn;
+      this.labels[slot] = label;
+      this.batches[slot] = batch;
+    }
+    this.queue.push(timeMs > this.nowValue ? timeMs : this.nowValue, this.seq++, slot);
+    return (this.generations[slot] as number) * SLOTS + slot;
   }
 
   after(delayMs: number, fn: () => void, label?: string): number {
     return this.at(this.nowValue + Math.max(0, delayMs), fn, label);
   }
 
-  cancel(id: number): void {
-    this.callbacks.delete(id);
+  /** Cancels a pending step; a handle of a step that ran or was cancelled is ignored. */
+  cancel(handle: number): void {
+    const slot = handle % SLOTS;
+    if (this.generations[slot] === (handle - slot) / SLOTS) this.fns[slot] = undefined;
   }
 
   get pending(): number {
@@ -79,25 +109,35 @@ export class Scheduler {
       const next = (lastOfTurn: boolean): void => {
         if (finished) return;
         try {
-          while (this.queue.size > 0 && this.queue.peekTime() <= untilMs) {
+          const queue = this.queue;
+          while (queue.size > 0 && queue.peekTime() <= untilMs) {
             if (stop?.()) {
               finished = true;
               return resolve();
             }
-            const time = this.queue.peekTime();
-            const id = this.queue.pop();
-            const entry = this.callbacks.get(id);
-            if (entry === undefined) continue; // cancelled
-            this.callbacks.delete(id);
+            const time = queue.peekTime();
+            const slot = queue.pop();
+            const fn = this.fns[slot];
+            const label = this.labels[slot] as string;
+            const batch = this.batches[slot];
+            this.release(slot);
+            if (fn === undefined) continue; // cancelled
             this.nowValue = time;
             this.steps++;
-            this.onStep?.(time, this.steps, entry.label);
-            entry.fn();
+            this.onStep?.(time, this.steps, label);
+            fn();
+            // The rest of the batch: the steps right after this one, at the same time, of the same batch.
+            while (batch !== undefined && queue.size > 0 && queue.peekTime() === time && this.batches[queue.peekId()] === batch) {
+              const more = queue.pop();
+              const moreFn = this.fns[more];
+              this.release(more);
+              moreFn?.();
+            }
             if (lastOfTurn) queueTurn();
             return;
           }
           // Nothing else is due before `untilMs`: time passes to it.
-          if (this.queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, untilMs);
+          if (queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, untilMs);
           finished = true;
           resolve();
         } catch (error) {
@@ -107,6 +147,15 @@ export class Scheduler {
       };
       queueTurn();
     });
+  }
+
+  /** Frees a popped step's slot; its handle no longer cancels anything. */
+  private release(slot: number): void {
+    this.fns[slot] = undefined;
+    this.labels[slot] = '';
+    this.batches[slot] = undefined;
+    this.generations[slot] = (this.generations[slot] as number) + 1;
+    this.free.push(slot);
   }
 
   /** Timers on this scheduler as seen by a node whose clock runs at `rate` (1 = true time). */

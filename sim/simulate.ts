@@ -180,7 +180,7 @@ export async function runWorld(app: AppDef, options: SimulateOptions, faults: Fa
   // Every step goes into the hash, whether or not rows are kept: --trace never changes the hash.
   world.scheduler.onStep = (timeMs, seq, label) => {
     if (world.faultEvents.length > faultsTraced) traceFaults();
-    trace.add({ step: seq, simulatedMs: timeMs, kind: 'step', actor: label, stream: '', key: '', position: 0, detail: '' });
+    trace.addStep(seq, timeMs, label);
   };
   const violations: Violation[] = [];
   await world.init();

@@ -34,6 +34,11 @@ export class TimeQueue {
     return this.count === 0 ? Number.POSITIVE_INFINITY : (this.times[0] as number);
   }
 
+  /** The id of the earliest entry (-1 when empty). */
+  peekId(): number {
+    return this.count === 0 ? -1 : (this.ids[0] as number);
+  }
+
   /** Removes the earliest entry and returns its id (-1 when empty). */
   pop(): number {
     if (this.count === 0) return -1;

@@ -66,6 +66,23 @@ export class Trace {
     this.causes.push(row.cause ?? 0);
   }
 
+  /** A scheduler step: the same row as `add` makes of it, without the row object (one per step). */
+  addStep(step: number, simulatedMs: number, label: string): void {
+    this.count++;
+    this.unhashed += `${step}|${simulatedMs}|step|${label}|||0||0\n`;
+    if (this.unhashed.length >= 4096) this.flush();
+    if (!this.keepRows) return;
+    this.steps.push(step);
+    this.times.push(simulatedMs);
+    this.kinds.push('step');
+    this.actors.push(label);
+    this.streams.push('');
+    this.keys.push('');
+    this.positions.push(0);
+    this.details.push('');
+    this.causes.push(0);
+  }
+
   /** The fingerprint; call once, at the end. */
   digest(): string {
     this.flush();

@@ -113,7 +113,8 @@ export class WorkloadDriver {
       const at = Math.round(t);
       const index = i;
       this.scheduled++;
-      this.scheduler.at(at, () => this.arrive(index, key, make), 'workload.arrive');
+      // Arrivals in the same ms, one right after the other, are one step (a burst from the clients).
+      this.scheduler.at(at, () => this.arrive(index, key, make), 'workload.arrive', this);
     }
     return t;
   }

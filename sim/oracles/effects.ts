@@ -35,19 +35,30 @@ export function checkEffects(
     violations.push({ invariant: 'effects performed at least once', step: e.step, simulatedMs: e.simulatedMs, message: `${e.gateway} ${canonical(e.request)} (${e.idempotencyKey}) was performed, but no handler requested it` });
   }
   // When did the output of each effect's input become durable? Idempotency keys are process/key/stream@position/i.
-  const durableAt = new Map<string, { step: number; token: number }>();
+  // Only the inputs of performed effects are looked up: per process and shard, the input positions asked for.
+  const parsed = performed.map((e) => /^(.+?)\/(.+)\/[^/@]+@(\d+)\/\d+$/.exec(e.idempotencyKey));
+  const durableAt = new Map<string, Map<string, Map<number, { step: number; token: number } | undefined>>>();
+  for (const m of parsed) {
+    if (m === null) continue;
+    let byKey = durableAt.get(m[1] as string);
+    if (byKey === undefined) durableAt.set(m[1] as string, (byKey = new Map()));
+    let byPosition = byKey.get(m[2] as string);
+    if (byPosition === undefined) byKey.set(m[2] as string, (byPosition = new Map()));
+    byPosition.set(Number(m[3]), undefined);
+  }
   for (const c of commits) {
     const process = outputs.get(c.stream);
-    if (process === undefined) continue;
+    const byPosition = process === undefined ? undefined : durableAt.get(process)?.get(c.key);
+    if (byPosition === undefined) continue;
     for (const e of c.events) {
       const input = e.meta?.in as [number, number] | undefined;
-      const id = input === undefined ? undefined : `${process}/${c.key}/${input[1]}`;
-      if (id !== undefined && !durableAt.has(id)) durableAt.set(id, { step: c.step, token: c.token ?? 0 });
+      if (input !== undefined && byPosition.has(input[1]) && byPosition.get(input[1]) === undefined) byPosition.set(input[1], { step: c.step, token: c.token ?? 0 });
     }
   }
-  for (const e of performed) {
-    const m = /^(.+?)\/(.+)\/[^/@]+@(\d+)\/\d+$/.exec(e.idempotencyKey);
-    const output = m === null ? undefined : durableAt.get(`${m[1]}/${m[2]}/${m[3]}`);
+  for (let i = 0; i < performed.length; i++) {
+    const e = performed[i] as PerformedEffect;
+    const m = parsed[i];
+    const output = m === undefined || m === null ? undefined : durableAt.get(m[1] as string)?.get(m[2] as string)?.get(Number(m[3]));
     const outputStep = output?.step;
     // A performer with an older token than the output's writer is a fenced instance trailing it.
     const trailing = output !== undefined && (tokens.get(e.performer) ?? 0) < output.token;

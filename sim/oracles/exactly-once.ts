@@ -15,15 +15,18 @@ export type Reflections = Map<string, Map<string, string[]>>;
 export async function reflections(app: AppDef, store: EventStore, at: { step: number; simulatedMs: number }): Promise<{ reflected: Reflections; violations: Violation[] }> {
   const violations: Violation[] = [];
   const reflected: Reflections = new Map();
-  const byPosition = new Map<string, Map<number, StoredEvent>>();
-  for (const s of app.streams) byPosition.set(s.name, new Map((await readStreamFully(store, s.name)).map((e) => [e.position, e])));
+  // Each stream in position order (an event is found by position with a binary search: no map of every event).
+  const byPosition = new Map<string, StoredEvent[]>();
+  for (const s of app.streams) byPosition.set(s.name, await readStreamFully(store, s.name));
   for (const p of app.processes) {
     const perShard = new Map<string, string[]>();
     const seenPerShard = new Map<string, Set<string>>();
     reflected.set(p.name, perShard);
     const lastM = new Map<string, number>();
-    const lastSeqOfM = new Map<string, number>();
-    for (const e of byPosition.get(p.output.name)?.values() ?? []) {
+    // Per shard, the seq of the last output of its highest input so far (lastM): only that input's
+    // batch can still be continued, so one entry per shard is enough.
+    const lastSeqOfLastM = new Map<string, number>();
+    for (const e of byPosition.get(p.output.name) ?? []) {
       if (e.type === '$idle') continue;
       const m = e.meta?.m;
       const input = e.meta?.in as [number, number] | undefined;
@@ -32,16 +35,15 @@ export async function reflections(app: AppDef, store: EventStore, at: { step: nu
         continue;
       }
       const shardM = lastM.get(e.key) ?? 0;
-      const id = `${e.key}\u0000${m}`;
       if (m === shardM) {
-        if (lastSeqOfM.get(id) !== e.seq - 1) {
+        if (lastSeqOfLastM.get(e.key) !== e.seq - 1) {
           violations.push({ invariant: 'every input reflected exactly once', ...at, message: `${p.output.name}/${e.key}#${e.seq}: outputs of input #${m} are not one contiguous batch` });
         }
       } else if (m < shardM) {
         violations.push({ invariant: 'every input reflected exactly once', ...at, message: `${p.output.name}/${e.key}#${e.seq} reflects input #${m} after input #${shardM}: an input reflected twice or out of order` });
       } else {
         const stream = p.inputs[input[0]]?.stream.name as string;
-        const source = byPosition.get(stream)?.get(input[1]);
+        const source = atPosition(byPosition.get(stream), input[1]);
         const identity = source === undefined ? `${stream}@${input[1]}?` : `${source.stream}/${source.key}#${source.seq}`;
         const list = perShard.get(e.key) ?? [];
         const seen = seenPerShard.get(e.key) ?? new Set<string>();
@@ -53,11 +55,27 @@ export async function reflections(app: AppDef, store: EventStore, at: { step: nu
         seen.add(identity);
         perShard.set(e.key, list);
       }
-      lastM.set(e.key, Math.max(shardM, m));
-      lastSeqOfM.set(id, e.seq);
+      if (m >= shardM) {
+        lastM.set(e.key, m);
+        lastSeqOfLastM.set(e.key, e.seq);
+      }
     }
   }
   return { reflected, violations };
+}
+
+/** The event at `position` in `events` (sorted by position), if any. */
+function atPosition(events: readonly StoredEvent[] | undefined, position: number): StoredEvent | undefined {
+  if (events === undefined) return undefined;
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((events[mid] as StoredEvent).position < position) lo = mid + 1;
+    else hi = mid;
+  }
+  const e = events[lo];
+  return e?.position === position ? e : undefined;
 }
 
 /**

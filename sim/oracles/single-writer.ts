@@ -7,19 +7,21 @@ import type { Violation } from './violation.ts';
 
 export function checkSingleWriter(commits: readonly Commit[], outputStreams: ReadonlySet<string>): Violation[] {
   const violations: Violation[] = [];
-  const last = new Map<string, number>();
+  // Per stream, per shard key: the highest token that has written (no joined id string per commit).
+  const last = new Map<string, Map<string, number>>();
   for (const c of commits) {
     if (!outputStreams.has(c.stream)) continue;
-    const id = `${c.stream}/${c.key}`;
     if (c.token === undefined) {
-      violations.push({ invariant: 'single writer', step: c.step, simulatedMs: c.simulatedMs, message: `${id}: an output append was committed without a fencing token` });
+      violations.push({ invariant: 'single writer', step: c.step, simulatedMs: c.simulatedMs, message: `${c.stream}/${c.key}: an output append was committed without a fencing token` });
       continue;
     }
-    const before = last.get(id) ?? 0;
+    let byKey = last.get(c.stream);
+    if (byKey === undefined) last.set(c.stream, (byKey = new Map()));
+    const before = byKey.get(c.key) ?? 0;
     if (c.token < before) {
-      violations.push({ invariant: 'single writer', step: c.step, simulatedMs: c.simulatedMs, message: `${id}: an append with stale token ${c.token} was committed after token ${before} had written` });
+      violations.push({ invariant: 'single writer', step: c.step, simulatedMs: c.simulatedMs, message: `${c.stream}/${c.key}: an append with stale token ${c.token} was committed after token ${before} had written` });
     }
-    last.set(id, Math.max(before, c.token));
+    if (c.token > before) byKey.set(c.key, c.token);
   }
   return violations;
 }

@@ -126,6 +126,7 @@ async function simSuite(ratePerSecond: number, sizes: SimSizes, names: { events?
   const pending = workload.events as number;
   const raw = await rawStepsPerSecond(Math.round(median(runs.map((s) => s.faulty.steps))), pending);
   info(`  raw scheduler loop (Scheduler.run of no-op steps, ${pending} pending): ${fmt(raw)} steps/s`);
+  info(`  scheduler steps per platform event: ${fmt(median(runs.map((s) => s.faulty.steps / s.events)))}`);
 
   const whole = (s: SeedRun) => ({ steps: s.faulty.steps, seconds: s.wallMs / 1000 });
   const alone = (s: SeedRun) => ({ steps: s.faulty.steps, seconds: s.faulty.wallMs / 1000 });

@@ -49,6 +49,42 @@ describe('Scheduler', () => {
     expect(fired).toEqual(['early', 'late']);
   });
 
+  it('cancels a pending step, and a cancelled or fired handle never hits a later step in the same slot', async () => {
+    const s = new Scheduler();
+    const fired: string[] = [];
+    const gone = s.at(1, () => fired.push('cancelled'));
+    s.cancel(gone);
+    await s.run(5);
+    const reused = s.at(10, () => fired.push('reused')); // takes the freed slot
+    s.cancel(gone);
+    await s.run(20);
+    s.at(30, () => fired.push('again'));
+    s.cancel(reused);
+    await s.run(40);
+    expect(fired).toEqual(['reused', 'again']);
+    expect(s.steps).toBe(2);
+  });
+
+  it('runs steps of one batch that follow each other at the same time as one step, continuations after', async () => {
+    const s = new Scheduler();
+    const link = {};
+    const seen: string[] = [];
+    const step = (name: string) => () => {
+      seen.push(name);
+      void Promise.resolve().then(() => seen.push(`${name}-continuation`));
+    };
+    s.at(10, step('a'), 'net', link);
+    s.at(10, step('b'), 'net', link);
+    s.at(10, step('other'), 'net', {}); // another batch: its own step, and it ends the run of `link`'s
+    s.at(10, step('c'), 'net', link);
+    s.at(11, step('d'), 'net', link); // another time
+    const cancelled = s.at(11, step('cancelled'), 'net', link);
+    s.cancel(cancelled);
+    await s.run(100);
+    expect(seen).toEqual(['a', 'b', 'a-continuation', 'b-continuation', 'other', 'other-continuation', 'c', 'c-continuation', 'd', 'd-continuation']);
+    expect(s.steps).toBe(4);
+  });
+
   it('drives sleep/after timers at a node clock rate', async () => {
     const s = new Scheduler();
     const fast = s.timers(2); // a node whose clock runs twice as fast

@@ -23,7 +23,7 @@ import type {
 } from '../event-store.ts';
 import { SnapshotIndex } from '../snapshot-index.ts';
 import { ShardMap, StoreState } from '../store-state.ts';
-import { CommitSignal, subscribeWith } from '../subscription.ts';
+import { CommitSignal } from '../subscription.ts';
 import { copyJson } from '../json-copy.ts';
 import {
   validateAppendOptions,
@@ -148,11 +148,18 @@ export class MemoryStore implements EventStore {
   }
 
   subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent[]> {
-    return subscribeWith(options, this.commits, () => this.state.lastPosition, (stream) =>
-      stream === undefined
-        ? (from, batchSize) => this.readAll({ fromPosition: from, batchSize })
-        : (from, batchSize) => this.readStream(stream, { fromPosition: from, batchSize }),
-    );
+    return new MemorySubscription(options, this.commits, this);
+  }
+
+  /** Up to `batchSize` events of `stream` (all streams when undefined) from `fromPosition` on, read synchronously. */
+  readBatch(stream: string | undefined, fromPosition: number, batchSize: number): StoredEvent[] {
+    const events = stream === undefined ? this.all : (this.streams.get(stream) ?? []);
+    const start = stream === undefined ? Math.max(0, fromPosition - 1) : lowerBound(events, fromPosition);
+    return events.slice(start, start + batchSize);
+  }
+
+  get lastPosition(): number {
+    return this.state.lastPosition;
   }
 
   async *scanColumns(stream: string, options?: ScanColumnsOptions): AsyncIterable<ColumnBatch> {
@@ -278,4 +285,101 @@ function* batches(
     }
   }
   if (batch.length > 0) yield batch;
+}
+
+/**
+ * A subscription to the memory store: what `subscribeWith` does (catch up by reading, then wait for
+ * the next commit, abort or close), as a plain iterator that reads each batch synchronously: the
+ * simulator runs every runner's inputs through here, and an async generator over another async
+ * generator per wake-up cost several promises per batch. Options are validated on the first `next`,
+ * as the generator did.
+ */
+class MemorySubscription implements AsyncIterableIterator<StoredEvent[]> {
+  private started = false;
+  private finished = false;
+  private nextPosition: number;
+  private batchSize = 0;
+  private readonly stream: string | undefined;
+  private readonly signal: AbortSignal | undefined;
+  /** Wakes a `next` waiting for a commit, abort, close or `return`. */
+  private wake: (() => void) | undefined;
+  private readonly onAbort = (): void => this.wakeUp();
+
+  constructor(
+    private readonly options: SubscribeOptions | undefined,
+    private readonly commits: CommitSignal,
+    private readonly store: MemoryStore,
+  ) {
+    this.nextPosition = options?.fromPosition ?? 1;
+    this.stream = options?.stream;
+    this.signal = options?.signal;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Calls to `next` not yet settled: they run one after the other, as an async generator's do. */
+  private outstanding = 0;
+  private last: Promise<unknown> = Promise.resolve();
+
+  next(): Promise<IteratorResult<StoredEvent[]>> {
+    const pull = this.outstanding++ === 0 ? this.pull() : this.last.then(this.pullAfter, this.pullAfter);
+    this.last = pull;
+    return pull;
+  }
+
+  private readonly pullAfter = (): Promise<IteratorResult<StoredEvent[]>> => this.pull();
+
+  private async pull(): Promise<IteratorResult<StoredEvent[]>> {
+    try {
+      return await this.read();
+    } finally {
+      this.outstanding--;
+    }
+  }
+
+  private async read(): Promise<IteratorResult<StoredEvent[]>> {
+    if (!this.started) {
+      this.started = true;
+      if (this.stream !== undefined) validateStream(this.stream);
+      this.batchSize = validateBatchSize(this.options?.batchSize);
+      this.signal?.addEventListener('abort', this.onAbort, { once: true });
+    }
+    for (;;) {
+      if (this.finished || this.signal?.aborted === true || this.commits.isClosed) return this.end();
+      const upTo = this.store.lastPosition;
+      if (this.nextPosition <= upTo) {
+        const batch = this.store.readBatch(this.stream, this.nextPosition, this.batchSize);
+        if (batch.length > 0) {
+          this.nextPosition = (batch[batch.length - 1] as StoredEvent).position + 1;
+          return { done: false, value: batch };
+        }
+        this.nextPosition = upTo + 1;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        this.commits.wait(this.wakeUp);
+      });
+    }
+  }
+
+  async return(): Promise<IteratorResult<StoredEvent[]>> {
+    this.finished = true;
+    this.wakeUp();
+    return this.end();
+  }
+
+  private readonly wakeUp = (): void => {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  };
+
+  private end(): IteratorResult<StoredEvent[]> {
+    this.finished = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    return { done: true, value: undefined };
+  }
 }

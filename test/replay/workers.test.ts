@@ -5,15 +5,15 @@
  * bug on a worker stops the replay naming the shard. The shard split is balanced (property).
  */
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedStore, isInvalidInput, MemoryStore, Platform, type EventStore } from 'spive';
+import { EmbeddedStore, isCorrupt, isInvalidInput, MemoryStore, Platform, type EventStore } from 'spive';
 import { runReplay, type ReplayOptions } from '../../src/replay/engine.ts';
 import type { ReplayJob } from '../../src/replay/types.ts';
-import { shareOut } from '../../src/replay/worker-pool.ts';
+import { ReplayWorkers, shareOut } from '../../src/replay/worker-pool.ts';
 import { realClock } from '../../src/time/clock.ts';
 import { totalsApp } from './fixtures/totals.ts';
 import { copyStore } from './helpers.ts';
@@ -83,6 +83,41 @@ describe('replay on worker threads', () => {
       expect(two.result.eventsRead).toBe(one.result.eventsRead);
     } finally {
       await store.close();
+    }
+  }, 60_000);
+
+  it('a corrupt block of a sealed column file stops a replay on workers, naming the file and offset, whichever worker checks it', async () => {
+    const path = join(dir, 'corrupt');
+    const store = await EmbeddedStore.open(path, { segmentBytes: 16 * 1024 });
+    await copyStore(original, store);
+    await store.seal();
+    await store.close();
+    // Flip one byte in the middle of the payments stream's first column file.
+    const file = readdirSync(join(path, 'columns'), { recursive: true }).map(String).filter((f) => f.includes('payments') && f.endsWith('.arrow')).sort()[0] as string;
+    const bytes = readFileSync(join(path, 'columns', file));
+    const middle = bytes.length >> 1;
+    bytes[middle] = (bytes[middle] as number) ^ 0xff;
+    writeFileSync(join(path, 'columns', file), bytes);
+    // The engine's numbering scan checks every block on this thread first; the workers' share of the
+    // checks is what guards a fold scan that leaves them to its readers (deferChecksums), so test that.
+    const reopened = await EmbeddedStore.open(path);
+    try {
+      for (const count of [2, 3]) {
+        const workers = await ReplayWorkers.start(count, V2_APP);
+        try {
+          const shards = new Map(ACCOUNTS.map((key) => [key, { state: totalsApp('v2').processes[0]?.initial(key), afterM: 0 }]));
+          const batches = reopened.scanColumns('payments', { fields: ['amount'], shared: true, deferChecksums: true });
+          const run = workers.fold({ process: 'totals', version: 'v2', batches, m: null, limit: Number.MAX_SAFE_INTEGER, shards, check: false });
+          await expect(run).rejects.toSatisfy((e: unknown) => isCorrupt(e) && (e as Error).message.includes(file) && /at offset \d+: checksum mismatch/.test((e as Error).message));
+        } finally {
+          await workers.close();
+        }
+      }
+      // And through the engine: nothing is written.
+      await expect(replayed(reopened, { workers: 2, appFile: V2_APP })).rejects.toSatisfy(isCorrupt);
+      expect(await written(reopened, 'totals--v2')).toEqual([]);
+    } finally {
+      await reopened.close();
     }
   }, 60_000);
 

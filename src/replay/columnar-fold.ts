@@ -17,7 +17,6 @@ import { HandlerBugError, PROGRESS_EVENT } from '../runtime/runner.ts';
 import type { StoredEvent } from '../model/event.ts';
 import { checkedEvent, dataView, newCursor, NOT_COLUMNAR, UndeclaredReadError, type ColumnEvent } from './column-view.ts';
 import type { CollectedShardEffect, ShardRun } from './shard-run.ts';
-import { verifyColumnBlocks } from '../store/embedded/columnar-segment.ts';
 
 /** Where a shard's fold starts: its initial or restored state, and the last merged input it reflects. */
 export interface FoldStart {
@@ -78,7 +77,6 @@ export async function foldColumns(o: FoldOptions): Promise<FoldResult> {
   let reported = 0;
   for await (const batch of o.batches) {
     if (g0 >= o.limit) break;
-    if (batch.checksums !== undefined) verifyColumnBlocks(batch.checksums); // a scan that left them to its reader
     fold.batch(batch, Math.min(batch.length, o.limit - g0), g0);
     g0 += batch.length;
     if (o.onEvents !== undefined && g0 - reported >= 65_536) {

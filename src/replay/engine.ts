@@ -191,8 +191,7 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
     // Only the changed process reads a stream as stored; downstream ones read version views.
     const columnar: ColumnarInput | undefined = folds
       ? {
-          // With workers, they verify the column files' checksums (each a share of the blocks), not this thread.
-          batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [], shared: workers !== undefined, deferChecksums: workers !== undefined }),
+          batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [], shared: workers !== undefined }),
           m: inputs.numbering.m[0] as Float64Array,
           limit: (sequences[0] as InputSequence).length,
           check: o.checkReads ?? (o.verify !== undefined && o.verify !== false),

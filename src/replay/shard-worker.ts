@@ -7,8 +7,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ProcessDef } from '../app/define.ts';
 import { loadApp } from '../app/load-app.ts';
-import { CorruptDataError } from '../model/errors.ts';
-import { verifyColumnBlocks } from '../store/embedded/columnar-segment.ts';
 import { assert } from '../util/assert.ts';
 import { ColumnFold } from './columnar-fold.ts';
 import { runShard } from './shard-run.ts';
@@ -23,8 +21,7 @@ function reply(message: WorkerReply): void {
 }
 
 function failure(e: unknown): WorkerReply {
-  const corrupt = e instanceof CorruptDataError ? { file: e.file, offset: e.offset, reason: String(e.details.reason) } : undefined;
-  return { kind: 'error', name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e), ...(corrupt === undefined ? {} : { corrupt }) };
+  return { kind: 'error', name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) };
 }
 
 try {
@@ -43,7 +40,6 @@ try {
           return reply({ kind: 'ok' });
         case 'fold.batch':
           assert(fold !== undefined, 'fold.batch after fold.start');
-          if (request.batch.checksums !== undefined) verifyColumnBlocks(request.batch.checksums, request.part, request.parts);
           fold.batch(request.batch, request.n, request.g0);
           return reply({ kind: 'ok' });
         case 'fold.end': {

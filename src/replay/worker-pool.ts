@@ -6,18 +6,13 @@
  * is the same whichever thread computed it, and the store keeps one writer.
  */
 import { Worker } from 'node:worker_threads';
-import { CorruptDataError } from '../model/errors.ts';
 import type { ColumnBatch } from '../store/event-store.ts';
 import type { FoldedShard, FoldResult, FoldStart } from './columnar-fold.ts';
 import type { ShardInput, ShardRun } from './shard-run.ts';
 import type { ProcessRef, WorkerReply, WorkerRequest, WorkerSetup } from './worker-protocol.ts';
 
 export interface ParallelFoldOptions extends ProcessRef {
-  /**
-   * The input's columns; scan them with `shared: true` so batches reach the workers without a copy,
-   * and `deferChecksums: true` so the workers verify the blocks, each a share (the reading thread
-   * then only reads).
-   */
+  /** The input's columns; scan them with `shared: true` so batches reach the workers without a copy. */
   readonly batches: AsyncIterable<ColumnBatch>;
   readonly m: Float64Array | null;
   readonly limit: number;
@@ -39,7 +34,7 @@ class ReplayWorker {
     worker.on('message', (reply: WorkerReply) => {
       const waiting = this.pending.shift();
       if (waiting === undefined) return;
-      if (reply.kind === 'error') waiting.reject(reply.corrupt === undefined ? Object.assign(new Error(reply.message), { name: reply.name }) : new CorruptDataError(reply.corrupt.file, reply.corrupt.offset, reply.corrupt.reason));
+      if (reply.kind === 'error') waiting.reject(Object.assign(new Error(reply.message), { name: reply.name }));
       else waiting.resolve(reply);
     });
     worker.on('error', (e) => this.fail(e));
@@ -110,9 +105,9 @@ export class ReplayWorkers {
         if (next.done === true || g0 >= o.limit) break;
         const batch = next.value;
         const n = Math.min(batch.length, o.limit - g0);
-        const parts = this.workers.length;
-        folding = Promise.all(this.workers.map((w, part) => w.request({ kind: 'fold.batch', batch, n, g0, part, parts }))).then(() => o.onEvents?.(n));
-        // Awaited before the next batch; until then a failure (corrupt data found by a worker) must not count as unhandled.
+        const request: WorkerRequest = { kind: 'fold.batch', batch, n, g0 };
+        folding = Promise.all(this.workers.map((w) => w.request(request))).then(() => o.onEvents?.(n));
+        // Awaited before the next batch; until then a worker's failure must not count as unhandled.
         folding.catch(() => undefined);
         g0 += batch.length;
       }

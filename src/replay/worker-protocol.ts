@@ -22,12 +22,8 @@ export interface ProcessRef {
 export type WorkerRequest =
   /** Starts a columnar fold of these shards (the worker's share); `m` is shared memory when it can be. */
   | (ProcessRef & { readonly kind: 'fold.start'; readonly shards: ReadonlyMap<string, FoldStart>; readonly m: Float64Array | null; readonly check: boolean })
-  /**
-   * Folds the first `n` rows of a batch whose first row is input event `g0` (0-based). When the batch
-   * carries its file's checksums, this worker first verifies its share of the blocks (`part` of `parts`):
-   * the reading thread only reads, and every block is checked by some worker before any result is used.
-   */
-  | { readonly kind: 'fold.batch'; readonly batch: ColumnBatch; readonly n: number; readonly g0: number; readonly part: number; readonly parts: number }
+  /** Folds the first `n` rows of a batch whose first row is input event `g0` (0-based). */
+  | { readonly kind: 'fold.batch'; readonly batch: ColumnBatch; readonly n: number; readonly g0: number }
   /** Ends the fold and returns its shards. */
   | { readonly kind: 'fold.end' }
   /** Runs one shard over its inputs (the object path). */
@@ -38,5 +34,5 @@ export type WorkerReply =
   | { readonly kind: 'ok' }
   | { readonly kind: 'fold.result'; readonly result: Omit<FoldResult, 'scanned'> }
   | { readonly kind: 'shard.run'; readonly run: ShardRun }
-  /** The request failed: a handler bug, a broken `reads` declaration, an app that does not load, corrupt data (`corrupt`). */
-  | { readonly kind: 'error'; readonly name: string; readonly message: string; readonly corrupt?: { readonly file: string; readonly offset: number; readonly reason: string } };
+  /** The request failed: a handler bug, a broken `reads` declaration, an app that does not load. */
+  | { readonly kind: 'error'; readonly name: string; readonly message: string };

@@ -134,21 +134,6 @@ export interface ColumnBatch {
   readonly time: Float64Array;
   readonly position: Float64Array;
   readonly fields: Readonly<Record<string, Float64Array>>;
-  /**
-   * Present when the scan was asked to leave checksums to the caller (`deferChecksums`) and this
-   * batch came from a checksummed file: the caller must verify them (`verifyColumnBlocks`) before
-   * anything computed from the batch is used.
-   */
-  readonly checksums?: ColumnChecksums;
-}
-
-/** A column file's block checksums, for a caller that verifies them itself (worker threads, in parts). */
-export interface ColumnChecksums {
-  readonly file: string;
-  readonly blockBytes: number;
-  readonly crcs: readonly number[];
-  /** The file's bytes (shared memory when the scan is `shared`). */
-  readonly bytes: Uint8Array;
 }
 
 export interface ScanColumnsOptions {
@@ -161,12 +146,6 @@ export interface ScanColumnsOptions {
    * batches are then copied when posted.
    */
   readonly shared?: boolean;
-  /**
-   * Leave the column files' block checksums to the caller (`ColumnBatch.checksums`), so that worker
-   * threads can verify them in parts instead of the reading thread alone. A store may ignore it; its
-   * batches are then verified as usual.
-   */
-  readonly deferChecksums?: boolean;
 }
 
 /** A sealed, immutable range of one stream's history as a Parquet file (columns: `PARQUET_COLUMNS`). */

@@ -33,7 +33,7 @@ const APP_FILE = fileURLToPath(new URL('./replay-totals-app.ts', import.meta.url
 async function fold(store: EmbeddedStore, events: number, workers?: ReplayWorkers): Promise<Map<string, Totals>> {
   const shards = new Map<string, FoldStart>();
   for (let a = 0; a < ACCOUNTS; a++) shards.set(`acct-${a}`, { state: totals.initial(`acct-${a}`), afterM: 0 });
-  const batches = store.scanColumns(STREAM, { fields: ['amount'], shared: workers !== undefined, deferChecksums: workers !== undefined });
+  const batches = store.scanColumns(STREAM, { fields: ['amount'], shared: workers !== undefined });
   const r =
     workers === undefined
       ? await foldColumns({ process: totals, version: 'bench', batches, m: null, limit: events, shards })

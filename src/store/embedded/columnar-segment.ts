@@ -21,7 +21,7 @@ import {
 import { CorruptDataError } from '../../model/errors.ts';
 import type { StoredEvent } from '../../model/event.ts';
 import { columnsFromEvents } from '../columns.ts';
-import type { ColumnBatch, ColumnChecksums } from '../event-store.ts';
+import type { ColumnBatch } from '../event-store.ts';
 
 export const COLUMN_BLOCK_BYTES = 1 << 20;
 const FIELD_PREFIX = 'f.';
@@ -77,30 +77,16 @@ export function blockCrcs(bytes: Uint8Array): number[] {
 }
 
 /** Verifies and decodes a column file read whole from disk. `path` is for error messages. */
-/**
- * Blocks `part`, `part + parts`, … of a column file checked against its checksums (all of them with
- * the defaults); throws CorruptDataError naming the file and the block's offset.
- */
-export function verifyColumnBlocks(c: ColumnChecksums, part = 0, parts = 1): void {
-  for (let b = part; b < c.crcs.length; b += parts) {
-    const o = b * c.blockBytes;
-    if (crc32(c.bytes.subarray(o, Math.min(c.bytes.byteLength, o + c.blockBytes))) !== c.crcs[b]) {
-      throw new CorruptDataError(c.file, o, `checksum mismatch in the ${c.blockBytes}-byte block starting here`);
-    }
-  }
-}
-
-/**
- * A sealed column file's batch. Its length is checked here; its block checksums too, unless
- * `deferChecksums`: then the batch carries them and the caller verifies them (verifyColumnBlocks)
- * before using what it computed. Arrow decoding only reads the file's metadata and points into it.
- */
-export function decodeColumnFile(path: string, info: ColumnFileInfo, bytes: Uint8Array, wanted?: readonly string[], deferChecksums = false): ColumnBatch {
+export function decodeColumnFile(path: string, info: ColumnFileInfo, bytes: Uint8Array, wanted?: readonly string[]): ColumnBatch {
   if (bytes.byteLength !== info.bytes) {
     throw new CorruptDataError(path, Math.min(bytes.byteLength, info.bytes), `file is ${bytes.byteLength} bytes, manifest says ${info.bytes}`);
   }
-  const checksums: ColumnChecksums = { file: path, blockBytes: COLUMN_BLOCK_BYTES, crcs: info.blockCrcs, bytes };
-  if (!deferChecksums) verifyColumnBlocks(checksums);
+  for (let b = 0; b < info.blockCrcs.length; b++) {
+    const o = b * COLUMN_BLOCK_BYTES;
+    if (crc32(bytes.subarray(o, Math.min(bytes.byteLength, o + COLUMN_BLOCK_BYTES))) !== info.blockCrcs[b]) {
+      throw new CorruptDataError(path, o, `checksum mismatch in the ${COLUMN_BLOCK_BYTES}-byte block starting here`);
+    }
+  }
   let table: Table;
   try {
     table = tableFromIPC(bytes);
@@ -127,7 +113,6 @@ export function decodeColumnFile(path: string, info: ColumnFileInfo, bytes: Uint
     time: float64Column(path, table, 'time', n),
     position: float64Column(path, table, 'position', n),
     fields,
-    ...(deferChecksums ? { checksums } : {}),
   };
 }
 

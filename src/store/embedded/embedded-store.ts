@@ -665,7 +665,7 @@ export class EmbeddedStore implements EventStore {
           const size = Math.ceil(info.bytes / 2 ** 20) * 2 ** 20;
           buffer = buffers[slot] = shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
         }
-        yield decodeColumnFile(path, info, await this.fs.readFileInto(path, buffer), options?.fields, options?.deferChecksums === true);
+        yield decodeColumnFile(path, info, await this.fs.readFileInto(path, buffer), options?.fields);
       } else {
         let events: StoredEvent[] = [];
         for (let j = i; j < end; j++) {

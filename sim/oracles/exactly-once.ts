@@ -8,6 +8,7 @@ import type { StoredEvent } from '../../src/model/event.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { readStreamFully } from './final-state.ts';
 import type { Violation } from './violation.ts';
+import { firstAtOrAfter } from '../../src/util/position-search.ts';
 
 /** Per process, per output shard: the identities of the inputs reflected, in order. */
 export type Reflections = Map<string, Map<string, string[]>>;
@@ -67,14 +68,7 @@ export async function reflections(app: AppDef, store: EventStore, at: { step: nu
 /** The event at `position` in `events` (sorted by position), if any. */
 function atPosition(events: readonly StoredEvent[] | undefined, position: number): StoredEvent | undefined {
   if (events === undefined) return undefined;
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((events[mid] as StoredEvent).position < position) lo = mid + 1;
-    else hi = mid;
-  }
-  const e = events[lo];
+  const e = events[firstAtOrAfter(events, position)];
   return e?.position === position ? e : undefined;
 }
 

@@ -34,6 +34,7 @@ import {
   validateStream,
   validateTtl,
 } from '../validate.ts';
+import { firstAtOrAfter } from '../../util/position-search.ts';
 
 export interface MemoryStoreOptions {
   /** Time source for lease expiry (default: the real clock). */
@@ -138,7 +139,7 @@ export class MemoryStore implements EventStore {
     const batchSize = validateBatchSize(options?.batchSize);
     const events = this.streams.get(stream) ?? [];
     const fromTime = options?.fromTime ?? Number.NEGATIVE_INFINITY;
-    const start = lowerBound(events, options?.fromPosition ?? 1);
+    const start = firstAtOrAfter(events, options?.fromPosition ?? 1);
     yield* batches(events, start, batchSize, (e) => e.time >= fromTime);
   }
 
@@ -154,7 +155,7 @@ export class MemoryStore implements EventStore {
   /** Up to `batchSize` events of `stream` (all streams when undefined) from `fromPosition` on, read synchronously. */
   readBatch(stream: string | undefined, fromPosition: number, batchSize: number): StoredEvent[] {
     const events = stream === undefined ? this.all : (this.streams.get(stream) ?? []);
-    const start = stream === undefined ? Math.max(0, fromPosition - 1) : lowerBound(events, fromPosition);
+    const start = stream === undefined ? Math.max(0, fromPosition - 1) : firstAtOrAfter(events, fromPosition);
     return events.slice(start, start + batchSize);
   }
 
@@ -253,18 +254,6 @@ function push<T>(map: Map<string, T[]>, id: string, items: readonly T[]): void {
   const list = map.get(id);
   if (list === undefined) map.set(id, items.slice());
   else for (const item of items) list.push(item);
-}
-
-/** First index whose position is >= `position` (events are sorted by position). */
-function lowerBound(events: readonly StoredEvent[], position: number): number {
-  let lo = 0;
-  let hi = events.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((events[mid] as StoredEvent).position < position) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function* batches(

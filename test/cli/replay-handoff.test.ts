@@ -92,8 +92,11 @@ describe('spive replay on a store that spive run holds', () => {
       read(dir)
         .events.map(({ key, seq, type, data }) => ({ key, seq, type, data }))
         .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.seq - b.seq));
-    const handed = byShard(store);
-    const local = byShard(alone);
+    // The live deposits went to acct-0 … acct-4: whether the replay read them depends on timing, so
+    // those shards are left out; every other shard must be exactly what a replay of its own wrote.
+    const quiet = (events: ReturnType<typeof byShard>) => events.filter((e) => !/^acct-[0-4]$/.test(e.key));
+    const handed = quiet(byShard(store));
+    const local = quiet(byShard(alone));
     expect(handed.length).toBeGreaterThan(0);
     expect(handed).toEqual(local);
 

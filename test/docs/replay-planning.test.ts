@@ -12,6 +12,15 @@ import { markdownSteps, missingExcerptLines, type CodeBlock } from './markdown-b
 
 const DOC = 'docs/replay-planning.md';
 
+/**
+ * The cost model is measured at each plan, so which of strategies estimated within a few percent of
+ * each other wins differs from machine to machine (the page says so): compare the excerpts with the
+ * strategy names and the chosen row's marker left out.
+ */
+function anyStrategy(text: string): string {
+  return text.replace(/^(\s*)\* /gm, '$1').replace(/shards-from-scratch|time-ray-from-snapshot|per-shard-mix|full-rebuild/g, '<strategy>');
+}
+
 describe(`${DOC}: the worked example`, () => {
   const temp = tempDir('spive-planning-doc-');
   afterAll(() => temp.cleanup());
@@ -31,7 +40,7 @@ describe(`${DOC}: the worked example`, () => {
         expect(run.status, `${DOC}:${block.line}: ${run.stderr}`).toBe(0);
         last = run.stdout;
       } else {
-        expect(missingExcerptLines(local(block.body), last), `${DOC}:${block.line}: excerpt lines not in the output:\n${last}`).toEqual([]);
+        expect(missingExcerptLines(anyStrategy(local(block.body)), anyStrategy(last)), `${DOC}:${block.line}: excerpt lines not in the output:\n${last}`).toEqual([]);
       }
     }
     // The effects, as JSON (the replay above already ran, so run it on a fresh copy).

@@ -81,10 +81,11 @@ export async function loadPlannedApp(plan: PlanFile, planPath: string): Promise<
   return loaded;
 }
 
-export async function executeReplay(analyzed: AnalyzedStore, request: ReplayRequest, hooks: ReplayHooks, executedBy: string): Promise<ReplayResult> {
+/** `loaded`: the plan's app when the caller has already loaded and checked it (loadPlannedApp). */
+export async function executeReplay(analyzed: AnalyzedStore, request: ReplayRequest, hooks: ReplayHooks, executedBy: string, loaded?: LoadedApp): Promise<ReplayResult> {
   const clock = realClock;
   const { store } = analyzed;
-  const loaded = await loadPlannedApp(request.plan, request.planPath);
+  loaded ??= await loadPlannedApp(request.plan, request.planPath);
   let plan = request.plan;
   if (request.strategy !== undefined && request.strategy !== plan.chosen && plan.chosen !== null) {
     hooks.step(`planning ${request.strategy}…`);

@@ -102,11 +102,11 @@ continues where it stopped. Effects are never performed.`,
         out.progress(`the store is held by ${holder.command} (pid ${holder.pid}): handing the plan to it at ${holder.endpoint}…`);
         result = await handOffReplay(holder.endpoint, request, { progress, step: out.progress, warn: out.warn }, `${holder.command} (pid ${holder.pid})`);
       } else {
-        await loadPlannedApp(plan, planPath); // a changed app fails before the store is opened
+        const loaded = await loadPlannedApp(plan, planPath); // a changed app fails before the store is opened
         out.progress('opening the store…');
         const analyzed = await openAnalyzedStore(options.store, { ...(options.catalogue === undefined ? {} : { catalogue: options.catalogue }), write: true, command: 'spive replay', warn: out.warn });
         try {
-          result = await executeReplay(analyzed, request, { progress, step: out.progress, warn: out.warn }, 'spive replay');
+          result = await executeReplay(analyzed, request, { progress, step: out.progress, warn: out.warn }, 'spive replay', loaded);
         } finally {
           await analyzed.store.close();
         }

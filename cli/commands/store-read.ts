@@ -8,13 +8,13 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { StoredEvent } from '../../src/model/event.ts';
 import { VERSION_SEPARATOR, versionedStreamName } from '../../src/replay/naming.ts';
 import { versionView } from '../../src/replay/view.ts';
-import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
-import { DEFAULT_STORE_LOCATION, openStore, parseStoreLocation } from '../../src/store/open-store.ts';
+import { DEFAULT_STORE_LOCATION } from '../../src/store/open-store.ts';
 import { UsageError } from '../exit-codes.ts';
 import type { CommandContext } from '../main.ts';
 import { positiveInt, time } from '../options.ts';
 import { makeOutput } from '../output.ts';
+import { openForReading } from '../open-for-reading.ts';
 
 export const DEFAULT_LIMIT = 50;
 /** Lines are cut to this width when stdout is not a terminal. */
@@ -131,12 +131,6 @@ interface ReadOptions {
   json?: boolean;
 }
 
-/** Any store; an embedded one read-only (so a store `spive run` holds can be read). */
-async function openForReading(location: string, warn: (m: string) => void, field: string): Promise<EventStore> {
-  const parsed = parseStoreLocation(location, field);
-  if (parsed.kind === 'memory') throw new UsageError(`${field}: memory: is empty in a new process; give a path, file:<dir>, postgres://… or nats://…`);
-  return parsed.kind === 'embedded' ? EmbeddedStore.open(parsed.dir, { readOnly: true, warn }) : openStore(parsed);
-}
 
 function list(names: readonly string[]): string {
   return names.map((n) => JSON.stringify(n)).join(', ');

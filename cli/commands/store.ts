@@ -14,6 +14,7 @@ import { EXIT_FOUND_PROBLEM, UsageError } from '../exit-codes.ts';
 import type { CommandContext } from '../main.ts';
 import { makeOutput } from '../output.ts';
 import { registerStoreRead } from './store-read.ts';
+import { openForReading } from '../open-for-reading.ts';
 
 /** The store named by the `<store>` argument or `--store` (exactly one of them); commander reports a missing one like any missing argument. */
 function storeArgument(command: Command, argument: string | undefined, option: string | undefined): string {
@@ -31,12 +32,6 @@ async function openEmbeddedReadOnly(location: string, warn: (m: string) => void,
   return EmbeddedStore.open(parsed.dir, { readOnly: true, warn });
 }
 
-/** Any store; an embedded one read-only. */
-async function openForReading(location: string, warn: (m: string) => void, field: string): Promise<EventStore> {
-  const parsed = parseStoreLocation(location, field);
-  if (parsed.kind === 'memory') throw new UsageError(`${field}: memory: is empty in a new process; give a path, file:<dir>, postgres://… or nats://…`);
-  return parsed.kind === 'embedded' ? EmbeddedStore.open(parsed.dir, { readOnly: true, warn }) : openStore(parsed);
-}
 
 export function registerStore(program: Command, context: CommandContext): void {
   const store = program.command('store').description('inspect, verify and copy event stores');

@@ -12,6 +12,7 @@ import { fuzz, simulate } from 'spive/sim';
 import app, { invariants, itemFeaturesProcess, servingProcess, userFeaturesProcess, type InteractionEvents, type Recommendation, type ServingState } from '../../examples/ml-features/app.ts';
 import { itemFeatures, PUSH_THRESHOLD, score, userFeatures, type FeatureVector } from '../../examples/ml-features/model.ts';
 import { emptyWindows, LAST_DAY, LAST_HOUR, record, windowCounts, zeroCounts, type Counts, type InteractionKind, type WindowedCounts, type WindowSpec } from '../../examples/ml-features/windows.ts';
+import { simulateSeeds } from '../helpers/simulate-seeds.ts';
 
 const SPEC = 'examples/ml-features';
 const MINUTE = 60_000;
@@ -324,15 +325,11 @@ describe('examples/ml-features: simulation and fuzzing', () => {
   const SEEDS = 10;
 
   it(`has no violation for seeds 1..${SEEDS} with --faults default, and pushes recommendations through the faults`, async () => {
-    const hashes = new Set<string>();
     let effects = 0;
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const r = await simulate(app, { seed, faults: 'default', appSpec: SPEC, keepTrace: true });
-      expect(r.violations, r.repro).toEqual([]);
+    const hashes = await simulateSeeds(app, SEEDS, { faults: 'default', appSpec: SPEC, keepTrace: true }, (r) => {
       expect(r.events).toBeGreaterThan(4 * 1000 - 1); // every interaction: input, user features, vector, score
-      hashes.add(r.traceHash);
       effects += r.trace.kinds.filter((k) => k === 'effect.performed').length;
-    }
+    });
     expect(hashes.size).toBe(SEEDS);
     expect(effects).toBeGreaterThan(0);
   }, 120_000);

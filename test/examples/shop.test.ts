@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryGateway, MemoryStore, Platform, type EventStore, type JsonValue } from 'spive';
 import { fuzz, simulate } from 'spive/sim';
+import { simulateSeeds } from '../helpers/simulate-seeds.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import app, { fulfilment, loyalty, REWARD_EVERY, type ShipRequest } from '../../examples/shop/app.ts';
 
@@ -115,23 +116,16 @@ describe('examples/shop in the simulator', () => {
   const SEEDS = 10;
 
   it(`a join quiesces under default faults and ends in the fault-free run's state, seeds 1..${SEEDS}`, async () => {
-    const hashes = new Set<string>();
     let shipped = 0;
-    for (let seed = 1; seed <= SEEDS; seed++) {
-      const r = await simulate(app, { seed, faults: 'default', appSpec: SPEC, keepTrace: true });
-      expect(r.violations, r.repro).toEqual([]);
-      hashes.add(r.traceHash);
+    const hashes = await simulateSeeds(app, SEEDS, { faults: 'default', appSpec: SPEC, keepTrace: true }, (r) => {
       shipped += r.trace.kinds.filter((k) => k === 'effect.performed').length;
-    }
+    });
     expect(hashes.size).toBe(SEEDS);
     expect(shipped).toBeGreaterThan(0);
   }, 120_000);
 
   it('quiesces under swarm faults too (each seed draws its own fault mix)', async () => {
-    for (let seed = 1; seed <= 5; seed++) {
-      const r = await simulate(app, { seed, faults: 'swarm', appSpec: SPEC });
-      expect(r.violations, r.repro).toEqual([]);
-    }
+    await simulateSeeds(app, 5, { faults: 'swarm', appSpec: SPEC });
   }, 120_000);
 
   it('gives the same trace hash for the same seed, in this process and under `spive simulate --json` (exit 0)', async () => {

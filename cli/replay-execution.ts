@@ -19,6 +19,7 @@ import { PostgresTaskClaims } from '../src/store/postgres/replay-claims.ts';
 import { realClock } from '../src/time/clock.ts';
 import { realTimers } from '../src/time/timers.ts';
 import { exportForAnalysis, type AnalyzedStore } from './analyzed-store.ts';
+import type { SwitchOverResult } from '../src/runtime/switch-over.ts';
 import { UsageError } from './exit-codes.ts';
 
 /** What to execute: the plan and the options of `spive replay` that shape the run. */
@@ -34,6 +35,11 @@ export interface ReplayRequest {
   readonly workers: number;
   /** `--workers-from`: share the shard tasks through this PostgreSQL database. */
   readonly workersFrom?: string;
+  /**
+   * `--switch`: make the new version current once it is built (src/runtime/switch-over.ts). The
+   * replay then rebuilds the changed process only; the switch-over rebuilds its downstream.
+   */
+  readonly switchOver?: boolean;
 }
 
 /** The result `spive replay --json` prints (and the running instance returns for a handed-over plan). */
@@ -58,6 +64,8 @@ export interface ReplayResult {
   readonly calibration: { readonly factor: number; readonly nsPerEvent: number; readonly fixedMs: number } | null;
   /** Who executed it: this command, or the `spive run` holding the store (its endpoint). */
   readonly executedBy: string;
+  /** With --switch: the switch-over (null: none asked for). */
+  readonly switchOver: SwitchOverResult | null;
 }
 
 export interface ReplayHooks {
@@ -91,7 +99,8 @@ export async function executeReplay(analyzed: AnalyzedStore, request: ReplayRequ
     hooks.step(`planning ${request.strategy}…`);
     plan = await replan(analyzed, plan, request.planPath, loaded, request.strategy);
   }
-  const job = jobOf(plan);
+  // A switch-over rebuilds the downstream processes itself, live (switch-over.ts).
+  const job = request.switchOver === true ? { ...jobOf(plan), downstream: [] } : jobOf(plan);
   // Every process of one distributed replay runs the same job: its hash names the shared tasks.
   const claims =
     request.workersFrom === undefined
@@ -135,6 +144,7 @@ export async function executeReplay(analyzed: AnalyzedStore, request: ReplayRequ
     verify: result.verify,
     calibration,
     executedBy,
+    switchOver: null,
   };
 }
 

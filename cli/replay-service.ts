@@ -8,7 +8,9 @@
  *   GET  /replays/<id>   {state: 'running', progress, step} | {state: 'done', result} |
  *                        {state: 'failed', error, usage}
  *
- * One replay at a time: two would compete for the same versioned streams.
+ * One replay at a time: two would compete for the same versioned streams. A request with `switchOver`
+ * goes on, once the replay is done, to switch the running platform over to the new version
+ * (src/runtime/switch-over.ts): the job's step says how far that has got.
  */
 import { STRATEGY_NAMES, type StrategyName } from '../analyzer/types.ts';
 import { isSpiveError } from '../src/model/errors.ts';
@@ -17,7 +19,8 @@ import type { ReplayProgress } from '../src/replay/types.ts';
 import type { LocalRoute } from '../src/runtime/ingress-server.ts';
 import type { AnalyzedStore } from './analyzed-store.ts';
 import { UsageError } from './exit-codes.ts';
-import { executeReplay, type ReplayRequest, type ReplayResult } from './replay-execution.ts';
+import type { SwitchOverRequest, SwitchOverResult } from '../src/runtime/switch-over.ts';
+import { executeReplay, loadPlannedApp, type ReplayRequest, type ReplayResult } from './replay-execution.ts';
 
 /** What `spive replay` posts: its request, with the plan's content (the file is on its side). */
 export interface HandedReplay {
@@ -33,7 +36,10 @@ interface Job {
   state: ReplayState;
 }
 
-export function replayRoutes(analyzed: AnalyzedStore, executedBy: string, warn: (message: string) => void): LocalRoute[] {
+/** Switches the running platform over (Platform.switchOver); absent where nothing runs the app. */
+export type SwitchOver = (request: SwitchOverRequest) => Promise<SwitchOverResult>;
+
+export function replayRoutes(analyzed: AnalyzedStore, executedBy: string, warn: (message: string) => void, switchOver?: SwitchOver): LocalRoute[] {
   const jobs = new Map<string, Job>();
   let running: string | undefined;
   let next = 1;
@@ -47,6 +53,7 @@ export function replayRoutes(analyzed: AnalyzedStore, executedBy: string, warn: 
       } catch (e) {
         return { status: 400, body: { error: e instanceof Error ? e.message : String(e), usage: true } };
       }
+      if (request.switchOver === true && switchOver === undefined) return { status: 400, body: { error: `${executedBy} cannot switch over (it runs no platform on this store)`, usage: true } };
       if (running !== undefined) return { status: 409, body: { error: `replay ${running} is still running in ${executedBy}; wait for it (GET /replays/${running})`, usage: true } };
       const id = String(next++);
       const job: Job = { state: { state: 'running', progress: null, step: null } };
@@ -55,7 +62,16 @@ export function replayRoutes(analyzed: AnalyzedStore, executedBy: string, warn: 
       const setRunning = (progress: ReplayProgress | null, step: string | null) => {
         if (job.state.state === 'running') job.state = { state: 'running', progress: progress ?? job.state.progress, step: step ?? job.state.step };
       };
-      executeReplay(analyzed, request, { progress: (p) => setRunning(p, null), step: (s) => setRunning(null, s), warn }, executedBy).then(
+      const hooks = { progress: (p: ReplayProgress) => setRunning(p, null), step: (s: string) => setRunning(null, s), warn };
+      const run = async (): Promise<ReplayResult> => {
+        const loaded = await loadPlannedApp(request.plan, request.planPath);
+        const result = await executeReplay(analyzed, request, hooks, executedBy, loaded);
+        if (request.switchOver !== true || switchOver === undefined) return result;
+        const { plan } = request;
+        const switched = await switchOver({ app: loaded.app, appVersion: loaded.version, process: plan.process, generation: plan.change.toVersion, fromVersion: plan.change.fromVersion, since: plan.change.since, onStep: hooks.step });
+        return { ...result, switchOver: switched };
+      };
+      run().then(
         (result) => {
           job.state = { state: 'done', result };
         },
@@ -98,6 +114,7 @@ function parseRequest(body: string): ReplayRequest {
   if (typeof r.effects !== 'boolean') throw new Error('request.effects: expected true or false');
   for (const field of ['concurrency', 'workers'] as const) if (!(Number.isInteger(r[field]) && r[field] > 0)) throw new Error(`request.${field}: expected a positive integer`);
   if (r.strategy !== undefined && !(STRATEGY_NAMES as readonly string[]).includes(r.strategy)) throw new Error(`request.strategy: expected one of ${STRATEGY_NAMES.join(', ')}`);
+  if (r.switchOver !== undefined && typeof r.switchOver !== 'boolean') throw new Error('request.switchOver: expected true or false');
   return {
     plan,
     planPath: r.planPath,
@@ -106,5 +123,6 @@ function parseRequest(body: string): ReplayRequest {
     effects: r.effects,
     concurrency: r.concurrency,
     workers: r.workers,
+    ...(r.switchOver === true ? { switchOver: true } : {}),
   };
 }

@@ -19,6 +19,7 @@ import { catalogueDirFor, openAnalyzedStore } from '../analyzed-store.ts';
 import { EXIT_FOUND_PROBLEM, UsageError } from '../exit-codes.ts';
 import type { CommandContext } from '../main.ts';
 import { positiveInt } from '../options.ts';
+import { switchOffline } from '../../src/runtime/switch-over.ts';
 import { makeOutput, type Output } from '../output.ts';
 import { executeReplay, loadPlannedApp, type ReplayRequest, type ReplayResult } from '../replay-execution.ts';
 import { handOffReplay } from '../replay-handoff.ts';
@@ -34,6 +35,7 @@ interface ReplayCliOptions {
   concurrency: number;
   workers: number;
   workersFrom?: string;
+  switch?: boolean;
   json?: boolean;
 }
 
@@ -56,6 +58,7 @@ export function registerReplay(program: Command, context: CommandContext): void 
     .option('--concurrency <n>', 'shards in flight at once (their appends share fsyncs)', positiveInt('--concurrency'), 8)
     .option('--workers <n>', 'worker threads running the handlers (this process still reads and writes the store); 1 runs them here', positiveInt('--workers'), 1)
     .option('--workers-from <postgres-url>', 'share the shard tasks with every other `spive replay` of the same plan started with this option (on any machine): each claims batches from a table in this PostgreSQL database; a killed one is taken over')
+    .option('--switch', 'then make the new version current: a `spive run` holding the store keeps serving while the new version catches up and takes over in one step (its downstream processes are rebuilt live); on a store nobody runs, the next `spive run` of the new code takes over')
     .option('--json', 'print one JSON object on stdout')
     .addHelpText(
       'after',
@@ -65,12 +68,14 @@ Examples:
   spive replay --plan plan.json --store .spive
   spive replay --plan plan.json --store .spive --strategy shards-from-scratch --verify --json
   spive replay --plan plan.json --store .spive --effects
+  spive replay --plan plan.json --store .spive --switch   # then make the new version current (docs/replay.md)
   spive replay --plan plan.json --store postgres://db/app --workers-from postgres://db/app   # run on several machines
 
 The new version of stream S is written to S--<version> (the plan's change.toVersion), for the changed
 process and every downstream process; shards the replay did not touch, and each rebuilt shard's prefix
 up to its $fork record's baseSeq, are read from S itself. Killed at any moment, the same command
-continues where it stopped. Effects are never performed.`,
+continues where it stopped. Effects are never performed. With --switch, the new version then becomes
+current in one step (a spive run holding the store keeps serving meanwhile); the old version stays.`,
     )
     .action(async (options: ReplayCliOptions) => {
       const out = makeOutput(options.json === true, context.streams);
@@ -91,7 +96,9 @@ continues where it stopped. Effects are never performed.`,
         concurrency: options.concurrency,
         workers: options.workers,
         ...(options.workersFrom === undefined ? {} : { workersFrom: options.workersFrom }),
+        ...(options.switch === true ? { switchOver: true } : {}),
       };
+      if (options.switch === true && options.workersFrom !== undefined) throw new UsageError('--switch with --workers-from: run the distributed replay first, then switch over with one `spive replay --switch` of the same plan (it finds every shard done)');
       const progress = progressBar(out, realClock);
       let result: ReplayResult;
       // A store that `spive run` holds is written by it alone: hand it the plan (DESIGN.md, "Who writes the embedded store").
@@ -107,6 +114,11 @@ continues where it stopped. Effects are never performed.`,
         const analyzed = await openAnalyzedStore(options.store, { ...(options.catalogue === undefined ? {} : { catalogue: options.catalogue }), write: true, command: 'spive replay', warn: out.warn });
         try {
           result = await executeReplay(analyzed, request, { progress, step: out.progress, warn: out.warn }, 'spive replay', loaded);
+          if (options.switch === true) {
+            const { change } = plan;
+            const switched = await switchOffline(analyzed.store, { app: loaded.app, appVersion: loaded.version, process: plan.process, generation: change.toVersion, fromVersion: change.fromVersion, since: change.since, onStep: out.progress }, realClock);
+            result = { ...result, switchOver: switched };
+          }
         } finally {
           await analyzed.store.close();
         }
@@ -152,6 +164,14 @@ function printResult(out: Output, r: ReplayResult, effects: boolean): void {
       const d = v.firstDifference;
       out.line(`verified: false — shard ${d?.shard} differs at seq ${d?.seq}: old ${JSON.stringify(d?.expected)}, new ${JSON.stringify(d?.actual)}`);
     }
+  }
+  if (r.switchOver !== null) {
+    const w = r.switchOver;
+    out.line(
+      w.pauseMs === 0 && w.catchUpMs === 0
+        ? `switched ${w.streams.join(', ')} to generation ${w.generation}: start spive run with the new code; the old version stays in ${w.streams.join(', ')} as it was`
+        : `switched ${w.streams.join(', ')} to generation ${w.generation}: the new version caught up in ${fmtMs(w.catchUpMs)}, output paused ${fmtMs(w.pauseMs)}; the old version stays in ${w.streams.join(', ')} as it was`,
+    );
   }
   if (r.calibration !== null) out.line(`calibration recorded: actual/estimated = ${r.calibration.factor}; a run's fixed cost ${fmtMs(r.calibration.fixedMs)}`);
 }

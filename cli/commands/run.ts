@@ -102,7 +102,7 @@ export function registerRun(program: Command, context: CommandContext): void {
         if (!options.untilIdle && !stopSignal.signal.aborted) {
           // The holder of an embedded store also executes the replay plans handed to it (cli/replay-service.ts).
           const location = parseStoreLocation(options.store, '--store');
-          const routes = store instanceof EmbeddedStore ? replayRoutes({ store, location, catalogueDir: catalogueDirFor(location, undefined) }, `spive run ${appSpec} (pid ${process.pid})`, out.warn) : [];
+          const routes = store instanceof EmbeddedStore ? replayRoutes({ store, location, catalogueDir: catalogueDirFor(location, undefined) }, `spive run ${appSpec} (pid ${process.pid})`, out.warn, (r) => (platform as Platform).switchOver(r)) : [];
           server = await startIngressServer(platform, { port: options.port, routes });
           if (store instanceof EmbeddedStore) store.advertise(server.url);
           out.line(`ingress: POST ${server.url}/streams/<name>   status: GET ${server.url}/status   Ctrl-C stops`);

@@ -8,6 +8,8 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { StoredEvent } from '../../src/model/event.ts';
 import { VERSION_SEPARATOR, versionedStreamName } from '../../src/replay/naming.ts';
 import { versionView } from '../../src/replay/view.ts';
+import { currentGeneration, type GenerationRecord } from '../../src/replay/generation-record.ts';
+import { GenerationStore } from '../../src/replay/generation-store.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { DEFAULT_STORE_LOCATION } from '../../src/store/open-store.ts';
 import { UsageError } from '../exit-codes.ts';
@@ -127,6 +129,7 @@ interface ReadOptions {
   fromTime?: number;
   limit: number;
   version?: string | true;
+  base?: boolean;
   platform?: boolean;
   json?: boolean;
 }
@@ -150,8 +153,9 @@ export function registerStoreRead(store: Command, context: CommandContext): void
     .option('--from-time <time>', 'only events at or after this event time (ISO-8601 or ms since the epoch)', time('--from-time'))
     .option('--limit <n>', 'show at most this many events, the first ones (0: all)', limitValue, DEFAULT_LIMIT)
     .option('--version [V]', 'read replayed version V of the stream, as a downstream reader sees it: the shared base prefix and the new events of each rebuilt shard (`spive replay` writes it to <stream>--V); alone: the only version there is')
+    .option('--base', 'after a switch-over (`spive replay --switch`), read the old version as it stays in the stream (default: the current generation)')
     .option('--platform', 'include platform events ($idle, $progress, $fork, …; hidden by default)')
-    .option('--json', 'print one JSON object on stdout: {location, stream, version, matched, shown, limit, events[{stream, key, seq, position, time, type, data, meta}]}')
+    .option('--json', 'print one JSON object on stdout: {location, stream, version, generation, matched, shown, limit, events[{stream, key, seq, position, time, type, data, meta}]}')
     .addHelpText(
       'after',
       `
@@ -164,7 +168,9 @@ Examples:
 One line per event: position, key#seq, time, type and the data as JSON, cut to fit the terminal
 (160 columns when stdout is not one; --json has all of it). With --version, positions and seqs are
 the version's (seqs go on from the shared prefix; positions count the version's events in the order
-its process wrote them), and the replay's $fork records and the base's $idle events are not in it.`,
+its process wrote them), and the replay's $fork records and the base's $idle events are not in it.
+After a switch-over (spive replay --switch) a switched stream reads as its current generation: its
+versioned events have positions from ${'2^40'} on; --base reads the old version as it stays.`,
     )
     .action(async (first: string | undefined, second: string | undefined, options: ReadOptions) => {
       const out = makeOutput(options.json === true, context.streams);
@@ -201,9 +207,16 @@ its process wrote them), and the replay's $fork records and the base's $idle eve
           limit: options.limit,
           platform: options.platform === true,
         };
-        const { matched, events } = await readEvents(s, query);
-        out.result({ location: s.location, stream, version: version ?? null, matched, shown: events.length, limit: options.limit, events });
-        const what = version === undefined ? stream : `${stream} at version ${version}`;
+        // After a switch-over the stream reads as its current generation, unless the old version is asked for.
+        const record = await currentGeneration(s);
+        const switched = record !== undefined && record.streams[stream] !== undefined;
+        if (options.base === true && !switched) throw new UsageError(`--base: ${stream} was never switched over to a new version in ${s.location}; it is read as stored without --base`);
+        if (options.base === true && version !== undefined) throw new UsageError('--base and --version: give one (the old version, or a replayed one)');
+        const generation = switched && version === undefined && options.base !== true ? record.generation : null;
+        const source = generation === null ? s : GenerationStore.of(s, record as GenerationRecord);
+        const { matched, events } = await readEvents(source, query);
+        out.result({ location: s.location, stream, version: version ?? null, generation, matched, shown: events.length, limit: options.limit, events });
+        const what = version !== undefined ? `${stream} at version ${version}` : generation !== null ? `${stream} (generation ${generation}; --base: the old version)` : switched ? `${stream} (the old version)` : stream;
         if (matched === 0) {
           const noKey = options.key !== undefined && version === undefined && (await s.head(stream, options.key)).lastSeq === 0;
           out.line(`${what}: no events match${noKey ? ` (it has no key ${JSON.stringify(options.key)})` : ''}`);

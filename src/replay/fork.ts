@@ -5,7 +5,8 @@
  * A shard with no fork record has not been rebuilt: its new version *is* the base shard.
  *
  * The fork record is also the shard's checkpoint: it is appended together with the first events,
- * and the shard is complete exactly when its last seq is 1 + count.
+ * and the shard is complete once its last seq is 1 + count. After a switch-over the new version's
+ * runner appends to the shard (generation-store.ts): the events after those are its live output.
  */
 import { InvalidInputError, SpiveError } from '../model/errors.ts';
 import type { StoredEvent } from '../model/event.ts';
@@ -33,7 +34,7 @@ export async function readFork(store: EventStore, stream: string, key: string): 
   if (fork === undefined) {
     throw new InvalidInputError(`${stream}/${key}#1`, `a ${FORK_EVENT} record opening a shard of a versioned stream`, first?.type);
   }
-  return { fork, lastSeq: head.lastSeq, complete: head.lastSeq === 1 + fork.count };
+  return { fork, lastSeq: head.lastSeq, complete: head.lastSeq >= 1 + fork.count };
 }
 
 export function parseFork(e: StoredEvent): ForkRecord | undefined {

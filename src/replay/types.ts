@@ -38,13 +38,16 @@ export interface ForkRecord {
   readonly base: string;
   /** The new output shares the base shard's events 1..baseSeq. */
   readonly baseSeq: number;
-  /** Events after the fork record: the shard is complete when its last seq is 1 + count. */
+  /**
+   * Events the replay wrote after the fork record: the shard is complete when its last seq is at least
+   * 1 + count (after a switch-over, the new version's runner appends after them).
+   */
   readonly count: number;
   readonly process: string;
   readonly fromVersion: string | null;
   readonly toVersion: string;
-  /** How the shard was rebuilt: `scratch`, `ray` (with the snapshot's m). */
-  readonly mode: 'scratch' | 'ray';
+  /** How the shard was rebuilt: `scratch`, `ray` (with the snapshot's m), or `live`: forked by the new version's runner at its first output since the change (generation-store.ts). */
+  readonly mode: 'scratch' | 'ray' | 'live';
   readonly snapshotM: number | null;
 }
 

@@ -54,7 +54,7 @@ export async function versionView(store: EventStore, output: string, version: st
   }
   for (const [key, fork] of forks) {
     const n = written.get(key) ?? 0;
-    if (n !== fork.count) throw new IncompleteShardError(stream, key, n, fork.count);
+    if (n < fork.count) throw new IncompleteShardError(stream, key, n, fork.count);
   }
   const kept: StoredEvent[] = [];
   const removed: StoredEvent[] = [];

@@ -5,17 +5,20 @@
  * build exactly this; only the Clock, Timers, Random and the store underneath differ.
  */
 import { ingressStreams, type AppDef, type AppView, type GatewayImpl, type ProcessDef, type StreamDef } from '../app/define.ts';
-import { InvalidInputError } from '../model/errors.ts';
+import { InvalidInputError, isUnavailable } from '../model/errors.ts';
 import type { JsonValue } from '../model/event.ts';
 import { ALL_SHARDS, type ShardRange } from '../model/shard.ts';
 import { seededRandom, type Random } from '../random/random.ts';
 import type { AppendResult, EventStore } from '../store/event-store.ts';
 import { realClock, type Clock } from '../time/clock.ts';
 import { realTimers, type TimerHandle, type Timers } from '../time/timers.ts';
-import type { BackoffPolicy } from './backoff.ts';
+import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { GatewayRuntime, type GatewayStatus } from './gateway-runtime.ts';
 import { silentLog, type RuntimeLog } from './log.ts';
-import { IDLE_EVENT, ProcessRunner, type IdlePolicy, type RunnerStatus } from './runner.ts';
+import { IDLE_EVENT, ProcessRunner, type IdlePolicy, type RunnerStatus, type ShadowRun } from './runner.ts';
+import { switchedGeneration, switchOver, SwitchOverError, type SwitchHost, type SwitchOverRequest, type SwitchOverResult } from './switch-over.ts';
+import type { GenerationStore } from '../replay/generation-store.ts';
+import { assert } from '../util/assert.ts';
 
 export interface PlatformOptions {
   readonly store: EventStore;
@@ -69,20 +72,30 @@ const DEFAULT_IDLE: IdlePolicy = { baseMs: 1000, capMs: 60_000 };
 
 export class Platform {
   private readonly runners: ProcessRunner[];
+  /** Runners of the switched generation (they settle against its store). */
+  private readonly generationRunners = new Set<ProcessRunner>();
+  private switching = false;
   private readonly gateways = new Map<string, GatewayRuntime<unknown>>();
   private readonly ingress = new Map<string, { def: StreamDef; events: number; idleEvents: number; spacingMs: number; timer?: TimerHandle; lastMs: number }>();
   private readonly clock: Clock;
   private readonly timers: Timers;
+  private readonly random: Random;
+  private readonly log: RuntimeLog;
+  /** The switched generation of the store, when there is one: its runners read and settle through it. */
+  private generation: GenerationStore | undefined;
   private stopped = false;
 
   private constructor(
     readonly app: AppDef,
     private readonly options: PlatformOptions,
+    generation: GenerationStore | null,
   ) {
     this.clock = options.clock ?? realClock;
     this.timers = options.timers ?? realTimers;
-    const random = options.random ?? seededRandom(0);
-    const log = options.log ?? silentLog;
+    this.random = options.random ?? seededRandom(0);
+    this.log = options.log ?? silentLog;
+    const random = this.random;
+    const log = this.log;
     for (const g of app.gateways) {
       const impl = options.gateways?.[g.name] as GatewayImpl<unknown> | undefined;
       const def = impl === undefined ? g : { ...g, perform: impl.perform.bind(impl), ...(impl.classify ? { classify: impl.classify.bind(impl) } : {}) };
@@ -96,30 +109,19 @@ export class Platform {
     }
     this.runners = app.processes
       .filter((p) => wanted === undefined || wanted.includes(p.name))
-      .map(
-        (p: ProcessDef<unknown>) =>
-          new ProcessRunner(p, {
-            store: options.store,
-            clock: this.clock,
-            timers: this.timers,
-            random: random.stream(`runner/${p.name}`),
-            log,
-            gateways: this.gateways,
-            version: p.version ?? options.version ?? 'unversioned',
-            owner: options.owner ?? 'spive',
-            range: options.range ?? ALL_SHARDS,
-            ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
-            ...(options.idleStreams !== undefined && !options.idleStreams.has(p.output.name) ? { idle: false as const } : options.idle !== undefined ? { idle: options.idle } : {}),
-            ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
-            ...(options.overdueAfterMs !== undefined ? { overdueAfterMs: options.overdueAfterMs } : {}),
-          }),
-      );
+      .map((p: ProcessDef<unknown>) => {
+        const version = p.version ?? options.version ?? 'unversioned';
+        if (generation === null || !generation.isSwitched(p.output.name)) return this.makeRunner(p, version, options.store);
+        return this.makeRunner(p, version, generation, undefined, generation.effectsDoneUpTo(p.name));
+      });
+    if (generation !== null) this.adoptGeneration(generation);
     for (const s of ingressStreams(app)) this.ingress.set(s.name, { def: s, events: 0, idleEvents: 0, spacingMs: 0, lastMs: this.clock.monotonicMs() });
   }
 
   /** Starts every runner (each takes its lease and restores its snapshots first). */
   static async start(app: AppDef, options: PlatformOptions): Promise<Platform> {
-    const platform = new Platform(app, options);
+    const generation = await retryFaults(() => switchedGeneration(options.store, app, options.version ?? 'unversioned', options.range ?? ALL_SHARDS), options);
+    const platform = new Platform(app, options, generation);
     options.signal?.addEventListener('abort', () => void platform.stop(), { once: true });
     if (options.signal?.aborted) await platform.stop();
     await Promise.all(platform.runners.map((r) => r.start()));
@@ -179,6 +181,66 @@ export class Platform {
     });
   }
 
+  /**
+   * Moves a changed process and its downstream to their new version while serving (switch-over.ts):
+   * after a replay of the change has written the new version's output.
+   */
+  async switchOver(request: SwitchOverRequest): Promise<SwitchOverResult> {
+    if (this.switching) throw new SwitchOverError('a switch-over is already running');
+    this.switching = true;
+    try {
+      return await switchOver(this.switchHost(), request);
+    } finally {
+      this.switching = false;
+    }
+  }
+
+  private switchHost(): SwitchHost {
+    return {
+      app: this.app,
+      store: this.options.store,
+      clock: this.clock,
+      timers: this.timers,
+      range: this.options.range ?? ALL_SHARDS,
+      runner: (name) => this.runner(name),
+      makeRunner: (def, version, store, shadow, done) => this.makeRunner(def, version, store, shadow, done),
+      replaceRunner: (old, next, generation) => {
+        const i = this.runners.indexOf(old);
+        assert(i >= 0, 'the replaced runner is one of the platform\'s');
+        this.runners[i] = next;
+        if (generation) this.generationRunners.add(next);
+      },
+      adoptGeneration: (store) => this.adoptGeneration(store),
+    };
+  }
+
+  private adoptGeneration(store: GenerationStore): void {
+    this.generation = store;
+    for (const r of this.runners) if (store.isSwitched(r.def.output.name)) this.generationRunners.add(r);
+  }
+
+  /** A runner for `def` with this platform's options, on `store` (the platform's, or a generation's). */
+  private makeRunner(p: ProcessDef<unknown>, version: string, store: EventStore, shadow?: ShadowRun, effectsDoneUpTo?: readonly number[]): ProcessRunner {
+    const options = this.options;
+    return new ProcessRunner(p, {
+      store,
+      clock: this.clock,
+      timers: this.timers,
+      random: this.random.stream(shadow === undefined ? `runner/${p.name}` : `runner/${p.name}@${version}`),
+      log: this.log,
+      gateways: this.gateways,
+      version,
+      owner: options.owner ?? 'spive',
+      range: options.range ?? ALL_SHARDS,
+      ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
+      ...(options.idleStreams !== undefined && !options.idleStreams.has(p.output.name) ? { idle: false as const } : options.idle !== undefined ? { idle: options.idle } : {}),
+      ...(options.backoff !== undefined ? { backoff: options.backoff } : {}),
+      ...(options.overdueAfterMs !== undefined ? { overdueAfterMs: options.overdueAfterMs } : {}),
+      ...(shadow === undefined ? {} : { shadow }),
+      ...(effectsDoneUpTo === undefined ? {} : { effectsDoneUpTo }),
+    });
+  }
+
   status(): PlatformStatus {
     return {
       app: this.app.name,
@@ -218,11 +280,14 @@ export class Platform {
     for (;;) {
       const stats = await this.options.store.stats();
       const last = new Map(stats.streams.map((s) => [s.stream, s.lastPosition]));
+      const generation = this.generation;
+      const generationLast = generation === undefined ? last : new Map((await generation.stats()).streams.map((s) => [s.stream, s.lastPosition]));
       let settled = true;
       for (const r of this.runners) {
         const mode = r.status().mode;
         if (mode === 'stopped' || mode === 'failed' || mode === 'fenced') continue;
-        if (!(await r.settledAt(last))) {
+        const inGeneration = generation !== undefined && this.generationRunners.has(r);
+        if (!(await (inGeneration ? r.settledAt(generationLast, generation) : r.settledAt(last)))) {
           settled = false;
           break;
         }
@@ -243,4 +308,16 @@ export class Platform {
   }
 }
 
-
+/** Runs `f`, retrying hardware faults with backoff (as runners do), until it succeeds or the platform is aborted. */
+async function retryFaults<T>(f: () => Promise<T>, options: PlatformOptions): Promise<T> {
+  const timers = options.timers ?? realTimers;
+  const random = (options.random ?? seededRandom(0)).stream('platform/start');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (!isUnavailable(e) || options.signal?.aborted === true) throw e;
+      await timers.sleep(backoffDelayMs(options.backoff ?? DEFAULT_BACKOFF, Math.min(attempt, 12), random), options.signal);
+    }
+  }
+}

@@ -30,6 +30,9 @@ import { InputCursor } from './input-cursor.ts';
 import type { RuntimeLog } from './log.ts';
 import type { RuntimeMutation } from './mutations.ts';
 
+/** How often a shadow held back by its limit looks again (ms). */
+const SHADOW_POLL_MS = 5;
+
 /** Event types starting with `$` belong to the platform (idle events, progress markers). */
 export const IDLE_EVENT = '$idle';
 export const PROGRESS_EVENT = '$progress';
@@ -84,6 +87,20 @@ export interface RunnerOptions {
   readonly overdueAfterMs?: number;
   /** Deliberate breakages for the simulator's planted-bug tests (see mutations.ts). Never in production. */
   readonly mutations?: ReadonlySet<RuntimeMutation>;
+  /** Runs as a new version beside the old one until promoted (a switch-over: src/runtime/switch-over.ts). */
+  readonly shadow?: ShadowRun;
+  /** Per input: effects of inputs at or below were an old version's to perform (after a switch-over). */
+  readonly effectsDoneUpTo?: readonly number[];
+}
+
+/**
+ * A new version's runner during a switch-over, while the old version still serves: it performs no
+ * effects (they are the old version's), and takes an input event only once the old runner has
+ * handled it, so that at the flip everything it has taken has had its effects performed.
+ */
+export interface ShadowRun {
+  /** Per input: the last position it may take (the old runner's handled position), or null: no limit. */
+  readonly limit: (input: number) => number | null;
 }
 
 export interface RunnerStatus {
@@ -186,12 +203,21 @@ export class ProcessRunner {
   private readonly running: Promise<void>;
   private markReady!: () => void;
   private readonly ready = new Promise<void>((resolve) => (this.markReady = resolve));
+  /** Per input: position of the last event fully handled (its effects performed, its outputs submitted). */
+  private handled: number[] = [];
+  private shadow: ShadowRun | undefined;
+  /** Per input, after a switch-over: effects of inputs at or below were the old version's to perform. */
+  private effectsDoneUpTo: readonly number[] | undefined;
+  /** True when pickNext found the next event beyond the shadow limit. */
+  private capped = false;
 
   constructor(
     readonly def: ProcessDef<unknown>,
     private readonly options: RunnerOptions,
   ) {
     this.range = options.range ?? ALL_SHARDS;
+    this.shadow = options.shadow;
+    this.effectsDoneUpTo = options.effectsDoneUpTo;
     this.running = new Promise((resolve) => (this.started = resolve));
     this.done = this.running.then(() => this.loop());
   }
@@ -249,6 +275,31 @@ export class ProcessRunner {
 
   shardKeys(): string[] {
     return [...this.shards.keys()].sort();
+  }
+
+  /** Per input: the position of the last event fully handled (0: none). */
+  handledPositions(): readonly number[] {
+    return [...this.handled];
+  }
+
+  /** True when every input is handled up to `limits` and every output submitted is durable. */
+  handledUpTo(limits: readonly number[]): boolean {
+    if (this.inFlight.size > 0 || this.inFlightError !== undefined) return false;
+    return limits.every((limit, i) => (this.handled[i] ?? 0) >= limit);
+  }
+
+  /**
+   * Ends a shadow run: from now on effects are performed, except for inputs at or below
+   * `effectsDoneUpTo` (per input), which the old version handled.
+   */
+  promote(effectsDoneUpTo: readonly number[]): void {
+    assert(effectsDoneUpTo.length === this.def.inputs.length, 'one position per input');
+    this.shadow = undefined;
+    this.effectsDoneUpTo = [...effectsDoneUpTo];
+  }
+
+  get isShadow(): boolean {
+    return this.shadow !== undefined;
   }
 
   /**
@@ -355,6 +406,7 @@ export class ProcessRunner {
       this.catchUpTargets = this.def.inputs.map((i) => stats.streams.find((s) => s.stream === i.stream.name)?.lastPosition ?? 0);
       const consumed = this.round?.consumed ?? this.def.inputs.map(() => 0);
       this.cursors = this.def.inputs.map((input, i) => new InputCursor(this.options.store, input.stream.name, consumed[i] ?? 0, this.incarnationAbort.signal));
+      this.handled = this.def.inputs.map((_, i) => consumed[i] ?? 0);
       this.mode = 'catch-up';
       this.markReady();
       this.lastOutputAtMs = this.options.clock.monotonicMs();
@@ -390,6 +442,7 @@ export class ProcessRunner {
         this.eventsIn++;
         this.eventsSinceRound++;
         await this.handle(next, event);
+        this.handled[next] = event.position;
         if (this.snapshotDue()) await this.takeSnapshotRound();
       }
     } finally {
@@ -432,9 +485,15 @@ export class ProcessRunner {
   private pickNext(): number | undefined {
     let best: number | undefined;
     let bestTime = 0;
+    this.capped = false;
     for (let i = 0; i < this.cursors.length; i++) {
       const head = (this.cursors[i] as InputCursor).head();
       if (head === undefined) return undefined;
+      const limit = this.shadow?.limit(i) ?? null;
+      if (limit !== null && head.position > limit) {
+        this.capped = true;
+        return undefined;
+      }
       if (best === undefined || head.time < bestTime) {
         best = i;
         bestTime = head.time;
@@ -455,6 +514,8 @@ export class ProcessRunner {
 
   private async waitForInput(): Promise<void> {
     const waiting = this.cursors.filter((c) => c.head() === undefined).map((c) => c.fill());
+    // A shadow held back by its limit looks again shortly: the old runner moves on without telling it.
+    if (this.capped) waiting.push(this.options.timers.sleep(SHADOW_POLL_MS, this.incarnationAbort.signal).catch(() => undefined));
     const idle = this.options.idle === false ? undefined : this.idleTimer();
     try {
       const woke = await Promise.race([...waiting.map((p) => p.then(() => 'input' as const)), ...(idle === undefined ? [] : [idle.fired])]);
@@ -497,8 +558,12 @@ export class ProcessRunner {
         continue;
       }
       if (this.inFlightError !== undefined) throw this.inFlightError;
+      // A shadow's effects, and a promoted one's for inputs the old version handled, are the old version's.
+      const oldVersions = this.shadow !== undefined || event.position <= (this.effectsDoneUpTo?.[inputIndex] ?? 0);
       for (const effect of ctx.effects) {
-        await this.gatewayFor(effect.gateway).perform(effect.request, this.effectCall(key, inputIndex, event, effect.index), this.abort.signal);
+        const call = this.effectCall(key, inputIndex, event, effect.index);
+        if (oldVersions) this.gatewayFor(effect.gateway).suppress(effect.request, call);
+        else await this.gatewayFor(effect.gateway).perform(effect.request, call, this.abort.signal);
       }
       if (ctx.outputs.length > 0 || ctx.effects.length > 0) {
         const full = this.appendOutputs(key, shard, inputIndex, event, ctx);

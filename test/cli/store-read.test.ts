@@ -141,6 +141,7 @@ describe('spive store read', () => {
       location: `file:${shop}`,
       stream: 'stock',
       version: null,
+      generation: null,
       matched: 2,
       shown: 1,
       limit: 1,
@@ -162,6 +163,7 @@ describe('spive store read', () => {
       [['stock', '--from-position', '0'], /--from-position expects a positive integer, got "0"\n$/],
       [['stock', '--from-time', 'yesterday'], /--from-time expects an ISO-8601 time or integer ms since the epoch, got "yesterday"\n$/],
       [['stock', '--type', 'A,,B'], /--type expects event types, comma-separated, got "A,,B"\n$/],
+      [['stock', '--base'], /^spive: --base: stock was never switched over to a new version in file:.*; it is read as stored without --base\n$/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli('store', 'read', shop, ...args);

@@ -86,6 +86,8 @@ interface Member {
 }
 
 const POLL_MS = 20;
+/** How often the wait for the new version to catch up says how far it has got. */
+const REPORT_MS = 1000;
 
 /** The changed process and everything downstream of it in `app`, upstream first. */
 export function generationMembers(app: AppDef, process: string): ProcessDef<unknown>[] {
@@ -145,7 +147,8 @@ export async function switchOver(host: SwitchHost, request: SwitchOverRequest): 
   try {
     step(`starting the new version of ${members.map((m) => m.def.name).join(', ')} beside the old one…`);
     await Promise.all(shadows.map((s) => s.start()));
-    await waitFor(host, () => shadows.every((s) => s.status().mode === 'live'), shadows, 'the new version to catch up with the live tail');
+    const progress = () => step(`catching up: ${shadows.map((s) => `${s.def.name}@${s.version} ${s.status().mode}, ${s.status().eventsIn.toLocaleString('en-US')} events taken`).join('; ')}`);
+    await waitFor(host, () => shadows.every((s) => s.status().mode === 'live'), shadows, 'the new version to catch up with the live tail', progress);
 
     // 2–3. Pause: stop each old runner once it has handled everything upstream wrote, freeze its output, drain its shadow.
     step('pausing the old version…');
@@ -378,10 +381,16 @@ async function lastPositions(store: EventStore, def: ProcessDef<unknown>): Promi
 }
 
 /** Polls `done` until true; fails when a runner it waits on has stopped for good. */
-async function waitFor(host: SwitchHost, done: () => boolean, runners: readonly ProcessRunner[], what: string): Promise<void> {
+/** Polls `done` until true; fails when a runner it waits on has stopped for good; `report` is called about once a second. */
+async function waitFor(host: SwitchHost, done: () => boolean, runners: readonly ProcessRunner[], what: string, report?: () => void): Promise<void> {
+  let lastReport = host.clock.monotonicMs();
   while (!done()) {
     const dead = runners.find((r) => ['failed', 'fenced', 'stopped'].includes(r.status().mode));
     if (dead !== undefined) throw new SwitchOverError(`switch-over stopped waiting for ${what}: ${dead.def.name}@${dead.version} is ${dead.status().mode}${dead.status().error === null ? '' : ` (${dead.status().error})`}`);
+    if (report !== undefined && host.clock.monotonicMs() - lastReport >= REPORT_MS) {
+      lastReport = host.clock.monotonicMs();
+      report();
+    }
     await host.timers.sleep(POLL_MS);
   }
 }

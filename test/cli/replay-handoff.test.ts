@@ -4,39 +4,11 @@
  * meanwhile are taken by the old version — and the command prints the same result as on its own.
  * Real child processes; datasets/bank-small with examples/bank/transfer-limit.ts as the change.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spive as cli, startSpive as start, until, type Child } from '../helpers/spive-child.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-
-interface Child {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  output(): string;
-}
-
-function start(args: readonly string[], stdin?: string): Child {
-  const child = spawn(process.execPath, ['bin/spive.js', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin?.end(stdin ?? '');
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => out };
-}
-
-async function until(test: () => boolean, what: string, child: Child, timeoutMs = 30_000): Promise<void> {
-  for (let waited = 0; !test(); waited += 50) {
-    if (waited > timeoutMs) throw new Error(`timed out waiting for ${what}; it printed:\n${child.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/spive.js', ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('spive replay on a store that spive run holds', () => {
   const temp = tempDir('spive-handoff-');

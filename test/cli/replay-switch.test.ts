@@ -6,39 +6,12 @@
  * On a store nobody holds, the switch is recorded and the next `spive run` of the new code takes over.
  * Real child processes; datasets/bank-small with examples/bank/transfer-limit.ts as the change.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spive as cli, startSpive as start, until, type Child } from '../helpers/spive-child.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-
-interface Child {
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  output(): string;
-}
-
-function start(args: readonly string[], stdin?: string): Child {
-  const child = spawn(process.execPath, ['bin/spive.js', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stdin?.end(stdin ?? '');
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => out };
-}
-
-async function until(test: () => boolean | Promise<boolean>, what: string, child: Child, timeoutMs = 60_000): Promise<void> {
-  for (let waited = 0; !(await test()); waited += 100) {
-    if (waited > timeoutMs) throw new Error(`timed out waiting for ${what}; it printed:\n${child.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['bin/spive.js', ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 interface ReadResult {
   generation: string | null;

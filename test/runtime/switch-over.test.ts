@@ -23,6 +23,7 @@ import type { EffectCall } from '../../src/app/define.ts';
 import { bankVariant } from '../replay/fixtures/bank-variant.ts';
 import { balancesOf, freshRun, manyAccountInputs, type Shards } from '../replay/helpers.ts';
 import type { BankInput } from '../examples/bank-inputs.ts';
+import { FaultyStore } from '../helpers/faulty-store.ts';
 
 const FIXED: Omit<CostModel, 'process'> = { nsPerEvent: 2000, nsPerByte: 10, nsPerSnapshotByte: 10, nsPerSnapshot: 20_000, nsPerShard: 10_000, source: 'default', samples: 0 };
 const costs = new Map(['ledger', 'balances'].map((p) => [p, { process: p, ...FIXED }]));
@@ -194,6 +195,49 @@ describe('switch-over', () => {
       expect(await shards(store, 'ledger')).toEqual(reference.ledger);
     } finally {
       await platform.stop();
+    }
+  });
+
+  it('hardware faults while the new version catches up (lost replies, no answers) are retried; the result is the same', async () => {
+    const cases = [
+      ['balances--new', 'reply-lost'],
+      ['balances--new', 'unavailable'],
+      ['ledger--new', 'reply-lost'],
+    ] as const;
+    for (const [stream, kind] of cases) {
+      const inputs = manyAccountInputs(11, 200, 10);
+      const since = 90;
+      const old = bankVariant({ ledgerVersion: 'old', limitSince: null, snapshotEvery: 15 }).app as AppDef;
+      const fixed = bankVariant({ ledgerVersion: 'new', limitSince: since, snapshotEvery: 15 }).app as AppDef;
+      const faulty = new FaultyStore(new MemoryStore());
+      const store = faulty.store;
+      const platform = await Platform.start(old, { store, version: 'bank-v1', idle: false, ingressIdle: false, backoff: { baseMs: 1, capMs: 20 } });
+      try {
+        await append(platform, inputs.slice(0, 150));
+        await platform.settle({ timeoutMs: 60_000 });
+        const catalogue = await StatsCatalogue.open(null);
+        let plan;
+        try {
+          await catalogue.update(storeHistory(store));
+          plan = await planReplay({ store, catalogue, app: fixed, appFile: 'bank-variant.ts', appVersion: 'bank-v2', process: 'ledger', since, keys: null, costs });
+        } finally {
+          catalogue.close();
+        }
+        await runReplay({ store, app: fixed, appVersion: 'bank-v2', job: { ...jobOf(checkPlan(plan, 'plan')), downstream: [] }, clock: realClock });
+        // The new versions fork and append while the switch-over runs (the ledger's for the inputs still arriving): some of those appends fail.
+        faulty.failAppendsAfter(stream, 3, kind, 4);
+        const arriving = append(platform, inputs.slice(150));
+        await platform.switchOver({ app: fixed, appVersion: 'bank-v2', process: 'ledger', generation: 'new', fromVersion: 'old', since });
+        await arriving;
+        await platform.settle({ timeoutMs: 60_000 });
+        expect(faulty.faultsInjected, `${stream} ${kind}`).toBeGreaterThan(0);
+        const reference = await freshRun(fixed, inputs);
+        const g = (await switchedGeneration(store, fixed, 'bank-v2', ALL_SHARDS)) as NonNullable<Awaited<ReturnType<typeof switchedGeneration>>>;
+        expect(await shards(g, 'ledger'), kind).toEqual(reference.ledger);
+        expect(balancesOf(await shards(g, 'balances')), kind).toEqual(balancesOf(reference.balances));
+      } finally {
+        await platform.stop();
+      }
     }
   });
 });

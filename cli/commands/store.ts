@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { isCorrupt } from '../../src/model/errors.ts';
 import { copyStore } from '../../src/store/copy-store.ts';
+import { currentGeneration } from '../../src/replay/generation-record.ts';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { openStore, parseStoreLocation } from '../../src/store/open-store.ts';
@@ -48,12 +49,19 @@ export function registerStore(program: Command, context: CommandContext): void {
       try {
         const stats = await s.stats();
         const sealed = s instanceof EmbeddedStore ? s.sealedSegments().length : null;
-        out.result({ location: s.location, ...stats, ...(sealed === null ? {} : { sealedSegments: sealed }) });
+        const generation = (await currentGeneration(s)) ?? null;
+        out.result({ location: s.location, ...stats, ...(sealed === null ? {} : { sealedSegments: sealed }), generation });
         out.line(`${s.location}: ${stats.events} events in ${stats.streams.length} streams, ${stats.snapshots} snapshots${sealed === null ? '' : `, ${sealed} sealed segments`}`);
         for (const st of stats.streams) {
           out.line(
             `  ${st.stream.padEnd(24)} ${String(st.events).padStart(10)} events ${String(st.shards).padStart(8)} shards  ` +
               `${st.minTime === null ? '-' : new Date(st.minTime).toISOString()} .. ${st.maxTime === null ? '-' : new Date(st.maxTime).toISOString()}`,
+          );
+        }
+        if (generation !== null) {
+          out.line(
+            `current generation: ${generation.generation} of ${Object.keys(generation.streams).join(', ')} (switched over at ${new Date(generation.switchedAt).toISOString()}; ` +
+              `the old version stays in the base streams: spive store read <stream> --base)`,
           );
         }
       } finally {

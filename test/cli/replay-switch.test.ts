@@ -102,6 +102,8 @@ describe('spive replay --switch', () => {
     const replay = cli('replay', '--plan', plan, '--store', store, '--switch');
     expect(replay.code, replay.stderr).toBe(0);
     expect(replay.stdout).toMatch(/switched ledger, balances to generation transfer-limit-1: start spive run with the new code/);
+    const stats = cli('store', 'stats', store, '--json');
+    expect(JSON.parse(stats.stdout).generation).toMatchObject({ generation: 'transfer-limit-1', streams: { ledger: 'ledger', balances: 'balances' } });
     // A second switch of the same streams is refused.
     const twice = cli('replay', '--plan', plan, '--store', store, '--switch');
     expect(twice.code).toBe(2);

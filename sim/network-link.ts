@@ -1,7 +1,8 @@
 /**
  * The event store as one node reaches it over the simulated network: every method is a call through
  * `SimNetwork` (latency, FIFO order, faults). A plain class rather than a Proxy, because every store
- * call of every simulated node goes through here.
+ * call of every simulated node goes through here. The memory store's frequent calls are made through
+ * its synchronous forms (the same code, without the promise of an async method).
  */
 import type { NewEvent, ShardHead, Snapshot, SnapshotInfo, StoredEvent } from '../src/model/event.ts';
 import type {
@@ -18,6 +19,7 @@ import type {
   StoreStats,
   SubscribeOptions,
 } from '../src/store/event-store.ts';
+import { MemoryStore } from '../src/store/memory/memory-store.ts';
 import type { LinkOrder, NodeState, SimNetwork } from './network.ts';
 
 export class Link implements EventStore, LinkOrder {
@@ -35,11 +37,11 @@ export class Link implements EventStore, LinkOrder {
   }
 
   append(stream: string, key: string, events: readonly NewEvent<unknown>[], options?: AppendOptions): Promise<AppendResult> {
-    return this.net.call(this.node, this, 'append', (s) => s.append(stream, key, events, options));
+    return this.net.call(this.node, this, 'append', (s) => (s instanceof MemoryStore ? s.appendNow(stream, key, events, options) : s.append(stream, key, events, options)));
   }
 
   head(stream: string, key: string): Promise<ShardHead> {
-    return this.net.call(this.node, this, 'head', (s) => s.head(stream, key));
+    return this.net.call(this.node, this, 'head', (s) => (s instanceof MemoryStore ? s.headNow(stream, key) : s.head(stream, key)));
   }
 
   readShard(stream: string, key: string, options?: ReadShardOptions): AsyncIterable<StoredEvent[]> {
@@ -75,7 +77,7 @@ export class Link implements EventStore, LinkOrder {
   }
 
   putSnapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): Promise<void> {
-    return this.net.call(this.node, this, 'putSnapshot', (s) => s.putSnapshot(snapshot));
+    return this.net.call(this.node, this, 'putSnapshot', (s) => (s instanceof MemoryStore ? s.putSnapshotNow(snapshot) : s.putSnapshot(snapshot)));
   }
 
   getSnapshot(query: SnapshotQuery): Promise<Snapshot | undefined> {

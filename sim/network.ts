@@ -12,6 +12,7 @@ import { Link } from './network-link.ts';
 import { timersFrom, type Timers, type TimerHandle } from '../src/time/timers.ts';
 import { draw, type FaultKind, type FaultOptions } from './faults.ts';
 import type { Scheduler } from './scheduler.ts';
+import { NetworkCall } from './network-call.ts';
 
 export interface FaultCounter {
   count(kind: FaultKind, detail: string): void;
@@ -45,7 +46,7 @@ export class SimNetwork {
   private readonly draws: Record<'latency' | 'slow' | 'requestLost' | 'replyLost' | 'duplicateDelivery', Random>;
 
   constructor(
-    private readonly scheduler: Scheduler,
+    readonly scheduler: Scheduler,
     /** The store behind the network now (it changes when a store machine crashes and restarts). */
     private readonly store: () => EventStore,
     private readonly faults: FaultOptions,
@@ -89,9 +90,10 @@ export class SimNetwork {
   /**
    * One call from `node`: it travels with latency (FIFO per node), may be lost on the way or on the
    * way back, and fails after a timeout when the store is down or the node partitioned. The store is
-   * looked up when the request arrives, not when it is sent.
+   * looked up when the request arrives, not when it is sent. `invoke` may answer at once (a value or a
+   * throw: the memory store's synchronous calls) or with a promise (any other store).
    */
-  call<T>(node: NodeState, link: LinkOrder, method: string, invoke: (store: EventStore) => Promise<T>): Promise<T> {
+  call<T>(node: NodeState, link: LinkOrder, method: string, invoke: (store: EventStore) => T | Promise<T>): Promise<T> {
     const now = this.scheduler.now;
     const f = this.faults;
     const on = this.faultsOn;
@@ -106,33 +108,35 @@ export class SimNetwork {
         this.count('requestLost', `${node.name} ${method}`);
         return this.timeOut(node, method, now, reject, 'the request was lost');
       }
-      this.scheduler.at(arrival, () => {
-        // A request that arrives while the store is down (restarting, say) finds nobody there.
-        if (this.scheduler.now < this.outageUntil) return this.timeOut(node, method, now, reject, 'the store is unavailable');
-        invoke(this.store()).then(
-          (value) => {
-            if (!lostReply) return this.reply(node, link, method, on, resolve, value);
-            this.count('replyLost', `${node.name} ${method}`);
-            this.timeOut(node, method, now, reject, 'the reply was lost');
-          },
-          (error: unknown) => this.reply(node, link, method, on, reject, error),
-        );
-      }, this.requestLabel(node, method), link); // requests on one connection arriving together are one step
+      // Requests on one connection arriving together are one step.
+      this.scheduler.at(arrival, new NetworkCall(this, node, link, method, invoke as (store: EventStore) => unknown, now, on, lostReply, resolve as (value: unknown) => void, reject), this.requestLabel(node, method), link);
     });
   }
 
+  /** The store the network reaches now. */
+  storeNow(): EventStore {
+    return this.store();
+  }
+
   /** The caller of a call sent at `sentAt` gives up after the timeout (later if it is paused then). */
-  private timeOut(node: NodeState, method: string, sentAt: number, reject: (e: unknown) => void, why: string): void {
+  timeOut(node: NodeState, method: string, sentAt: number, reject: (e: unknown) => void, why: string): void {
     const at = Math.max(sentAt + this.faults.timeoutMs, node.pausedUntil);
     this.scheduler.at(at, () => {
       if (!node.dead) reject(new UnavailableError(`${method} from ${node.name}`, why));
     }, `net.timeout ${node.name}`);
   }
 
-  /** The reply (`deliver(value)`) travels back with latency, after earlier replies on the same connection, and waits for a paused node. */
-  private reply<V>(node: NodeState, link: LinkOrder, method: string, on: boolean, deliver: (value: V) => void, value: V): void {
-    const at = (link.lastReply = Math.max(this.scheduler.now + this.latency(node, method, on), node.pausedUntil, link.lastReply));
-    this.scheduler.at(at, () => node.dead || deliver(value), this.labelsOf(node).reply, node); // so are replies to one node
+  /**
+   * When the reply to a call answered now reaches `node`: it travels back with latency, after earlier
+   * replies on the same connection, and waits for a paused node.
+   */
+  replyTime(node: NodeState, link: LinkOrder, method: string, on: boolean): number {
+    return (link.lastReply = Math.max(this.scheduler.now + this.latency(node, method, on), node.pausedUntil, link.lastReply));
+  }
+
+  /** The step label of replies to `node`. */
+  replyLabel(node: NodeState): string {
+    return this.labelsOf(node).reply;
   }
 
   /** One-way latency of a call: the base draw, plus the slow-store extra now and then (while faults are on). */

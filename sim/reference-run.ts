@@ -17,6 +17,7 @@ import type { AppDef, ProcessDef } from '../src/app/define.ts';
 import type { StoredEvent } from '../src/model/event.ts';
 import { PROGRESS_EVENT } from '../src/runtime/runner.ts';
 import { copyJson } from '../src/store/json-copy.ts';
+import { ShardMap } from '../src/store/store-state.ts';
 import { ProcessFold } from './oracles/final-state.ts';
 import type { WorkloadInput } from './workload.ts';
 
@@ -63,6 +64,7 @@ export function referenceRun(app: AppDef, processes: readonly ProcessDef<unknown
           if (outputs.length > 0) for (const o of outputs) log.append(p.output.name, key, o.type, event.time, o.data);
           else if (effects > 0) log.append(p.output.name, key, PROGRESS_EVENT, event.time, null);
         },
+        false, // only the states are compared: no expected effects or reflections
       ),
   );
   // Round after round until no process can take an event (with a cycle of processes, many rounds).
@@ -119,7 +121,7 @@ function upstreamFirst(processes: readonly ProcessDef<unknown>[]): number[] {
 /** Streams as growing arrays, with the store's numbering (seq per shard, one global position) and its JSON copies. */
 class StreamLog {
   private readonly streams = new Map<string, StoredEvent[]>();
-  private readonly seqs = new Map<string, number>();
+  private readonly seqs = new ShardMap<number>();
   events = 0;
 
   constructor(app: AppDef) {
@@ -133,9 +135,8 @@ class StreamLog {
   }
 
   append(stream: string, key: string, type: string, time: number, data: unknown): void {
-    const id = `${stream}\u0000${key}`;
-    const seq = (this.seqs.get(id) ?? 0) + 1;
-    this.seqs.set(id, seq);
+    const seq = (this.seqs.get(stream, key) ?? 0) + 1;
+    this.seqs.set(stream, key, seq);
     const position = ++this.events;
     const copy = copyJson(data, () => `${stream}/${key}#${seq} data`) as StoredEvent['data'];
     this.stream(stream).push(Object.freeze({ stream, key, seq, position, type, time, data: copy }));

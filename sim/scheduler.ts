@@ -8,7 +8,7 @@
  * queues completely after every immediate callback, also between two callbacks of the same
  * event-loop turn (since Node 11). `run` queues them in batches of STEPS_PER_TURN, so a step costs
  * one immediate callback rather than a whole event-loop turn (a promise, an immediate, an async
- * resumption and a libuv poll). Callbacks left over when a run ends do nothing.
+ * resumption and a libuv poll). Callbacks left over when a run ends are cleared.
  */
 import type { Clock } from '../src/time/clock.ts';
 import { timersFrom, type TimerHandle, type Timers } from '../src/time/timers.ts';
@@ -28,9 +28,19 @@ const STEPS_PER_TURN = 32;
  */
 const SLOTS = 2 ** 24;
 
+/**
+ * A step as an object whose `run` is called when it is due: a caller that already holds an object per
+ * step (a network call) schedules it as it is, with no closure per step.
+ */
+export interface Step {
+  run(): void;
+}
+
+export type StepCallback = (() => void) | Step;
+
 export class Scheduler {
   private readonly queue = new TimeQueue();
-  private readonly fns: Array<(() => void) | undefined> = [];
+  private readonly fns: Array<StepCallback | undefined> = [];
   private readonly labels: string[] = [];
   private readonly batches: Array<object | undefined> = [];
   private readonly generations: number[] = [];
@@ -58,7 +68,7 @@ export class Scheduler {
    * right after the other at the same time run as one step: their callbacks back to back, then
    * their promise continuations — as messages that arrive in one read off a socket.
    */
-  at(timeMs: number, fn: () => void, label = 'timer', batch?: object): number {
+  at(timeMs: number, fn: StepCallback, label = 'timer', batch?: object): number {
     if (Number.isNaN(timeMs)) throw new RangeError(`scheduler: step '${label}' at NaN`);
     let slot = this.free.pop();
     if (slot === undefined) {
@@ -97,57 +107,72 @@ export class Scheduler {
 
   /**
    * Runs steps in (time, seq) order until the queue is empty, simulated time would pass `untilMs`,
-   * or `stop()` returns true (checked between steps).
+   * or `stop()` returns true (checked between steps). One run at a time.
    */
   run(untilMs: number, stop?: () => boolean): Promise<void> {
+    if (this.running !== undefined) return Promise.reject(new Error('scheduler: run() while a run is going on'));
     return new Promise<void>((resolve, reject) => {
-      let finished = false;
-      const queueTurn = () => {
-        for (let i = 1; i <= STEPS_PER_TURN; i++) setImmediate(next, i === STEPS_PER_TURN);
-      };
-      // One step per call; every continuation of the previous step has run (Node drained them).
-      const next = (lastOfTurn: boolean): void => {
-        if (finished) return;
-        try {
-          const queue = this.queue;
-          while (queue.size > 0 && queue.peekTime() <= untilMs) {
-            if (stop?.()) {
-              finished = true;
-              return resolve();
-            }
-            const time = queue.peekTime();
-            const slot = queue.pop();
-            const fn = this.fns[slot];
-            const label = this.labels[slot] as string;
-            const batch = this.batches[slot];
-            this.release(slot);
-            if (fn === undefined) continue; // cancelled
-            this.nowValue = time;
-            this.steps++;
-            this.onStep?.(time, this.steps, label);
-            fn();
-            // The rest of the batch: the steps right after this one, at the same time, of the same batch.
-            while (batch !== undefined && queue.size > 0 && queue.peekTime() === time && this.batches[queue.peekId()] === batch) {
-              const more = queue.pop();
-              const moreFn = this.fns[more];
-              this.release(more);
-              moreFn?.();
-            }
-            if (lastOfTurn) queueTurn();
-            return;
-          }
-          // Nothing else is due before `untilMs`: time passes to it.
-          if (queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, untilMs);
-          finished = true;
-          resolve();
-        } catch (error) {
-          finished = true;
-          reject(error);
-        }
-      };
-      queueTurn();
+      this.running = { untilMs, stop, resolve, reject };
+      this.queueTurn();
     });
   }
+
+  /** The run going on (its state lives here, not in closures made per run). */
+  private running: { readonly untilMs: number; readonly stop: (() => boolean) | undefined; readonly resolve: () => void; readonly reject: (error: unknown) => void } | undefined;
+  /** The immediates of the current turn: those still queued when a run ends are cleared, not left to run for nothing. */
+  private readonly turn: NodeJS.Immediate[] = [];
+
+  private queueTurn(): void {
+    for (let i = 1; i <= STEPS_PER_TURN; i++) this.turn[i - 1] = setImmediate(this.next, i === STEPS_PER_TURN);
+  }
+
+  private endRun(error?: { readonly error: unknown }): void {
+    const run = this.running;
+    this.running = undefined;
+    for (const immediate of this.turn) clearImmediate(immediate);
+    if (error === undefined) run?.resolve();
+    else run?.reject(error.error);
+  }
+
+  /** One step per call; every continuation of the previous step has run (Node drained them). */
+  private readonly next = (lastOfTurn: boolean): void => {
+    const run = this.running;
+    if (run === undefined) return;
+    try {
+      const queue = this.queue;
+      const untilMs = run.untilMs;
+      while (queue.size > 0 && queue.peekTime() <= untilMs) {
+        if (run.stop?.()) return this.endRun();
+        const time = queue.peekTime();
+        const slot = queue.pop();
+        const fn = this.fns[slot];
+        const label = this.labels[slot] as string;
+        const batch = this.batches[slot];
+        this.release(slot);
+        if (fn === undefined) continue; // cancelled
+        this.nowValue = time;
+        this.steps++;
+        this.onStep?.(time, this.steps, label);
+        if (typeof fn === 'function') fn();
+        else fn.run();
+        // The rest of the batch: the steps right after this one, at the same time, of the same batch.
+        while (batch !== undefined && queue.size > 0 && queue.peekTime() === time && this.batches[queue.peekId()] === batch) {
+          const more = queue.pop();
+          const moreFn = this.fns[more];
+          this.release(more);
+          if (typeof moreFn === 'function') moreFn();
+          else moreFn?.run();
+        }
+        if (lastOfTurn) this.queueTurn();
+        return;
+      }
+      // Nothing else is due before `untilMs`: time passes to it.
+      if (queue.peekTime() > untilMs) this.nowValue = Math.max(this.nowValue, untilMs);
+      this.endRun();
+    } catch (error) {
+      this.endRun({ error });
+    }
+  };
 
   /** Frees a popped step's slot; its handle no longer cancels anything. */
   private release(slot: number): void {

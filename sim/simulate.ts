@@ -11,7 +11,7 @@ import { resolveFaults, type FaultOptions, type FaultPreset } from './faults.ts'
 import { checkAckedInputs } from './oracles/acked-inputs.ts';
 import { checkEffects } from './oracles/effects.ts';
 import { compareReflections, reflections, type Reflections } from './oracles/exactly-once.ts';
-import { canonical, foldProcess, sameJson, type ExpectedEffect } from './oracles/final-state.ts';
+import { canonical, foldProcessOver, inputName, readStreamsFully, sameJson, type ExpectedEffect } from './oracles/final-state.ts';
 import { checkSingleWriter } from './oracles/single-writer.ts';
 import type { Violation } from './oracles/violation.ts';
 import { joinOrderedOutputs, referenceRun, type CommittedOrder, type ReferenceRun } from './reference-run.ts';
@@ -234,8 +234,27 @@ function inputPosition(meta: EventMeta | undefined): number {
 
 /** An effect's shard key and input position, read from its idempotency key `process/key/stream@position/index`. */
 function effectInput(idempotencyKey: unknown): { key: string; position: number } {
-  const m = typeof idempotencyKey === 'string' ? /^[^/]*\/(.*)\/[^/]*@(\d+)\/\d+$/.exec(idempotencyKey) : null;
-  return m === null ? { key: '', position: 0 } : { key: m[1] as string, position: Number(m[2]) };
+  // What /^[^/]*\/(.*)\/[^/]*@(\d+)\/\d+$/ matches, without the regex's backtracking (one per effect log line).
+  const none = { key: '', position: 0 };
+  if (typeof idempotencyKey !== 'string') return none;
+  const s = idempotencyKey;
+  const first = s.indexOf('/');
+  const last = s.lastIndexOf('/');
+  const before = last > 0 ? s.lastIndexOf('/', last - 1) : -1;
+  if (first < 0 || before <= first || !digits(s, last + 1, s.length)) return none;
+  const at = s.lastIndexOf('@', last - 1);
+  if (at <= before || !digits(s, at + 1, last)) return none;
+  return { key: s.slice(first + 1, before), position: Number(s.slice(at + 1, last)) };
+}
+
+/** True when `s[from..to)` is one or more ASCII digits. */
+function digits(s: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 /** Runtime log kinds that mark a path of interest, and the names fuzzing reports them under. */
@@ -259,12 +278,14 @@ async function compareRuns(app: AppDef, faulty: World, reference: ReferenceRun, 
   violations.push(...checkSingleWriter(faulty.commits, new Set(outputs.keys())));
   violations.push(...(await checkAckedInputs(faulty.driver.acked, faulty.store, end)));
   const stateViolations: Violation[] = [];
-  const f = await reflections(app, faulty.store, end);
+  // Every stream read once, for all the oracles below.
+  const streams = await readStreamsFully(faulty.store, [...app.streams.map((s) => s.name), ...app.processes.flatMap((p) => p.inputs.map((i) => i.stream.name))]);
+  const f = reflections(app, streams, end);
   const expectedReflections: Reflections = new Map();
   const finalStates = new Map<string, Map<string, unknown>>();
   const expectedEffects = new Map<string, ExpectedEffect>();
   for (const p of app.processes) {
-    const folded = await foldProcess(faulty.guarded(p), faulty.store);
+    const folded = foldProcessOver(faulty.guarded(p), streams);
     expectedReflections.set(p.name, folded.reflected);
     for (const [k, e] of folded.effects) expectedEffects.set(k, e);
     const got = folded.states;
@@ -287,7 +308,7 @@ async function compareRuns(app: AppDef, faulty: World, reference: ReferenceRun, 
     keys: (process: { name: string }) => [...(finalStates.get(process.name)?.keys() ?? [])].sort(),
   };
   // A lost or repeated input is the more precise diagnosis of a state that differs: it goes first.
-  violations.push(...f.violations, ...compareReflections(f.reflected, expectedReflections, end), ...stateViolations);
+  violations.push(...f.violations, ...compareReflections(f.reflected, expectedReflections, end, (id) => inputName(id, streams.values())), ...stateViolations);
   violations.push(...checkEffects(faulty.outside.performed, expectedEffects, faulty.commits, outputs, faulty.tokens, end));
   for (const inv of app.invariants) {
     const message = inv.check(view);

@@ -1,10 +1,10 @@
 /**
  * The trace of a run: one row per happening (scheduler step, committed append, fault, runtime log
- * entry, effect, violation), kept as columns. Its SHA-256 — over every row, in order — is the run's
- * fingerprint: the same seed must give the same hash, byte for byte. `writeParquet` saves it for
- * DuckDB and the inspector.
+ * entry, effect, violation), kept as columns. Its SHA-256 — over every row, in order (see
+ * trace-hasher.ts) — is the run's fingerprint: the same seed must give the same hash, byte for byte.
+ * `writeParquet` saves it for DuckDB and the inspector.
  */
-import { createHash } from 'node:crypto';
+import { TraceHasher } from './trace-hasher.ts';
 
 export interface TraceRow {
   readonly step: number;
@@ -26,7 +26,7 @@ export interface TraceRow {
 export const TRACE_COLUMNS = ['step', 'simulated_ms', 'kind', 'actor', 'stream', 'key', 'position', 'detail', 'cause'] as const;
 
 export class Trace {
-  private readonly hash = createHash('sha256');
+  private readonly hasher = new TraceHasher();
   readonly steps: number[] = [];
   readonly times: number[] = [];
   readonly kinds: string[] = [];
@@ -43,17 +43,10 @@ export class Trace {
     return this.keepRows ? this.steps.length : this.count;
   }
   private count = 0;
-  /**
-   * Rows not yet hashed, hashed in chunks of ~4 KiB (small enough to die young): one `update` per row
-   * costs more. The hashed bytes are the same (every row ends with a newline, so no UTF-16 surrogate pair
-   * can straddle two rows).
-   */
-  private unhashed = '';
 
   add(row: TraceRow): void {
     this.count++;
-    this.unhashed += `${row.step}|${row.simulatedMs}|${row.kind}|${row.actor}|${row.stream}|${row.key}|${row.position}|${row.detail}|${row.cause ?? 0}\n`;
-    if (this.unhashed.length >= 4096) this.flush();
+    this.hasher.row(row.step, row.simulatedMs, row.kind, row.actor, row.stream, row.key, row.position, row.detail, row.cause ?? 0);
     if (!this.keepRows) return;
     this.steps.push(row.step);
     this.times.push(row.simulatedMs);
@@ -69,8 +62,7 @@ export class Trace {
   /** A scheduler step: the same row as `add` makes of it, without the row object (one per step). */
   addStep(step: number, simulatedMs: number, label: string): void {
     this.count++;
-    this.unhashed += `${step}|${simulatedMs}|step|${label}|||0||0\n`;
-    if (this.unhashed.length >= 4096) this.flush();
+    this.hasher.step(step, simulatedMs, label);
     if (!this.keepRows) return;
     this.steps.push(step);
     this.times.push(simulatedMs);
@@ -85,13 +77,7 @@ export class Trace {
 
   /** The fingerprint; call once, at the end. */
   digest(): string {
-    this.flush();
-    return this.hash.digest('hex');
-  }
-
-  private flush(): void {
-    this.hash.update(this.unhashed);
-    this.unhashed = '';
+    return this.hasher.digest();
   }
 
   async writeParquet(path: string): Promise<void> {

@@ -9,6 +9,7 @@ import { isConflict, isUnavailable } from '../src/model/errors.ts';
 import type { Random } from '../src/random/random.ts';
 import { IDLE_EVENT } from '../src/runtime/runner.ts';
 import type { EventStore } from '../src/store/event-store.ts';
+import { ShardMap } from '../src/store/store-state.ts';
 import type { Clock } from '../src/time/clock.ts';
 import { exponential } from './faults.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -71,14 +72,26 @@ export class Zipf {
   }
 }
 
+/** An append the driver has yet to see acknowledged. */
+interface PendingAppend {
+  readonly stream: string;
+  readonly key: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly time: number;
+  /** A workload input (acknowledged inputs are checked by the oracles), not an idle event. */
+  readonly input: boolean;
+}
+
 export class WorkloadDriver {
   readonly acked: AckedInput[] = [];
   /** Every input made so far, in arrival order (the same for every fault plan: the workload has its own random streams). */
   readonly inputs: WorkloadInput[] = [];
   private inFlight = 0;
   private scheduled = 0;
-  private readonly lastSeq = new Map<string, number>();
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly lastSeq = new ShardMap<number>();
+  /** Appends not yet acknowledged, per queue (see `chain`); a queue is here while it is being appended. */
+  private readonly queues = new Map<string, PendingAppend[]>();
   /** Set when an append failed in a way a client cannot retry (a bug: the run reports it). */
   failure: unknown;
   lastInputTimeMs = 0;
@@ -138,16 +151,29 @@ export class WorkloadDriver {
     if (shardKey === undefined) throw new Error(`workload event ${i}: stream ${stream} has no key function and the event no key`);
     this.lastInputTimeMs = Math.max(this.lastInputTimeMs, time);
     this.inputs.push({ stream, key: shardKey, type: event.type, time, data: event.data });
-    this.chain(stream, shardKey, () => this.appendOnce(stream, shardKey, event.type, event.data, time));
+    this.chain({ stream, key: shardKey, type: event.type, data: event.data, time, input: true });
   }
 
-  /** Queues an append behind the earlier ones of its shard (or of its stream, for an ordered stream). */
-  private chain(stream: string, key: string, append: () => Promise<void>): void {
+  /**
+   * Queues an append behind the earlier ones of its shard (or of its stream, for an ordered stream):
+   * one loop per busy queue appends them in turn (no promise chain per append).
+   */
+  private chain(append: PendingAppend): void {
     this.inFlight++;
-    const id = this.ordered.has(stream) ? stream : `${stream}\u0000${key}`;
-    const chain = (this.chains.get(id) ?? Promise.resolve()).then(append);
-    this.chains.set(id, chain);
-    void chain.finally(() => this.inFlight--);
+    const id = this.ordered.has(append.stream) ? append.stream : `${append.stream}\u0000${append.key}`;
+    const queue = this.queues.get(id);
+    if (queue !== undefined) queue.push(append);
+    else void this.drain(id, [append]);
+  }
+
+  private async drain(id: string, queue: PendingAppend[]): Promise<void> {
+    this.queues.set(id, queue);
+    for (let i = 0; i < queue.length; i++) {
+      const a = queue[i] as PendingAppend;
+      await this.appendOnce(a.stream, a.key, a.type, a.data, a.time, a.input);
+      this.inFlight--;
+    }
+    this.queues.delete(id);
   }
 
   /**
@@ -159,14 +185,13 @@ export class WorkloadDriver {
     const written = new Set(this.app.processes.map((p) => p.output.name));
     for (const stream of [...this.ordered].sort()) {
       if (written.has(stream)) continue; // a process's output: its runner emits the idle events
-      this.chain(stream, IDLE_INGRESS_KEY, () => this.appendOnce(stream, IDLE_INGRESS_KEY, IDLE_EVENT, null, time, false));
+      this.chain({ stream, key: IDLE_INGRESS_KEY, type: IDLE_EVENT, data: null, time, input: false });
     }
   }
 
   /** Appends exactly once: conditional on the shard's known head; after a fault, checks before retrying. */
-  private async appendOnce(stream: string, key: string, type: string, data: unknown, time: number, input = true): Promise<void> {
-    const id = `${stream}\u0000${key}`;
-    const expected = this.lastSeq.get(id) ?? 0;
+  private async appendOnce(stream: string, key: string, type: string, data: unknown, time: number, input: boolean): Promise<void> {
+    const expected = this.lastSeq.get(stream, key) ?? 0;
     for (let attempt = 1; ; attempt++) {
       try {
         const r = await this.store.append(stream, key, [{ type, time, data }], { expect: { lastSeq: expected } });
@@ -186,7 +211,7 @@ export class WorkloadDriver {
   }
 
   private ack(stream: string, key: string, seq: number, type: string, time: number): void {
-    this.lastSeq.set(`${stream}\u0000${key}`, seq);
+    this.lastSeq.set(stream, key, seq);
     this.acked.push({ stream, key, seq, type, time });
   }
 }

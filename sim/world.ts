@@ -415,15 +415,19 @@ export class World {
   async quiescent(): Promise<boolean> {
     if (!this.driver.done) return false;
     if (this.scheduler.now < this.storeDownUntil) return false;
-    const stats = await this.store.stats();
-    const last = new Map(stats.streams.map((s) => [s.stream, s.lastPosition]));
+    // The cheap checks first: the store's stats are read only once every runner is live and idle
+    // (this runs between steps, so nothing changes while it awaits).
+    const runners: ProcessRunner[] = [];
     for (const p of this.options.app.processes) {
       const r = this.activeRunner(p.name);
       if (r === undefined || !r.isIdle()) return false;
       const s = r.status();
       if (s.mode !== 'live' || s.overdueSinceMs !== null) return false;
-      if (!(await r.settledAt(last, this.store))) return false;
+      runners.push(r);
     }
+    const stats = await this.store.stats();
+    const last = new Map(stats.streams.map((s) => [s.stream, s.lastPosition]));
+    for (const r of runners) if (!(await r.settledAt(last, this.store))) return false;
     return true;
   }
 

@@ -8,12 +8,26 @@ import type { ProcessDef } from '../../src/app/define.ts';
 import type { StoredEvent } from '../../src/model/event.ts';
 import { deriveSeed, seededRandom } from '../../src/random/random.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
+import { firstAtOrAfter } from '../../src/util/position-search.ts';
 
 export async function readStreamFully(store: EventStore, stream: string): Promise<StoredEvent[]> {
   const all: StoredEvent[] = [];
-  for await (const batch of store.readStream(stream, { batchSize: 10_000 })) all.push(...batch);
+  for await (const batch of store.readStream(stream, { batchSize: 10_000 })) for (const e of batch) all.push(e);
   return all;
 }
+
+/** Streams read in full, each once, for the oracles that look at the same streams. */
+export async function readStreamsFully(store: EventStore, streams: Iterable<string>): Promise<Map<string, StoredEvent[]>> {
+  const read = new Map<string, StoredEvent[]>();
+  for (const stream of streams) if (!read.has(stream)) read.set(stream, await readStreamFully(store, stream));
+  return read;
+}
+
+/**
+ * An input event as the oracles name it: its global position in the store folded (unique, and a
+ * number: cheap to collect and compare); `inputName` spells it stream/key#seq for messages.
+ */
+export type InputId = number | string;
 
 /** An effect a handler requested, under the idempotency key the runner gives it. */
 export interface ExpectedEffect {
@@ -25,13 +39,17 @@ export interface Folded {
   readonly states: Map<string, unknown>;
   /** Every effect the handlers requested, by idempotency key. */
   readonly effects: Map<string, ExpectedEffect>;
-  /** Per shard, the inputs (stream/key#seq) whose handling emitted outputs or requested effects: what the output must reflect. */
-  readonly reflected: Map<string, string[]>;
+  /** Per shard, the inputs (by position) whose handling emitted outputs or requested effects: what the output must reflect. */
+  readonly reflected: Map<string, InputId[]>;
 }
 
 export async function foldProcess(p: ProcessDef<unknown>, store: EventStore): Promise<Folded> {
-  const inputs = await Promise.all(p.inputs.map((i) => readStreamFully(store, i.stream.name)));
-  const fold = new ProcessFold(p, inputs);
+  return foldProcessOver(p, await readStreamsFully(store, p.inputs.map((i) => i.stream.name)));
+}
+
+/** `foldProcess` over streams already read in full. */
+export function foldProcessOver(p: ProcessDef<unknown>, streams: ReadonlyMap<string, readonly StoredEvent[]>): Folded {
+  const fold = new ProcessFold(p, p.inputs.map((i) => streams.get(i.stream.name) ?? []));
   fold.run();
   return fold;
 }
@@ -48,7 +66,7 @@ export type FoldOutput = (key: string, event: StoredEvent, outputs: ReadonlyArra
 export class ProcessFold implements Folded {
   readonly states = new Map<string, unknown>();
   readonly effects = new Map<string, ExpectedEffect>();
-  readonly reflected = new Map<string, string[]>();
+  readonly reflected = new Map<string, InputId[]>();
   private readonly next: number[];
   /** Merged sequence number of the last event taken. */
   private m = 0;
@@ -58,6 +76,8 @@ export class ProcessFold implements Folded {
     private readonly inputs: ReadonlyArray<readonly StoredEvent[]>,
     /** Receives what each handled event emitted (the reference run appends it to the output stream). */
     private readonly output?: FoldOutput,
+    /** Keep `effects` and `reflected` (the oracles' expectations; the reference run needs only states). */
+    private readonly track = true,
   ) {
     this.next = inputs.map(() => 0);
   }
@@ -97,20 +117,34 @@ export class ProcessFold implements Folded {
     if (handler === undefined) return true;
     const keyFn = p.inputs[best]?.key;
     const k = keyFn === undefined ? event.key : keyFn(event as never);
-    const keys = typeof k === 'string' ? [k] : [...new Set(k)];
-    for (const key of keys) {
-      const ctx = new FoldContext(p, key, event, m, this.effects, this.output !== undefined);
-      this.states.set(key, handler(this.states.has(key) ? this.states.get(key) : p.initial(key), event as never, ctx as never));
-      if (ctx.visible) {
-        const list = this.reflected.get(key);
-        const ref = `${event.stream}/${event.key}#${event.seq}`;
-        if (list === undefined) this.reflected.set(key, [ref]);
-        else list.push(ref);
-        this.output?.(key, event, ctx.outputs, ctx.effectCount);
-      }
-    }
+    if (typeof k === 'string') this.handle(handler, k, event, m);
+    else for (let i = 0; i < k.length; i++) if (k.indexOf(k[i] as string) === i) this.handle(handler, k[i] as string, event, m); // each key once, in order
     return true;
   }
+
+  private handle(handler: NonNullable<ProcessDef<unknown>['handlers'][number][string]>, key: string, event: StoredEvent, m: number): void {
+    const { p, states } = this;
+    const ctx = new FoldContext(p, key, event, m, this.track ? this.effects : undefined, this.output !== undefined);
+    const state = states.get(key);
+    states.set(key, handler(state !== undefined || states.has(key) ? state : p.initial(key), event as never, ctx as never));
+    if (!ctx.visible) return;
+    if (this.track) {
+      const list = this.reflected.get(key);
+      if (list === undefined) this.reflected.set(key, [event.position]);
+      else list.push(event.position);
+    }
+    this.output?.(key, event, ctx.outputs, ctx.effectCount);
+  }
+}
+
+/** The name of an input in messages: stream/key#seq, found by position among `streams` (sorted by position). */
+export function inputName(id: InputId, streams: Iterable<readonly StoredEvent[]>): string {
+  if (typeof id === 'string') return id;
+  for (const events of streams) {
+    const e: StoredEvent | undefined = events[firstAtOrAfter(events, id)];
+    if (e?.position === id) return `${e.stream}/${e.key}#${e.seq}`;
+  }
+  return `@${id}?`;
 }
 
 /** The handler context of a fold: the same ids, random streams and effect keys as the runner's. */
@@ -129,7 +163,8 @@ class FoldContext {
     readonly key: string,
     private readonly event: StoredEvent,
     private readonly m: number,
-    private readonly effects: Map<string, ExpectedEffect>,
+    /** Where requested effects are recorded (none: not kept). */
+    private readonly effects: Map<string, ExpectedEffect> | undefined,
     private readonly keepOutputs: boolean,
   ) {
     this.time = event.time;
@@ -144,6 +179,10 @@ class FoldContext {
 
   effect(gateway: { name: string }, request: unknown): void {
     this.visible = true;
+    if (this.effects === undefined) {
+      this.effectCount++;
+      return;
+    }
     this.effects.set(`${this.process}/${this.key}/${this.event.stream}@${this.event.position}/${this.effectCount++}`, { gateway: gateway.name, request });
   }
 

@@ -73,6 +73,15 @@ export class MemoryStore implements EventStore {
   }
 
   async append(stream: string, key: string, events: readonly NewEvent<unknown>[], options?: AppendOptions): Promise<AppendResult> {
+    return this.appendNow(stream, key, events, options);
+  }
+
+  /**
+   * `append`, done at once: the result, or a throw. The simulator's network calls it so that a
+   * simulated store call does not cost an extra promise and microtask hop per call; the rules are the
+   * same code (`append` is this).
+   */
+  appendNow(stream: string, key: string, events: readonly NewEvent<unknown>[], options?: AppendOptions): AppendResult {
     this.ensureOpen();
     validateStream(stream);
     validateKey(key);
@@ -119,6 +128,11 @@ export class MemoryStore implements EventStore {
   }
 
   async head(stream: string, key: string): Promise<ShardHead> {
+    return this.headNow(stream, key);
+  }
+
+  /** `head`, done at once (see `appendNow`). */
+  headNow(stream: string, key: string): ShardHead {
     validateStream(stream);
     validateKey(key);
     return this.state.head(stream, key);
@@ -199,6 +213,11 @@ export class MemoryStore implements EventStore {
   }
 
   async putSnapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): Promise<void> {
+    this.putSnapshotNow(snapshot);
+  }
+
+  /** `putSnapshot`, done at once (see `appendNow`). */
+  putSnapshotNow(snapshot: Omit<Snapshot, 'sizeBytes'>): void {
     this.ensureOpen();
     const info = snapshotInfo(snapshot);
     this.snapshots.put(info, snapshot.data.slice());

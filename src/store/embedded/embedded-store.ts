@@ -49,6 +49,7 @@ import {
   validateStream,
   validateTtl,
 } from '../validate.ts';
+import { ColumnFileReads } from './column-reads.ts';
 import { decodeColumnFile, type ColumnFileInfo } from './columnar-segment.ts';
 import { mkdirpDurable, writeFileAtomic, type FileHandle, type FileSystem } from './file-system.ts';
 import { FrameIndex, type FrameLocation } from './frame-index.ts';
@@ -85,6 +86,12 @@ export interface EmbeddedStoreOptions {
   readonly command?: string;
   /** Where warnings go (default: stderr). */
   readonly warn?: (message: string) => void;
+}
+
+/** Part of a column scan (scanColumns): a sealed segment's column file, or an unsealed segment's frames of the stream. */
+interface ColumnPart {
+  readonly info: ColumnFileInfo | undefined;
+  readonly frames: readonly number[];
 }
 
 interface Prepared {
@@ -640,45 +647,57 @@ export class EmbeddedStore implements EventStore {
     );
   }
 
-  /** Sealed segments come from their Arrow files (zero-copy); the unsealed rest is decoded from the WAL. */
+  /**
+   * Sealed segments come from their Arrow files (zero-copy), each read while the consumer works on the
+   * batch before it (column-reads.ts); the unsealed rest is decoded from the WAL.
+   */
   async *scanColumns(stream: string, options?: ScanColumnsOptions): AsyncIterable<ColumnBatch> {
     validateStream(stream);
+    const parts = this.columnParts(stream);
+    const reads = new ColumnFileReads(this.fs, options?.shared === true);
+    const pathOf = (info: ColumnFileInfo) => `${this.dir}/${info.file}`;
+    let ahead: Promise<Uint8Array> | undefined; // the read of the next part, when it is a column file
+    try {
+      for (let p = 0; p < parts.length; p++) {
+        const { info, frames } = parts[p] as ColumnPart;
+        if (info !== undefined) {
+          const reading = ahead ?? reads.start(pathOf(info), info.bytes);
+          ahead = undefined;
+          const bytes = await reading;
+          const next = parts[p + 1]?.info;
+          if (next !== undefined) ahead = reads.start(pathOf(next), next.bytes);
+          yield decodeColumnFile(pathOf(info), info, bytes, options?.fields);
+        } else {
+          let events: StoredEvent[] = [];
+          for (const id of frames) {
+            events.push(...(await this.readFrame(id)));
+            if (events.length >= 65536) {
+              yield columnsFromEvents(stream, events, options?.fields);
+              events = [];
+            }
+          }
+          if (events.length > 0) yield columnsFromEvents(stream, events, options?.fields);
+        }
+      }
+    } finally {
+      await ahead?.catch(() => undefined); // a scan stopped early: its buffer is not written after it returns
+    }
+  }
+
+  /** A stream's frames in order, by segment: a sealed segment's column file, or an unsealed one's frame ids. */
+  private columnParts(stream: string): ColumnPart[] {
     const ids = this.frames.streamFrames(stream);
-    // Column files are read into buffers reused for the whole scan (a fresh buffer per file costs more
-    // than the read): one, so a batch is valid until the next one is read; two in turn when shared.
-    const shared = options?.shared === true;
-    const buffers: Array<Uint8Array | undefined> = [undefined, undefined];
-    let turn = 0;
+    const parts: ColumnPart[] = [];
     let i = 0;
     while (i < ids.length) {
       const segment = this.frames.segment[ids[i] as number] as number;
       let end = i;
       while (end < ids.length && this.frames.segment[ids[end] as number] === segment) end++;
       const info = this.sealed.get(segment)?.streams.find((s) => s.stream === stream);
-      if (info !== undefined) {
-        const path = `${this.dir}/${info.file}`;
-        const slot = shared ? turn++ % 2 : 0;
-        let buffer = buffers[slot];
-        if (buffer === undefined || buffer.byteLength < info.bytes) {
-          // Sized from the manifest, rounded up so that files of similar size fit; a file longer than the
-          // manifest says is read into a new buffer and fails decodeColumnFile's length check.
-          const size = Math.ceil(info.bytes / 2 ** 20) * 2 ** 20;
-          buffer = buffers[slot] = shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
-        }
-        yield decodeColumnFile(path, info, await this.fs.readFileInto(path, buffer), options?.fields);
-      } else {
-        let events: StoredEvent[] = [];
-        for (let j = i; j < end; j++) {
-          events.push(...(await this.readFrame(ids[j] as number)));
-          if (events.length >= 65536) {
-            yield columnsFromEvents(stream, events, options?.fields);
-            events = [];
-          }
-        }
-        if (events.length > 0) yield columnsFromEvents(stream, events, options?.fields);
-      }
+      parts.push(info !== undefined ? { info, frames: [] } : { info: undefined, frames: ids.slice(i, end) });
       i = end;
     }
+    return parts;
   }
 
   async getSnapshot(query: SnapshotQuery): Promise<Snapshot | undefined> {

@@ -4,21 +4,22 @@
  * what makes `append` atomic. Its cost: a batch must fit the server's max_payload (1 MiB by default),
  * and readers decode a whole message even when they start in its middle.
  *
- * Payload: format 2 (batch-format.ts) is written; format 1 (batch-format-v1.ts) is still read. Readers
- * use the payload only. Headers: the placement again, so that writers and `stats` read heads and
+ * Payload: format 3 (batch-format.ts) is written; formats 2 and 1 (batch-format-v2.ts, -v1.ts) are
+ * still read, so a store may hold all three, in any order. Readers use the payload only. Headers: the placement again, so that writers and `stats` read heads and
  * positions without payloads, and `Spive-Format`, the payload's format.
  */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import { CorruptDataError } from '../../model/errors.ts';
 import type { StoredEvent } from '../../model/event.ts';
-import { decodeBatchV2, FORMAT_2, hasMagic, type EncodedBatch, type EventFilter } from './batch-format.ts';
+import { decodeBatchV3, FORMAT_3, hasMagic, type EncodedBatch, type EventFilter, type MessageAt } from './batch-format.ts';
 import { decodeBatchV1 } from './batch-format-v1.ts';
+import { decodeBatchV2, FORMAT_2 } from './batch-format-v2.ts';
 
-export { ALL_EVENTS, batchPayload, checkSize, encodeBatch, type EncodedBatch, type EventFilter } from './batch-format.ts';
+export { ALL_EVENTS, batchPayload, checkSize, encodeBatch, type EncodedBatch, type EventFilter, type MessageAt } from './batch-format.ts';
 
 /** The format new messages are written in (`Spive-Format`); READ_FORMATS are those this version reads. */
-export const MESSAGE_FORMAT = String(FORMAT_2);
-const READ_FORMATS: readonly string[] = ['1', MESSAGE_FORMAT];
+export const MESSAGE_FORMAT = String(FORMAT_3);
+const READ_FORMATS: readonly string[] = ['1', String(FORMAT_2), MESSAGE_FORMAT];
 
 /** Header names. `Spive-Pos`/`Spive-Count` on a lease message: the next position, and 0. */
 export const H = {
@@ -98,15 +99,17 @@ function headerInt(h: MsgHdrs, name: string, subject: string, streamSeq: number,
 }
 
 /**
- * Decodes the wanted events of a message's payload into `out`; returns how many were added. The format
- * comes from the payload itself (readers never parse headers): format 2 starts with its magic, format 1
- * with `[`; anything else is CORRUPT.
+ * Decodes the wanted events of a message's payload into `out`; returns how many were added. `where`
+ * names the message in errors (a NATS message itself will do: its subject is only decoded then). The format
+ * comes from the payload itself (readers never parse headers): formats 2 and 3 start with the magic and
+ * their format byte, format 1 with `[`; anything else is CORRUPT.
  */
-export function decodeBatch(subject: string, streamSeq: number, payload: Uint8Array, filter: EventFilter, out: StoredEvent[]): number {
+export function decodeBatch(where: MessageAt, payload: Uint8Array, filter: EventFilter, out: StoredEvent[]): number {
   if (hasMagic(payload)) {
-    if (payload[3] === FORMAT_2) return decodeBatchV2(subject, streamSeq, payload, filter, out);
-    throw new CorruptDataError(subject, streamSeq, `payload format ${String(payload[3])} is not one this version of Spive reads (${READ_FORMATS.join(', ')})`);
+    if (payload[3] === FORMAT_3) return decodeBatchV3(where, payload, filter, out);
+    if (payload[3] === FORMAT_2) return decodeBatchV2(where.subject, where.seq, payload, filter, out);
+    throw new CorruptDataError(where.subject, where.seq, `payload format ${String(payload[3])} is not one this version of Spive reads (${READ_FORMATS.join(', ')})`);
   }
-  if (payload[0] === 0x5b) return decodeBatchV1(subject, streamSeq, payload, filter, out);
-  throw new CorruptDataError(subject, streamSeq, `payload of ${payload.length} bytes is in no format Spive knows (it starts with byte ${String(payload[0])})`);
+  if (payload[0] === 0x5b) return decodeBatchV1(where.subject, where.seq, payload, filter, out);
+  throw new CorruptDataError(where.subject, where.seq, `payload of ${payload.length} bytes is in no format Spive knows (it starts with byte ${String(payload[0])})`);
 }

@@ -261,7 +261,7 @@ export class NatsStore implements EventStore {
     const read = { stream: this.layout.eventsStream, filter: subjects, startSeq, live, ...(signal === undefined ? {} : { signal }), chunk: Math.max(64, Math.min(batchSize, 4096)) };
     for await (const chunk of orderedChunks(this.handles.js, this.handles.jsm, read, this.reads)) {
       for (const msg of chunk) {
-        decodeBatch(msg.subject, msg.seq, msg.data, filter, out);
+        decodeBatch(msg, msg.data, filter, out);
         while (out.length >= batchSize) {
           if (out.length === batchSize) {
             yield out;

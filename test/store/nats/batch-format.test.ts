@@ -1,14 +1,15 @@
-/** The event message payload (format 2, and format 1 still read): round trips, filters, and damage caught. */
+/** The event message payload (format 3, and formats 2 and 1 still read): round trips, filters, and damage caught. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isCorrupt, type NewEvent, type StoredEvent } from 'spive';
+import { encodeBatchV2 } from '../../../src/store/nats/batch-format-v2.ts';
 import { ALL_EVENTS, batchPayload, decodeBatch, encodeBatch, type EventFilter } from '../../../src/store/nats/event-message.ts';
 
 const T0 = 1_700_000_000_000;
 
 function decode(payload: Uint8Array, filter: EventFilter = ALL_EVENTS): StoredEvent[] {
   const out: StoredEvent[] = [];
-  const added = decodeBatch('subj', 7, payload, filter, out);
+  const added = decodeBatch({ subject: 'subj', seq: 7 }, payload, filter, out);
   expect(added).toBe(out.length);
   return out;
 }
@@ -38,7 +39,7 @@ const event: fc.Arbitrary<NewEvent> = fc.record(
   { requiredKeys: ['type', 'time', 'data'] },
 );
 
-describe('event message format 2', () => {
+describe('event message format 3', () => {
   it('reads back every event as written: types, times, data, meta or none, any stream and key', () => {
     fc.assert(
       fc.property(
@@ -110,47 +111,82 @@ describe('event message format 2', () => {
       expect(isCorrupt(decodeError(longer))).toBe(true);
     });
 
-    it('JSON sections of the wrong shape, even with a right CRC', () => {
+    it('sections of the wrong shape, even with a right CRC', () => {
       const good = encodeBatch('s', 'k', [{ type: 'A', time: T0, data: 1 }]);
-      const head = 40 + 12;
-      const withSections = (names: string, data: string, meta: string): Uint8Array => {
-        const [n, d, m] = [names, data, meta].map((text) => new TextEncoder().encode(text)) as [Uint8Array, Uint8Array, Uint8Array];
-        const payload = new Uint8Array(head + n.length + d.length + m.length);
+      const head = 44 + 12;
+      const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+      const withSections = (names: string, strings: Uint8Array, values: Uint8Array, meta: string): Uint8Array => {
+        const [n, m] = [utf8(names), utf8(meta)] as [Uint8Array, Uint8Array];
+        const payload = new Uint8Array(head + n.length + strings.length + values.length + m.length);
         payload.set(good.payload.subarray(0, head));
         payload.set(n, head);
-        payload.set(d, head + n.length);
-        payload.set(m, head + n.length + d.length);
+        payload.set(strings, head + n.length);
+        payload.set(values, head + n.length + strings.length);
+        payload.set(m, head + n.length + strings.length + values.length);
         const view = new DataView(payload.buffer);
         view.setUint32(12, n.length, true);
-        view.setUint32(16, d.length, true);
-        view.setUint32(20, m.length, true);
+        view.setUint32(16, strings.length, true);
+        view.setUint32(20, values.length, true);
+        view.setUint32(24, m.length, true);
         return batchPayload({ ...good, payload }, 1, 1);
       };
-      expect(decode(withSections('["s","k",["A"]]', '[1]', '[{"m":1}]'))).toEqual([{ stream: 's', key: 'k', seq: 1, position: 1, type: 'A', time: T0, data: 1, meta: { m: 1 } }]);
-      const bad: Array<[string, string, string]> = [
-        ['null', '[1]', ''],
-        ['["s","k"]', '[1]', ''],
-        ['["s","k",[7]]', '[1]', ''],
-        ['[1,"k",["A"]]', '[1]', ''],
-        ['["s","k",["A"]]', '[1,2]', ''],
-        ['["s","k",["A"]]', '{"a":1}', ''],
-        ['["s","k",["A"]]', '[1', ''],
-        ['["s","k",["A"]]', '[1]', '[5]'],
-        ['["s","k",["A"]]', '[1]', '[[]]'],
-        ['["s","k",["A"]]', '[1]', '[null,null]'],
+      const none = new Uint8Array(0);
+      const int1 = Uint8Array.of(3, 1, 0, 0, 0);
+      // One string "ab": count 1, length 2, text.
+      const ab = Uint8Array.of(1, 2, 0x61, 0x62);
+      expect(decode(withSections('["s","k",["A"],[]]', none, int1, '[{"m":1}]'))).toEqual([{ stream: 's', key: 'k', seq: 1, position: 1, type: 'A', time: T0, data: 1, meta: { m: 1 } }]);
+      expect(decode(withSections('["s","k",["A"],[["x"]]]', ab, Uint8Array.of(7, 0, 5, 0), '')).map((e) => e.data)).toEqual([{ x: 'ab' }]);
+      const bad: Array<[string, Uint8Array, Uint8Array, string]> = [
+        ['null', none, int1, ''],
+        ['["s","k",["A"]]', none, int1, ''],
+        ['["s","k",[7],[]]', none, int1, ''],
+        ['[1,"k",["A"],[]]', none, int1, ''],
+        ['["s","k",["A"],[[1]]]', none, int1, ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(3, 1, 0, 0, 0, 0), ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(3, 1, 0, 0), ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(9), ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(5, 0), ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(7, 0), ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(6, 5, 0), ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(6, 0xff, 0xff, 0xff, 0xff, 0x7f), ''],
+        ['["s","k",["A"],[]]', none, Uint8Array.of(8, 2, 0x5b, 0x31), ''],
+        ['["s","k",["A"],[]]', Uint8Array.of(1, 3, 0x61, 0x62), Uint8Array.of(5, 0), ''],
+        ['["s","k",["A"],[]]', Uint8Array.of(9, 2, 0x61, 0x62), Uint8Array.of(5, 0), ''],
+        ['["s","k",["A"],[]]', Uint8Array.of(1, 2, 0x61, 0x62), Uint8Array.of(5, 1), ''],
+        ['["s","k",["A"],[]]', none, int1, '[5]'],
+        ['["s","k",["A"],[]]', none, int1, '[[]]'],
+        ['["s","k",["A"],[]]', none, int1, '[null,null]'],
       ];
-      for (const [names, data, meta] of bad) expect(isCorrupt(decodeError(withSections(names, data, meta))), `${names} ${data} ${meta}`).toBe(true);
+      for (const [names, strings, values, meta] of bad) expect(isCorrupt(decodeError(withSections(names, strings, values, meta))), `${names} ${String(strings)} ${String(values)} ${meta}`).toBe(true);
     });
 
     it('a format this version does not know, with the message named', () => {
       const future = payload.slice();
-      future[3] = 3;
+      future[3] = 4;
       const e = decodeError(future);
       expect(isCorrupt(e)).toBe(true);
-      expect(String(e)).toMatch(/subj at offset 7.*format 3/);
+      expect(String(e)).toMatch(/subj at offset 7.*payload format 4 is not one this version of Spive reads \(1, 2, 3\)/);
       expect(isCorrupt(decodeError(new TextEncoder().encode('hello')))).toBe(true);
       expect(isCorrupt(decodeError(new Uint8Array(0)))).toBe(true);
     });
+  });
+});
+
+describe('event message format 2 (written by earlier versions)', () => {
+  it('is still read', () => {
+    const events = [
+      { type: 'A', time: T0, data: { a: 1, s: 'x' } },
+      { type: 'B', time: T0 + 1, data: [null, 2.5], meta: { m: true } },
+    ];
+    expect(decode(encodeBatchV2('s', 'k', events, 5, 2))).toEqual(stored('s', 'k', events, 5, 2));
+  });
+
+  it('is CORRUPT when torn or altered', () => {
+    const v2 = encodeBatchV2('s', 'k', [{ type: 'A', time: T0, data: { a: 1 } }], 1, 1);
+    for (let n = 0; n < v2.length; n++) expect(isCorrupt(decodeError(v2.slice(0, n))), `truncated to ${n} bytes`).toBe(true);
+    const bad = v2.slice();
+    bad[bad.length - 2] = 0x20;
+    expect(String(decodeError(bad))).toMatch(/format 2 payload: CRC-32/);
   });
 });
 

@@ -4,6 +4,7 @@ import { connect, headers, TimeoutError } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isCorrupt, isFenced, isConflict, isInvalidInput, isUnavailable, ManualClock, MemoryStore, openStore, type NewEvent } from 'spive';
+import { encodeBatchV2 } from '../../../src/store/nats/batch-format-v2.ts';
 import { batchPayload, encodeBatch } from '../../../src/store/nats/event-message.ts';
 import { NatsLayout } from '../../../src/store/nats/nats-layout.ts';
 import { NatsStore, type NatsStoreOptions } from '../../../src/store/nats/nats-store.ts';
@@ -327,17 +328,33 @@ describe.skipIf(!available)('NATS JetStream store', () => {
       expect((await collect(store.readAll({ fromPosition: 2 }))).map((e) => e.position)).toEqual([2, 3]);
     });
 
+    it('reads a store holding messages of formats 1, 2 and 3 in order, and appends after them', async () => {
+      const store = await open();
+      const prefix = prefixes[0] as string;
+      const subject = new NatsLayout(prefix).shardSubject('s', 'k');
+      const v1 = JSON.stringify([1, 1, 's', 'k', [['T', T0 + 1, { i: 1 }]]]);
+      await publishRaw(prefix, subject, new TextEncoder().encode(v1), v1Headers(1, 1, 1, T0 + 1));
+      await publishRaw(prefix, subject, encodeBatchV2('s', 'k', [ev(2)], 2, 2), { ...v1Headers(2, 2, 1, T0 + 2), 'Spive-Format': '2' });
+      expect(await store.append('s', 'k', [ev(3)], { expect: { lastSeq: 2, lastTime: T0 + 2 } })).toEqual({ firstSeq: 3, lastSeq: 3, firstPosition: 3, lastPosition: 3 });
+      expect((await collect(store.readStream('s'))).map((e) => [e.seq, e.position, e.data])).toEqual([
+        [1, 1, { i: 1 }],
+        [2, 2, { i: 2 }],
+        [3, 3, { i: 3 }],
+      ]);
+      expect((await collect(store.readShard('s', 'k', { fromSeq: 2 }))).map((e) => e.seq)).toEqual([2, 3]);
+    });
+
     it('fails a read with CORRUPT naming the message when one is damaged, instead of skipping it', async () => {
       const store = await open();
       const prefix = prefixes[0] as string;
       await store.append('s', 'k', [ev(1)]);
       const damaged = batchPayload(encodeBatch('s', 'k', [ev(2)]), 2, 2);
       damaged[damaged.length - 3] = 0x20;
-      await publishRaw(prefix, new NatsLayout(prefix).shardSubject('s', 'k'), damaged, { ...v1Headers(2, 2, 1, T0 + 2), 'Spive-Format': '2' });
+      await publishRaw(prefix, new NatsLayout(prefix).shardSubject('s', 'k'), damaged, { ...v1Headers(2, 2, 1, T0 + 2), 'Spive-Format': '3' });
       for (const read of [() => store.readStream('s'), () => store.readShard('s', 'k'), () => store.readAll({ fromPosition: 2 })]) {
         const r = await settle(collect(read()));
         expect(!r.ok && isCorrupt(r.error)).toBe(true);
-        expect(!r.ok && (r.error as Error).message).toMatch(/\.ev\.s\.k at offset 2: format 2 payload: CRC-32/);
+        expect(!r.ok && (r.error as Error).message).toMatch(/\.ev\.s\.k at offset 2: format 3 payload: CRC-32/);
       }
     });
   });

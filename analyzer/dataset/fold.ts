@@ -79,24 +79,26 @@ interface ShardState {
   dirty: boolean;
 }
 
+/** A stream's placement: last seq per key, events so far, and who reads it. */
+interface StreamPlace {
+  readonly shards: Map<string, number>;
+  events: number;
+  /** The processes reading the stream (undefined: none), resolved once per stream. */
+  readonly readers: ReadonlyArray<{ fold: ProcessFold; inputIndex: number }> | undefined;
+}
+
 /** Places events: the next global position and each shard's next seq, as a store would. */
 class Placement {
   lastPosition = 0;
-  /** Last seq per key, per stream (nested maps: no key concatenation per event). */
-  readonly seqs = new Map<string, Map<string, number>>();
-  readonly events = new Map<string, number>();
+  /** Per stream (nested maps: no key concatenation per event). */
+  readonly streams = new Map<string, StreamPlace>();
   firstSeq = 0;
 
   /** Places `count` events; returns the first position and sets `firstSeq`. */
-  place(stream: string, key: string, count: number): number {
-    let shards = this.seqs.get(stream);
-    if (shards === undefined) {
-      this.seqs.set(stream, (shards = new Map()));
-      this.events.set(stream, 0);
-    }
-    const seq = shards.get(key) ?? 0;
-    shards.set(key, seq + count);
-    this.events.set(stream, (this.events.get(stream) as number) + count);
+  place(place: StreamPlace, key: string, count: number): number {
+    const seq = place.shards.get(key) ?? 0;
+    place.shards.set(key, seq + count);
+    place.events += count;
     this.firstSeq = seq + 1;
     const firstPosition = this.lastPosition + 1;
     this.lastPosition += count;
@@ -104,8 +106,11 @@ class Placement {
   }
 }
 
-/** Appends a batch to the sink and delivers its events to the processes reading the stream. */
-type Emit = (stream: string, key: string, events: Array<{ type: string; time: number; dataText: string; meta?: EventMeta; metaText?: string; data?: unknown }>) => void;
+/** A handler call's outputs as the fold collects them (`HandlerCallContext.outputs`). */
+type Outputs = ReadonlyArray<{ readonly type: string; readonly data: unknown }>;
+
+/** Appends one handler call's outputs (a `$progress` marker when there are none) to the sink and delivers them to readers. */
+type Emit = (process: string, stream: string, key: string, outputs: Outputs, time: number, meta: EventMeta, metaText: string) => void;
 
 class ProcessFold {
   readonly version: string;
@@ -221,12 +226,8 @@ class ProcessFold {
       if (ctx.outputs.length === 0 && ctx.effects.length === 0) continue;
       const meta = { v: this.version, m: this.m, in: [inputIndex, event.position] };
       const metaText = `{"v":${this.versionJson},"m":${this.m},"in":[${inputIndex},${event.position}]}`; // JSON.stringify(meta), faster
-      const events =
-        ctx.outputs.length > 0
-          ? ctx.outputs.map((o) => ({ type: o.type, time: event.time, dataText: stringify(o.data, this.def.name, o.type), meta, metaText, data: o.data }))
-          : [{ type: PROGRESS_EVENT, time: event.time, dataText: 'null', meta, metaText }];
-      this.eventsOut += events.length;
-      this.emit(this.def.output.name, key, events);
+      this.eventsOut += ctx.outputs.length > 0 ? ctx.outputs.length : 1;
+      this.emit(this.def.name, this.def.output.name, key, ctx.outputs, event.time, meta, metaText);
     }
   }
 
@@ -337,7 +338,7 @@ export class AppFold {
   private readonly ingress: Set<string>;
 
   constructor(private readonly options: FoldOptions) {
-    const emit: Emit = (stream, key, events) => this.append(stream, key, events);
+    const emit: Emit = (process, stream, key, outputs, time, meta, metaText) => this.appendOutputs(process, stream, key, outputs, time, meta, metaText);
     this.folds = graphOrder(options.app).map((def) => new ProcessFold(def, options.version, options.snapshotEvery, emit, options.sink));
     for (const fold of this.folds) {
       fold.def.inputs.forEach((input, inputIndex) => {
@@ -352,7 +353,12 @@ export class AppFold {
   /** Appends one input event to an ingress stream, then lets every process take what it can. */
   input(stream: string, key: string, type: string, time: number, data: JsonValue): void {
     if (!this.ingress.has(stream)) throw new TypeError(`stream ${stream} is not an input stream of app ${this.options.app.name}`);
-    this.append(stream, key, [{ type, time, dataText: JSON.stringify(data), data }]);
+    const place = this.place(stream);
+    const position = this.placement.place(place, key, 1);
+    // Input events carry no meta, and readers get the payload as given (it is plain JSON already).
+    const event: StoredEvent = { stream, key, seq: this.placement.firstSeq, position, time, type, data };
+    this.options.sink.batch({ stream, key, events: [event], dataTexts: [JSON.stringify(data)], metaTexts: [undefined] });
+    if (place.readers !== undefined) for (const { fold, inputIndex } of place.readers) fold.deliver(inputIndex, event);
     for (const fold of this.folds) fold.pump();
   }
 
@@ -370,9 +376,9 @@ export class AppFold {
 
   /** Events and shards per stream placed so far (inputs and outputs). */
   streams(): Array<{ stream: string; events: number; shards: number }> {
-    return [...this.placement.seqs.entries()]
+    return [...this.placement.streams.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([stream, shards]) => ({ stream, events: this.placement.events.get(stream) ?? 0, shards: shards.size }));
+      .map(([stream, place]) => ({ stream, events: place.events, shards: place.shards.size }));
   }
 
   stats(): ProcessFoldStats[] {
@@ -388,24 +394,35 @@ export class AppFold {
     }));
   }
 
-  private append(stream: string, key: string, events: Parameters<Emit>[2]): void {
-    const firstPosition = this.placement.place(stream, key, events.length);
+  private place(stream: string): StreamPlace {
+    let place = this.placement.streams.get(stream);
+    if (place === undefined) this.placement.streams.set(stream, (place = { shards: new Map(), events: 0, readers: this.readers.get(stream) }));
+    return place;
+  }
+
+  private appendOutputs(process: string, stream: string, key: string, outputs: Outputs, time: number, meta: EventMeta, metaText: string): void {
+    const place = this.place(stream);
+    const readers = place.readers;
+    const n = outputs.length > 0 ? outputs.length : 1;
+    const firstPosition = this.placement.place(place, key, n);
     const firstSeq = this.placement.firstSeq;
-    const stored: StoredEvent[] = new Array(events.length);
-    const dataTexts: string[] = new Array(events.length);
-    const metaTexts: Array<string | undefined> = new Array(events.length);
-    const readers = this.readers.get(stream);
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i] as Parameters<Emit>[2][number];
+    const stored: StoredEvent[] = new Array(n);
+    const dataTexts: string[] = new Array(n);
+    const metaTexts: string[] = new Array(n);
+    if (outputs.length === 0) {
+      stored[0] = { stream, key, seq: firstSeq, position: firstPosition, time, type: PROGRESS_EVENT, data: null, meta };
+      dataTexts[0] = 'null';
+      metaTexts[0] = metaText;
+    }
+    for (let i = 0; i < outputs.length; i++) {
+      const o = outputs[i] as Outputs[number];
+      const text = stringify(o.data, process, o.type);
       // Readers see what the store would hand back: the payload as parsed from its JSON. A stream
       // nobody reads (the end of the graph) keeps the emitted values: only its texts are written.
-      const data = (e.data !== undefined && (e.meta === undefined || (readers === undefined && numbersSurviveJson(e.data))) ? e.data : JSON.parse(e.dataText)) as JsonValue;
-      stored[i] =
-        e.meta === undefined
-          ? { stream, key, seq: firstSeq + i, position: firstPosition + i, time: e.time, type: e.type, data }
-          : { stream, key, seq: firstSeq + i, position: firstPosition + i, time: e.time, type: e.type, data, meta: e.meta };
-      dataTexts[i] = e.dataText;
-      metaTexts[i] = e.metaText;
+      const data = (readers === undefined && numbersSurviveJson(o.data) ? o.data : JSON.parse(text)) as JsonValue;
+      stored[i] = { stream, key, seq: firstSeq + i, position: firstPosition + i, time, type: o.type, data, meta };
+      dataTexts[i] = text;
+      metaTexts[i] = metaText;
     }
     this.options.sink.batch({ stream, key, events: stored, dataTexts, metaTexts });
     if (readers === undefined) return;

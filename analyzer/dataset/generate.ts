@@ -2,17 +2,19 @@
  * `spive dataset generate`: a ready embedded store for an example, as if it had run in production —
  * realistic input events (shape.ts), the example's real processes folded over them offline (fold.ts)
  * with the outputs and snapshots the runtime would have written, bulk-loaded into a new store
- * (src/store/embedded/bulk-writer.ts) and sealed to Arrow and Parquet.
+ * (src/store/embedded/bulk-writer.ts) and sealed to Arrow and Parquet. With the real file system the
+ * bulk writer runs on its own thread (writer-thread.ts), so folding and writing use a core each.
  */
 import { realClock, type Clock } from '../../src/time/clock.ts';
 import { fileURLToPath } from 'node:url';
 import { ingressStreams } from '../../src/app/define.ts';
 import { loadApp } from '../../src/app/load-app.ts';
 import { seededRandom } from '../../src/random/random.ts';
-import { BulkWriter } from '../../src/store/embedded/bulk-writer.ts';
+import { BulkWriter, type BulkWriteSummary } from '../../src/store/embedded/bulk-writer.ts';
 import type { FileSystem } from '../../src/store/embedded/file-system.ts';
 import { dailyCycleTimes, DAY_MS } from './shape.ts';
-import { AppFold, type ProcessFoldStats } from './fold.ts';
+import { AppFold, type FoldSink, type ProcessFoldStats } from './fold.ts';
+import { WriterThread } from './writer-thread.ts';
 import type { DatasetExample } from './examples/index.ts';
 
 export interface GenerateOptions {
@@ -38,6 +40,10 @@ export interface GenerateOptions {
   readonly warn?: (message: string) => void;
   /** Measures `wallMs` (default: the real clock). */
   readonly clock?: Clock;
+  /** Write on a thread of its own (default true; the real file system only). */
+  readonly thread?: boolean;
+  /** Whether that thread's bulk writer checksums, writes and seals on a further thread (default false). */
+  readonly sinkThread?: boolean;
 }
 
 export interface StreamSummary {
@@ -86,6 +92,7 @@ export function defaultSnapshotEvery(events: number, policy: number): number {
 
 /** 2024-01-01T00:00:00Z: a fixed start, so a dataset depends on its options only. */
 export const DEFAULT_START_MS = Date.UTC(2024, 0, 1);
+/** Bytes a bulk writer in this thread encodes before handing them to its sink. */
 const FLUSH_BYTES = 8 * 1024 * 1024;
 
 export async function generateDataset(options: GenerateOptions): Promise<GenerateResult> {
@@ -97,30 +104,14 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   const times = dailyCycleTimes(options.events, { startMs: options.startMs, spanMs: Math.round(options.days * DAY_MS), amplitude: 0.6, peakHour: 15 }, random.stream('times'));
   const make = example.inputs({ keys: options.keys, skew: options.skew, random: random.stream('inputs') });
 
-  const writer = await BulkWriter.create(options.out, {
-    ...(options.fs === undefined ? {} : { fs: options.fs }),
-    ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
-    seal: options.seal !== false,
-    command: `spive dataset generate ${example.name}`,
-    ...(options.warn === undefined ? {} : { warn: options.warn }),
-  });
+  const writer = await openWriter(options, `spive dataset generate ${example.name}`);
   let minTime: number | null = null;
   let maxTime: number | null = null;
   const fold = new AppFold({
     app: loaded.app,
     version: loaded.version,
     snapshotEvery: options.snapshotEvery ?? ((p) => defaultSnapshotEvery(options.events, p.snapshots.everyEvents)),
-    sink: {
-      batch(batch) {
-        writer.append(batch);
-      },
-      snapshot(snapshot) {
-        writer.putSnapshot(snapshot);
-      },
-      snapshotText(snapshot, text) {
-        writer.putSnapshotText(snapshot, text);
-      },
-    },
+    sink: writer,
   });
   const ingress = new Set(ingressStreams(loaded.app).map((s) => s.name));
   let summary;
@@ -131,8 +122,8 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       fold.input(input.stream, input.key, input.type, time, input.data);
       if (minTime === null || time < minTime) minTime = time;
       if (maxTime === null || time > maxTime) maxTime = time;
-      if ((i & 1023) === 1023) {
-        if (writer.buffered > FLUSH_BYTES) await writer.flush();
+      if ((i & 255) === 255) {
+        if (writer.buffered > writer.flushAt) await writer.flush();
         if ((i & 0xffff) === 0xffff) options.onProgress?.(i + 1, options.events);
       }
     }
@@ -158,5 +149,44 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     skew: options.skew,
     walBytes: summary.walBytes,
     wallMs: clock.monotonicMs() - started,
+  };
+}
+
+/** Where the fold's appends and snapshots go: a bulk writer here, or on its own thread. */
+interface DatasetWriter extends FoldSink {
+  readonly buffered: number;
+  /** `flush()` once `buffered` is past this. */
+  readonly flushAt: number;
+  flush(): Promise<void>;
+  finish(): Promise<BulkWriteSummary>;
+  abort(): Promise<void>;
+}
+
+async function openWriter(options: GenerateOptions, command: string): Promise<DatasetWriter> {
+  const seal = options.seal !== false;
+  if (options.fs === undefined && options.thread !== false) {
+    return WriterThread.start(
+      { dir: options.out, ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }), seal, sinkThread: options.sinkThread === true, command },
+      options.warn ?? ((m) => process.stderr.write(`spive: warning: ${m}\n`)),
+    );
+  }
+  const writer = await BulkWriter.create(options.out, {
+    ...(options.fs === undefined ? {} : { fs: options.fs }),
+    ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
+    seal,
+    command,
+    ...(options.warn === undefined ? {} : { warn: options.warn }),
+  });
+  return {
+    batch: (batch) => writer.append(batch),
+    snapshot: (snapshot) => writer.putSnapshot(snapshot),
+    snapshotText: (snapshot, text) => writer.putSnapshotText(snapshot, text),
+    get buffered() {
+      return writer.buffered;
+    },
+    flushAt: FLUSH_BYTES,
+    flush: () => writer.flush(),
+    finish: () => writer.finish(),
+    abort: () => writer.abort(),
   };
 }

@@ -1,9 +1,9 @@
 /**
  * dataset.generate.bank (store events/s; higher is better): `spive dataset generate bank` end to end —
  * Zipf/daily-cycle inputs, the bank's real ledger and balances handlers folded offline, every output
- * and snapshot bulk-loaded into a new embedded store (checksums, writes and sealing to Arrow and
- * Parquet on the bulk writer's sink thread) — counted in events written to the store (inputs +
- * outputs) per second. The detail line adds the process's CPU time: on a shared 2-core machine the
+ * and snapshot bulk-loaded into a new embedded store by a bulk writer on a thread of its own (frames,
+ * columns, checksums, writes and sealing to Arrow and Parquet, while the main thread folds) — counted
+ * in events written to the store (inputs + outputs) per second. The detail line adds the process's CPU time: on a shared 2-core machine the
  * wall time follows whatever else runs, the CPU time much less. Snapshot rounds every 10,000 inputs (the
  * default cadence of 1,000 makes snapshots, not events, dominate the bytes; see docs/datasets.md).
  * Baseline: the same number of events appended to a fresh embedded store the ordinary way (batches of

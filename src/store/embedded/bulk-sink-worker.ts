@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SegmentSink } from './bulk-sink.ts';
 import type { SinkReply, SinkRequest, SinkThreadSetup } from './bulk-sink-thread.ts';
 import { nodeFileSystem } from './node-file-system.ts';
+import { closeParquetSession } from './parquet-writer.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('bulk-sink-worker.ts runs as a worker thread');
@@ -20,9 +21,10 @@ async function handle(request: SinkRequest): Promise<void> {
       for (const item of request.items) await s.take(item);
       return;
     case 'finish':
-      return s.finish();
+      // The thread is stopped next: its DuckDB instance goes now rather than with the thread.
+      return s.finish().finally(closeParquetSession);
     case 'abort':
-      return s.abort();
+      return s.abort().finally(closeParquetSession);
   }
 }
 

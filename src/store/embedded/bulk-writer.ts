@@ -100,6 +100,8 @@ export class BulkWriter {
   private readonly seal: boolean;
   private readonly streamJsonCache = new Map<string, string>();
   private readonly typeJsonCache = new Map<string, string>();
+  private lastTime = Number.NaN;
+  private lastTimeText = 'NaN';
   private readonly parquet: boolean;
   private lastPosition = 0;
   private events = 0;
@@ -179,10 +181,11 @@ export class BulkWriter {
     this.events += n;
     // The same meta and payload JSON that EmbeddedStore.append writes (wal-records.ts).
     const keyJson = JSON.stringify(key);
-    const meta =
-      n === 1
-        ? `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":1,"lo":${lo},"hi":${lo},"lt":${lo}}`
-        : `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
+    let meta: string;
+    if (n === 1) {
+      const t = this.timeText(lo);
+      meta = `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":1,"lo":${t},"hi":${t},"lt":${t}}`;
+    } else meta = `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
     this.writeEventsFrame(meta, events, batch.dataTexts, batch.metaTexts);
     if (this.seal) {
       let segment = this.segmentColumns.get(stream);
@@ -214,7 +217,7 @@ export class BulkWriter {
     checkName('shard', shard);
     if (!Number.isSafeInteger(position) || position < 0) throw new InvalidInputError('snapshot.position', 'an integer position >= 0', position);
     if (!Number.isSafeInteger(time)) throw new InvalidInputError('snapshot.time', 'an integer time', time);
-    const meta = `{"process":${JSON.stringify(process)},"version":${JSON.stringify(version)},"shard":${JSON.stringify(shard)},"position":${position},"time":${time},"sizeBytes":${Buffer.byteLength(text)}}`;
+    const meta = `{"process":${JSON.stringify(process)},"version":${JSON.stringify(version)},"shard":${JSON.stringify(shard)},"position":${position},"time":${this.timeText(time)},"sizeBytes":${Buffer.byteLength(text)}}`;
     this.writeFrame(RecordKind.Snapshot, meta, text);
     this.snapshots++;
   }
@@ -284,6 +287,19 @@ export class BulkWriter {
     return json;
   }
 
+  /**
+   * An event time as text, the last one remembered: times are ms since the epoch, beyond small
+   * integers, so each conversion is a slow double-to-string one; and consecutive frames mostly share
+   * a time (an input and the outputs it caused).
+   */
+  private timeText(time: number): string {
+    if (time !== this.lastTime) {
+      this.lastTime = time;
+      this.lastTimeText = String(time);
+    }
+    return this.lastTimeText;
+  }
+
   /** JSON of an event type (cached: a load has a few types and millions of events; bounded, in case it has not). */
   private typeJson(type: string): string {
     let json = this.typeJsonCache.get(type);
@@ -330,32 +346,66 @@ export class BulkWriter {
   }
 
   /**
-   * An events frame, its payload (`eventsPayload`'s JSON) written piece by piece: the payload texts go
-   * in as they are, never copied into one joined string first.
+   * An events frame: meta JSON and payload (`eventsPayload`'s JSON) joined into one string and written
+   * with one call (a `Buffer.write` per piece cost more than the copying it saved). When the body is
+   * all ASCII, as generated payloads are, byte offsets are string offsets and the texts' places follow
+   * from the lengths; otherwise the frame is written again piece by piece to learn them.
    */
   private writeEventsFrame(meta: string, events: readonly StoredEvent[], dataTexts: readonly string[], metaTexts: ReadonlyArray<string | undefined>): void {
     const n = events.length;
-    const heads = new Array<string>(n);
-    let bound = FRAME_HEADER_BYTES + 5 + 3 * meta.length + 2;
+    const texts = this.frameTexts;
+    texts.length = 0;
+    // Offsets below are relative to the frame's start, assuming one byte per char (checked after writing).
+    const payloadStart = FRAME_HEADER_BYTES + 5 + meta.length;
+    let body = meta + '[';
+    let at = payloadStart + 1;
     for (let i = 0; i < n; i++) {
-      const e = events[i] as StoredEvent;
-      const head = `[${e.time},${this.typeJson(e.type)},`;
-      heads[i] = head;
-      bound += 3 * (head.length + (dataTexts[i] as string).length + (metaTexts[i]?.length ?? 0)) + 3;
+      const head = `${i > 0 ? ',' : ''}[${this.timeText((events[i] as StoredEvent).time)},${this.typeJson((events[i] as StoredEvent).type)},`;
+      const data = dataTexts[i] as string;
+      const metaText = metaTexts[i];
+      at += head.length;
+      texts.push(at, data.length);
+      at += data.length;
+      if (metaText === undefined) {
+        texts.push(0, -1);
+        body += head + data + ']';
+        at += 1;
+      } else {
+        texts.push(at + 1, metaText.length);
+        body += head + data + ',' + metaText + ']';
+        at += metaText.length + 2;
+      }
     }
-    this.reserve(bound);
+    body += ']';
+    this.reserve(FRAME_HEADER_BYTES + 5 + 3 * body.length);
     const chunk = this.chunk;
     const o = this.used;
     const bodyStart = o + FRAME_HEADER_BYTES;
     chunk[bodyStart] = RecordKind.Events;
-    const metaBytes = chunk.write(meta, bodyStart + 5, 'utf8');
-    let p = bodyStart + 5 + metaBytes;
+    let bodyLength: number;
+    const written = chunk.write(body, bodyStart + 5, 'utf8');
+    if (written === body.length) bodyLength = 5 + written;
+    else bodyLength = this.writeEventsPieces(bodyStart, meta, events, dataTexts, metaTexts) - bodyStart;
+    chunk.writeUInt32LE(written === body.length ? meta.length : Buffer.byteLength(meta), bodyStart + 1);
+    chunk.writeUInt32LE(FRAME_MAGIC, o);
+    chunk.writeUInt32LE(bodyLength, o + 4);
+    chunk.writeUInt32LE(0, o + 8);
+    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
+  }
+
+  /** The body after its kind byte, written piece by piece (text places in bytes, into `frameTexts`); returns its end. */
+  private writeEventsPieces(bodyStart: number, meta: string, events: readonly StoredEvent[], dataTexts: readonly string[], metaTexts: ReadonlyArray<string | undefined>): number {
+    const chunk = this.chunk;
+    const o = bodyStart - FRAME_HEADER_BYTES;
     const texts = this.frameTexts;
     texts.length = 0;
+    const metaBytes = chunk.write(meta, bodyStart + 5, 'utf8');
+    let p = bodyStart + 5 + metaBytes;
     chunk[p++] = 0x5b; // [
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as StoredEvent;
       if (i > 0) chunk[p++] = 0x2c; // ,
-      p += chunk.write(heads[i] as string, p, 'utf8');
+      p += chunk.write(`[${e.time},${this.typeJson(e.type)},`, p, 'utf8');
       const dataStart = p;
       p += chunk.write(dataTexts[i] as string, p, 'utf8');
       texts.push(dataStart - o, p - dataStart);
@@ -370,12 +420,7 @@ export class BulkWriter {
       chunk[p++] = 0x5d; // ]
     }
     chunk[p++] = 0x5d;
-    const bodyLength = p - bodyStart;
-    chunk.writeUInt32LE(metaBytes, bodyStart + 1);
-    chunk.writeUInt32LE(FRAME_MAGIC, o);
-    chunk.writeUInt32LE(bodyLength, o + 4);
-    chunk.writeUInt32LE(0, o + 8);
-    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
+    return p;
   }
 
   /** Makes room for a frame of at most `bytes` at `used`. */

@@ -50,6 +50,7 @@ import {
   validateTtl,
 } from '../validate.ts';
 import { ColumnFileReads } from './column-reads.ts';
+import { closeParquetSession } from './parquet-writer.ts';
 import { decodeColumnFile, type ColumnFileInfo } from './columnar-segment.ts';
 import { mkdirpDurable, writeFileAtomic, type FileHandle, type FileSystem } from './file-system.ts';
 import { FrameIndex, type FrameLocation } from './frame-index.ts';
@@ -730,6 +731,8 @@ export class EmbeddedStore implements EventStore {
     this.closed = true;
     this.commits.close();
     await this.sealing;
+    // Sealing shares one DuckDB instance per thread (parquet-writer.ts); it goes unless another store is writing with it.
+    await closeParquetSession();
     await this.active?.close();
     for (const handle of this.readers.values()) await (await handle).close();
     this.readers.clear();

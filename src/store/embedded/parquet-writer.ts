@@ -6,6 +6,10 @@
  * Rows go in as DuckDB data chunks of whole columns (2,048 rows, DuckDB's vector size), not value by
  * value through the appender; keys and types go in as their dictionary numbers (each distinct string
  * crosses into DuckDB once) and are looked up by the COPY. Only payload and meta are strings per row.
+ *
+ * One in-memory DuckDB instance and connection serve every write of a thread, one write at a time
+ * (a bulk load seals thousands of stream segments; an instance each cost more than some writes). They
+ * are closed by whoever finished writing (a store's close, a bulk load's end): closeParquetSession.
  */
 import type { ColumnBatch } from '../event-store.ts';
 
@@ -21,15 +25,62 @@ export interface EventTexts {
 
 const CHUNK_ROWS = 2048;
 
-export async function writeParquet(path: string, batch: ColumnBatch, texts: EventTexts): Promise<void> {
+type Api = typeof import('@duckdb/node-api');
+
+interface Session {
+  readonly api: Api;
+  readonly instance: import('@duckdb/node-api').DuckDBInstance;
+  readonly connection: import('@duckdb/node-api').DuckDBConnection;
+}
+
+let session: Promise<Session> | undefined;
+/** Writes run one after another on the shared connection (they use the same scratch tables). */
+let queue: Promise<unknown> = Promise.resolve();
+let writing = 0;
+
+async function openSession(): Promise<Session> {
   const api = await import('@duckdb/node-api');
   const instance = await api.DuckDBInstance.create(':memory:', { threads: '1' });
-  const connection = await instance.connect();
+  return { api, instance, connection: await instance.connect() };
+}
+
+/** Closes the shared instance now if no write is running or waiting (the next write opens another). */
+export async function closeParquetSession(): Promise<void> {
+  const current = session;
+  if (current === undefined || writing > 0) return;
+  session = undefined;
+  const { instance, connection } = await current;
+  connection.closeSync();
+  instance.closeSync();
+}
+
+export async function writeParquet(path: string, batch: ColumnBatch, texts: EventTexts): Promise<void> {
+  writing++;
+  const run = queue.then(async () => {
+    const current = (session ??= openSession());
+    try {
+      await writeWith(await current, path, batch, texts);
+    } catch (e) {
+      // A failed write may leave the connection in any state: the next write starts afresh.
+      if (session === current) session = undefined;
+      await current.then((s) => (s.connection.closeSync(), s.instance.closeSync())).catch(() => undefined);
+      throw e;
+    }
+  });
+  queue = run.catch(() => undefined);
   try {
-    await connection.run('CREATE TABLE keys (id INTEGER, key VARCHAR); CREATE TABLE types (id INTEGER, type VARCHAR)');
+    await run;
+  } finally {
+    writing--;
+  }
+}
+
+async function writeWith({ api, connection }: Session, path: string, batch: ColumnBatch, texts: EventTexts): Promise<void> {
+  try {
+    await connection.run('CREATE OR REPLACE TEMP TABLE keys (id INTEGER, key VARCHAR); CREATE OR REPLACE TEMP TABLE types (id INTEGER, type VARCHAR)');
     await appendColumns(api, connection, 'keys', [api.INTEGER, api.VARCHAR], [batch.keys.map((_, i) => i), batch.keys]);
     await appendColumns(api, connection, 'types', [api.INTEGER, api.VARCHAR], [batch.types.map((_, i) => i), batch.types]);
-    await connection.run('CREATE TABLE events (k INTEGER, seq DOUBLE, position DOUBLE, time DOUBLE, t INTEGER, bytes INTEGER, data VARCHAR, meta VARCHAR)');
+    await connection.run('CREATE OR REPLACE TEMP TABLE events (k INTEGER, seq DOUBLE, position DOUBLE, time DOUBLE, t INTEGER, bytes INTEGER, data VARCHAR, meta VARCHAR)');
     const types = [api.INTEGER, api.DOUBLE, api.DOUBLE, api.DOUBLE, api.INTEGER, api.INTEGER, api.VARCHAR, api.VARCHAR];
     const appender = await connection.createAppender('events');
     let sorted = true;
@@ -70,8 +121,8 @@ export async function writeParquet(path: string, batch: ColumnBatch, texts: Even
              ${sorted ? '' : 'ORDER BY e.position'}) TO '${target}' (FORMAT parquet, COMPRESSION zstd)`,
     );
   } finally {
-    connection.closeSync();
-    instance.closeSync();
+    // Scratch tables go at once: their rows (a segment's payloads) need not wait for the next write.
+    await connection.run('DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS keys; DROP TABLE IF EXISTS types').catch(() => undefined);
   }
 }
 

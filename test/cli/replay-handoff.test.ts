@@ -7,7 +7,7 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spive as cli, startSpive as start, until, type Child } from '../helpers/spive-child.ts';
+import { killIfRunning, spive as cli, startRun, startSpive as start, type Child } from '../helpers/spive-child.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 describe('spive replay on a store that spive run holds', () => {
@@ -16,18 +16,15 @@ describe('spive replay on a store that spive run holds', () => {
   const plan = join(temp.path, 'plan.json');
   let run: Child | undefined;
   afterAll(async () => {
-    if (run !== undefined && run.child.exitCode === null) {
-      run.child.kill('SIGKILL');
-      await run.exited;
-    }
+    await killIfRunning(run);
     temp.cleanup();
   });
 
   it('hands the plan over; the run keeps taking new events while the replay runs; same result as a replay of its own', async () => {
     cpSync('datasets/bank-small', store, { recursive: true });
-    run = start(['run', 'examples/bank', '--store', store, '--port', '0', '--status-every', '1h']);
-    await until(() => /Ctrl-C stops/.test(run?.output() ?? ''), 'spive run to listen', run);
-    const endpoint = (/ingress: POST (http:\/\/[^/]+)\//.exec(run.output()) as RegExpExecArray)[1] as string;
+    const started = await startRun('examples/bank', store);
+    run = started.run;
+    const { endpoint } = started;
     const status = async () => (await (await fetch(`${endpoint}/status`)).json()) as { processes: Array<{ process: string; eventsIn: number; mode: string }> };
     // Planning reads the store while it is held (read-only).
     const planned = cli('replay-plan', '--store', store, '--app', 'examples/bank/transfer-limit.ts', '--process', 'ledger', '--since', '2024-01-06T00:00:00Z', '--out', plan, '--json');

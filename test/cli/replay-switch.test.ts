@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spive as cli, startSpive as start, until, type Child } from '../helpers/spive-child.ts';
+import { killIfRunning, spive as cli, startRun, startSpive as start, until, type Child } from '../helpers/spive-child.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 interface ReadResult {
@@ -32,10 +32,7 @@ describe('spive replay --switch', () => {
   const temp = tempDir('spive-switch-');
   let run: Child | undefined;
   afterAll(async () => {
-    if (run !== undefined && run.child.exitCode === null) {
-      run.child.kill('SIGKILL');
-      await run.exited;
-    }
+    await killIfRunning(run);
     temp.cleanup();
   });
 
@@ -43,9 +40,9 @@ describe('spive replay --switch', () => {
     const store = join(temp.path, 'held');
     const plan = join(temp.path, 'plan.json');
     cpSync('datasets/bank-small', store, { recursive: true });
-    run = start(['run', 'examples/bank', '--store', store, '--port', '0', '--status-every', '1h']);
-    await until(() => /Ctrl-C stops/.test(run?.output() ?? ''), 'spive run to listen', run);
-    const endpoint = (/ingress: POST (http:\/\/[^/]+)\//.exec(run.output()) as RegExpExecArray)[1] as string;
+    const started = await startRun('examples/bank', store);
+    run = started.run;
+    const { endpoint } = started;
     const status = async () => (await (await fetch(`${endpoint}/status`)).json()) as { processes: Array<{ process: string; version: string; mode: string; eventsIn: number }> };
     const planned = cli('replay-plan', '--store', store, '--app', 'examples/bank/transfer-limit.ts', '--process', 'ledger', '--since', '2024-01-06T00:00:00Z', '--out', plan, '--json');
     expect(planned.code, planned.stderr).toBe(0);

@@ -32,3 +32,18 @@ export function spive(...args: string[]): { code: number | null; stdout: string;
   const r = spawnSync(process.execPath, ['bin/spive.js', ...args], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Starts `spive run <app> --store <store>` with an ingress on a free port; resolves once it listens, with its endpoint. */
+export async function startRun(app: string, store: string): Promise<{ run: Child; endpoint: string }> {
+  const run = startSpive(['run', app, '--store', store, '--port', '0', '--status-every', '1h']);
+  await until(() => /Ctrl-C stops/.test(run.output()), 'spive run to listen', run);
+  const endpoint = (/ingress: POST (http:\/\/[^/]+)\//.exec(run.output()) as RegExpExecArray)[1] as string;
+  return { run, endpoint };
+}
+
+/** Kills a child still running (a test's clean-up after a failure). */
+export async function killIfRunning(child: Child | undefined): Promise<void> {
+  if (child === undefined || child.child.exitCode !== null) return;
+  child.child.kill('SIGKILL');
+  await child.exited;
+}

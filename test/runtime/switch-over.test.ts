@@ -57,6 +57,19 @@ async function plainShards(store: EventStore, stream: string): Promise<StoredEve
   return out;
 }
 
+/** Plans the ledger's change and replays the ledger alone (the switch-over rebuilds the downstream itself), as `spive run` runs a handed-over plan. */
+async function replayLedger(store: EventStore, fixed: AppDef, since: number | null): Promise<void> {
+  const catalogue = await StatsCatalogue.open(null);
+  let plan;
+  try {
+    await catalogue.update(storeHistory(store));
+    plan = await planReplay({ store, catalogue, app: fixed, appFile: 'bank-variant.ts', appVersion: 'bank-v2', process: 'ledger', since, keys: null, costs });
+  } finally {
+    catalogue.close();
+  }
+  await runReplay({ store, app: fixed, appVersion: 'bank-v2', job: { ...jobOf(checkPlan(plan, 'plan')), downstream: [] }, clock: realClock });
+}
+
 interface Scenario {
   readonly seed: number;
   /** Inputs before the replay, and after it (during the switch-over). */
@@ -78,16 +91,7 @@ async function scenario(s: Scenario) {
   await append(platform, inputs.slice(0, s.before));
   await platform.settle({ timeoutMs: 60_000 });
 
-  // The replay of the ledger alone (the switch-over rebuilds the downstream itself), as `spive run` runs a handed-over plan.
-  const catalogue = await StatsCatalogue.open(null);
-  let plan;
-  try {
-    await catalogue.update(storeHistory(store));
-    plan = await planReplay({ store, catalogue, app: fixed, appFile: 'bank-variant.ts', appVersion: 'bank-v2', process: 'ledger', since, keys: null, costs });
-  } finally {
-    catalogue.close();
-  }
-  await runReplay({ store, app: fixed, appVersion: 'bank-v2', job: { ...jobOf(checkPlan(plan, 'plan')), downstream: [] }, clock: realClock });
+  await replayLedger(store, fixed, since);
 
   // Transfers keep arriving while the new version catches up and takes over.
   const arriving = append(platform, inputs.slice(s.before));
@@ -215,15 +219,7 @@ describe('switch-over', () => {
       try {
         await append(platform, inputs.slice(0, 150));
         await platform.settle({ timeoutMs: 60_000 });
-        const catalogue = await StatsCatalogue.open(null);
-        let plan;
-        try {
-          await catalogue.update(storeHistory(store));
-          plan = await planReplay({ store, catalogue, app: fixed, appFile: 'bank-variant.ts', appVersion: 'bank-v2', process: 'ledger', since, keys: null, costs });
-        } finally {
-          catalogue.close();
-        }
-        await runReplay({ store, app: fixed, appVersion: 'bank-v2', job: { ...jobOf(checkPlan(plan, 'plan')), downstream: [] }, clock: realClock });
+        await replayLedger(store, fixed, since);
         // The new versions fork and append while the switch-over runs (the ledger's for the inputs still arriving): some of those appends fail.
         faulty.failAppendsAfter(stream, 3, kind, 4);
         const arriving = append(platform, inputs.slice(150));

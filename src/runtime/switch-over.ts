@@ -144,6 +144,8 @@ export async function switchOver(host: SwitchHost, request: SwitchOverRequest): 
   const started = host.clock.monotonicMs();
   const shadows = members.map((m) => host.makeRunner(m.def, m.version, store, { limit: (i) => (m.switchedInputs[i] === true ? null : (m.old.handledPositions()[i] ?? 0)) }));
   let paused = Number.NaN;
+  /** Per member, per input: how far its old runner got (switched inputs: the upstream's new output), which its new one then took. */
+  const reached: number[][] = members.map(() => []);
   try {
     step(`starting the new version of ${members.map((m) => m.def.name).join(', ')} beside the old one…`);
     await Promise.all(shadows.map((s) => s.start()));
@@ -164,6 +166,7 @@ export async function switchOver(host: SwitchHost, request: SwitchOverRequest): 
       store.freeze(m.def.output.name, (await host.store.stats()).streams.find((s) => s.stream === m.def.output.name)?.lastPosition ?? 0);
       const handled = m.old.handledPositions();
       const limits = await Promise.all(m.def.inputs.map(async (input, j) => (m.switchedInputs[j] === true ? store.lastPosition(input.stream.name) : (handled[j] ?? 0))));
+      reached[i] = limits;
       await waitFor(host, () => shadow.handledUpTo(limits), [shadow], `the new version of ${m.def.name} to take what the old one had taken`);
     }
   } catch (e) {
@@ -177,12 +180,8 @@ export async function switchOver(host: SwitchHost, request: SwitchOverRequest): 
   // 4. Flip.
   const switchedAt = host.clock.nowMs();
   const baseLast = Object.fromEntries(await Promise.all(members.map(async (m) => [m.def.output.name, (await host.store.stats()).streams.find((s) => s.stream === m.def.output.name)?.lastPosition ?? 0] as const)));
-  const effectsDoneUpTo = await Promise.all(
-    members.map(async (m) => {
-      const handled = m.old.handledPositions();
-      return Promise.all(m.def.inputs.map(async (input, j) => (m.switchedInputs[j] === true ? store.lastPosition(input.stream.name) : (handled[j] ?? 0))));
-    }),
-  );
+  // Every input up to where the old version stopped had its effects performed by it.
+  const effectsDoneUpTo = reached;
   const record: GenerationRecord = {
     generation: request.generation,
     since: request.since,

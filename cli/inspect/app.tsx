@@ -45,6 +45,8 @@ export function Inspector(props: InspectorProps) {
   const pinned = useRef<InspectEvent | undefined>(undefined);
   /** The lanes (a filter's result) the cursor's selection was looked up under. */
   const selectedUnder = useRef<string[] | undefined>(undefined);
+  /** The view `selected` belongs to: a key pressed while the lookup for a newer view is in flight must not start from the old event. */
+  const selectedFor = useRef<View | undefined>(undefined);
   // The chain of the event with this id (a chain shown next to another event would mislead).
   const [chainOf, setChainOf] = useState<{ id: number; chain: CausalChain } | undefined>();
   const chain = chainOf !== undefined && chainOf.id === selected?.id ? chainOf.chain : undefined;
@@ -58,8 +60,8 @@ export function Inspector(props: InspectorProps) {
   const lane = lanes[view.lane];
   // What key handlers read: ink attaches a new handler only after a render commits, so a key that
   // arrives just after a state change would otherwise see the state before it.
-  const latest = useRef({ mode, filterText, selected, chain });
-  latest.current = { mode, filterText, selected, chain };
+  const latest = useRef({ mode, filterText, selected, chain, lanes });
+  latest.current = { mode, filterText, selected, chain, lanes };
 
   // The lanes: one aggregate query per view.
   useEffect(() => {
@@ -79,20 +81,22 @@ export function Inspector(props: InspectorProps) {
   useEffect(() => {
     const p = pinned.current;
     if (p !== undefined) {
+      selectedFor.current = view;
       setSelected(p);
       return;
     }
-    if (lane === undefined) return setSelected(undefined);
-    const cell = cursorWindow(view, l.columns);
-    // Zooming keeps the selected event while it stays under the cursor (and the filter is the one it was
-    // chosen under): no lookup, and its chain is already shown.
-    const current = latest.current.selected;
-    if (current !== undefined && selectedUnder.current === lanes && current.lane === lane && current.timeMs >= cell.fromMs && current.timeMs < cell.toMs) return;
+    const kept = keptSelection(view, l.columns, lanes);
+    if (kept !== 'look up') {
+      selectedFor.current = view;
+      if (kept === undefined) setSelected(undefined);
+      return;
+    }
     let live = true;
     const under = lanes;
-    void data.firstIn(lane, cell).then((e) => {
+    void data.firstIn(lane as string, cursorWindow(view, l.columns)).then((e) => {
       if (!live) return;
       selectedUnder.current = under;
+      selectedFor.current = view;
       setSelected(e);
     }, fail);
     return () => {
@@ -115,11 +119,40 @@ export function Inspector(props: InspectorProps) {
     if (!isStale(e)) setMessage(`error: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
   }
 
+  /**
+   * What the cursor's selection is in `view` without a query: none (no lane), the current one (zooming
+   * keeps the selected event while it stays under the cursor and the filter is the one it was chosen
+   * under: no lookup, and its chain is already shown), or 'look up'.
+   */
+  function keptSelection(view: View, columns: number, lanes: string[]): InspectEvent | undefined | 'look up' {
+    const lane = lanes[view.lane];
+    if (lane === undefined) return undefined;
+    const cell = cursorWindow(view, columns);
+    const current = latest.current.selected;
+    if (current !== undefined && selectedUnder.current === lanes && current.lane === lane && current.timeMs >= cell.fromMs && current.timeMs < cell.toMs) return current;
+    return 'look up';
+  }
+
+  /** The selected event of the latest view: the one shown, or, while its lookup is still in flight, looked up now. */
+  async function selectionNow(): Promise<InspectEvent | undefined> {
+    const view = viewRef.current;
+    if (selectedFor.current === view) return latest.current.selected;
+    if (pinned.current !== undefined) return pinned.current;
+    const { lanes } = latest.current;
+    const columns = layout(width, height, lanes).columns;
+    const kept = keptSelection(view, columns, lanes);
+    // In the jump slot: the cursor's own lookup (the select slot) must not drop this one.
+    return kept === 'look up' ? data.firstIn(lanes[view.lane] as string, cursorWindow(view, columns), 'jump') : kept;
+  }
+
   const go = (next: View, pin?: InspectEvent) => {
     pinned.current = pin;
     viewRef.current = next;
     setView(next);
-    if (pin !== undefined) setSelected(pin);
+    if (pin !== undefined) {
+      selectedFor.current = next;
+      setSelected(pin);
+    }
   };
   const jump = (e: InspectEvent | undefined, what: string) => {
     if (e === undefined) return setMessage(`no ${what}`);
@@ -136,7 +169,7 @@ export function Inspector(props: InspectorProps) {
     const info = data.info;
     const view = viewRef.current;
     const lane = data.lanes[view.lane];
-    const { mode, selected } = latest.current;
+    const { mode } = latest.current;
     setMessage('');
     switch (action) {
       case 'quit': return exit();
@@ -156,23 +189,31 @@ export function Inspector(props: InspectorProps) {
       case 'previous-event': {
         if (lane === undefined) return;
         const dir = action === 'next-event' ? 1 : -1;
-        const from = selected ?? { id: dir === 1 ? -1 : Number.MAX_SAFE_INTEGER, timeMs: cursorWindow(view, l.columns).fromMs } as InspectEvent;
-        return run(data.step(from, dir, lane).then((e) => (e === undefined ? setMessage(`no ${dir === 1 ? 'later' : 'earlier'} event in ${lane}`) : go(focus(viewRef.current, l.columns, e, data.lanes, info), e))));
+        return run(
+          selectionNow().then(async (selected) => {
+            const from = selected ?? ({ id: dir === 1 ? -1 : Number.MAX_SAFE_INTEGER, timeMs: cursorWindow(view, l.columns).fromMs } as InspectEvent);
+            const e = await data.step(from, dir, lane);
+            if (e === undefined) setMessage(`no ${dir === 1 ? 'later' : 'earlier'} event in ${lane}`);
+            else go(focus(viewRef.current, l.columns, e, data.lanes, info), e);
+          }),
+        );
       }
       // The chain may still be loading for a fresh selection: ask for it (cached once fetched).
       case 'follow-input':
-        if (selected === undefined) return setMessage('select an event first');
         return run(
-          data.chain(selected).then((c) => {
+          selectionNow().then(async (selected) => {
+            if (selected === undefined) return setMessage('select an event first');
+            const c = await data.chain(selected);
             setChainOf({ id: selected.id, chain: c });
             if (c.input !== undefined) return jump(c.input, 'input');
             setMessage(selected.cause > 0 ? `input #${selected.cause} is not in this source` : 'this event has no recorded input');
           }),
         );
       case 'follow-output':
-        if (selected === undefined) return setMessage('select an event first');
         return run(
-          data.chain(selected).then((c) => {
+          selectionNow().then(async (selected) => {
+            if (selected === undefined) return setMessage('select an event first');
+            const c = await data.chain(selected);
             setChainOf({ id: selected.id, chain: c });
             jump(c.outputs[0] ?? c.effects[0], 'output of the selected event');
           }),
@@ -193,7 +234,8 @@ export function Inspector(props: InspectorProps) {
         if (data.activeFilter === undefined) return;
         // Clearing the filter keeps the selected event: the place found stays in view, among all lanes.
         return run(
-          data.setFilter(undefined).then(() => {
+          selectionNow().then(async (selected) => {
+            await data.setFilter(undefined);
             setLanes([...data.lanes]);
             const columns = layout(width, height, data.lanes).columns;
             if (selected === undefined) go({ ...viewRef.current, lane: 0 });
@@ -203,8 +245,12 @@ export function Inspector(props: InspectorProps) {
       case 'next-match':
       case 'previous-match': {
         if (data.activeFilter === undefined) return setMessage('no filter: press / to set one');
-        const from = selected ?? ({ id: -1, timeMs: cursorWindow(view, l.columns).fromMs } as InspectEvent);
-        return run(data.step(from, action === 'next-match' ? 1 : -1).then((e) => jump(e, `${action === 'next-match' ? 'later' : 'earlier'} match`)));
+        return run(
+          selectionNow().then(async (selected) => {
+            const from = selected ?? ({ id: -1, timeMs: cursorWindow(view, l.columns).fromMs } as InspectEvent);
+            jump(await data.step(from, action === 'next-match' ? 1 : -1), `${action === 'next-match' ? 'later' : 'earlier'} match`);
+          }),
+        );
       }
       case 'first-violation':
         return run(data.firstViolation().then((e) => jump(e, 'violation in this source')));

@@ -172,9 +172,12 @@ export class TimelineData {
     });
   }
 
-  /** The first event of `lane` in [fromMs, toMs) (under the filter). */
-  async firstIn(lane: string, window: Window): Promise<InspectEvent | undefined> {
-    return this.nearest(this.ticket('select'), `m.lane = ${lit(lane)} AND t < ${d(window.toMs)} AND ${filterSql(this.filter)}`, window.fromMs, 1, window.toMs - window.fromMs);
+  /**
+   * The first event of `lane` in [fromMs, toMs) (under the filter). `slot`: 'select' for the cursor's
+   * selection (a newer cursor drops it), 'jump' for the start of a key's jump (a newer jump drops it).
+   */
+  async firstIn(lane: string, window: Window, slot: 'select' | 'jump' = 'select'): Promise<InspectEvent | undefined> {
+    return this.nearest(this.ticket(slot), `m.lane = ${lit(lane)} AND t < ${d(window.toMs)} AND ${filterSql(this.filter)}`, window.fromMs, 1, window.toMs - window.fromMs);
   }
 
   /** The next (dir 1) or previous (dir -1) event after `from`, in `lane` if given, under the filter. */

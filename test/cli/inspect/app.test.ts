@@ -127,6 +127,22 @@ describe('spive inspect, the screen', () => {
     }
   });
 
+  it('steps from the event under the cursor when n or N comes before its lookup finished (G then N at once)', async () => {
+    const ui = await open();
+    try {
+      await ui.press('/', (x) => x.includes('Enter applies'), 'the filter prompt');
+      ui.app.stdin.write('kind:append');
+      await ui.until((x) => x.includes('/kind:append'), 'the typed filter');
+      await ui.press('\r', (x) => x.includes('3 of 8 rows match') && x.includes('▶ 0.000 s  append transfers/acct-1@1'), 'the first match selected');
+      // One chunk: N is handled right after G moved the cursor, before the end's event was looked up.
+      // From the last event (transfers/acct-2@3 at 1 s) the match before it is the ledger's.
+      await ui.press('GN', (x) => x.includes('▶ 0.250 s  append ledger/acct-1@2'), 'the match before the last one');
+      expect(ui.screen()).not.toContain('no earlier match');
+    } finally {
+      await ui.close();
+    }
+  });
+
   it('jumps to the first violation with v, zooms with + and shows the key map with ?', async () => {
     const ui = await open();
     try {

@@ -150,6 +150,21 @@ async function committedOrder(app: AppDef, world: World): Promise<CommittedOrder
 export async function runWorld(app: AppDef, options: SimulateOptions, faults: FaultOptions, keepRows: boolean): Promise<RunOutcome> {
   const trace = new Trace(keepRows);
   const marks: Record<string, number> = {};
+  // A commit row's actor and detail text, built once per token and per event type (one row per commit).
+  const actors = new Map<number, string>();
+  const tokenActor = (token: number | undefined): string => {
+    if (token === undefined) return 'ingress';
+    let actor = actors.get(token);
+    if (actor === undefined) actors.set(token, (actor = `token ${token}`));
+    return actor;
+  };
+  const details = new Map<string, string>();
+  const commitDetail = (count: number, type: string): string => {
+    if (count !== 1) return `${count} ${type}`;
+    let detail = details.get(type);
+    if (detail === undefined) details.set(type, (detail = `1 ${type}`));
+    return detail;
+  };
   const random = seededRandom(options.seed);
   let world!: World;
   world = new World({
@@ -165,9 +180,9 @@ export async function runWorld(app: AppDef, options: SimulateOptions, faults: Fa
       if (mark !== undefined) marks[mark] = (marks[mark] ?? 0) + 1;
       if (entry.level === 'debug' && entry.kind !== 'effect.suppressed' && entry.kind !== 'effect.performed') return;
       const effect = effectInput(entry.fields?.idempotencyKey);
-      trace.add({ step: world.scheduler.steps, simulatedMs: world.scheduler.now, kind: entry.kind, actor: host, stream: '', key: effect.key, position: 0, detail: entry.message, cause: effect.position });
+      trace.addRow(world.scheduler.steps, world.scheduler.now, entry.kind, host, '', effect.key, 0, entry.message, effect.position);
     },
-    onCommit: (c) => trace.add({ step: c.step, simulatedMs: c.simulatedMs, kind: 'append', actor: c.token === undefined ? 'ingress' : `token ${c.token}`, stream: c.stream, key: c.key, position: c.firstPosition, detail: `${c.events.length} ${c.events[0]?.type ?? ''}`, cause: inputPosition(c.events[0]?.meta) }),
+    onCommit: (c) => trace.addRow(c.step, c.simulatedMs, 'append', tokenActor(c.token), c.stream, c.key, c.firstPosition, commitDetail(c.events.length, c.events[0]?.type ?? ''), inputPosition(c.events[0]?.meta)),
   });
   // Faults injected during a step, as rows right after it (the world only counts them).
   let faultsTraced = 0;

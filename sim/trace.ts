@@ -45,18 +45,23 @@ export class Trace {
   private count = 0;
 
   add(row: TraceRow): void {
+    this.addRow(row.step, row.simulatedMs, row.kind, row.actor, row.stream, row.key, row.position, row.detail, row.cause ?? 0);
+  }
+
+  /** `add`, field by field: no row object (one row per commit and per runtime log line). */
+  addRow(step: number, simulatedMs: number, kind: string, actor: string, stream: string, key: string, position: number, detail: string, cause: number): void {
     this.count++;
-    this.hasher.row(row.step, row.simulatedMs, row.kind, row.actor, row.stream, row.key, row.position, row.detail, row.cause ?? 0);
+    this.hasher.row(step, simulatedMs, kind, actor, stream, key, position, detail, cause);
     if (!this.keepRows) return;
-    this.steps.push(row.step);
-    this.times.push(row.simulatedMs);
-    this.kinds.push(row.kind);
-    this.actors.push(row.actor);
-    this.streams.push(row.stream);
-    this.keys.push(row.key);
-    this.positions.push(row.position);
-    this.details.push(row.detail);
-    this.causes.push(row.cause ?? 0);
+    this.steps.push(step);
+    this.times.push(simulatedMs);
+    this.kinds.push(kind);
+    this.actors.push(actor);
+    this.streams.push(stream);
+    this.keys.push(key);
+    this.positions.push(position);
+    this.details.push(detail);
+    this.causes.push(cause);
   }
 
   /** A scheduler step: the same row as `add` makes of it, without the row object (one per step). */

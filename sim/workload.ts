@@ -166,14 +166,25 @@ export class WorkloadDriver {
     else void this.drain(id, [append]);
   }
 
-  private async drain(id: string, queue: PendingAppend[]): Promise<void> {
+  private drain(id: string, queue: PendingAppend[]): void {
     this.queues.set(id, queue);
-    for (let i = 0; i < queue.length; i++) {
-      const a = queue[i] as PendingAppend;
-      await this.appendOnce(a.stream, a.key, a.type, a.data, a.time, a.input);
-      this.inFlight--;
+    this.appendFrom(id, queue, 0);
+  }
+
+  /**
+   * Appends `queue[i]`, then the rest in turn: a chain of callbacks, so an append costs the store's
+   * own promise and one `then`, not an async function and an await per loop.
+   */
+  private appendFrom(id: string, queue: PendingAppend[], i: number): void {
+    if (i >= queue.length) {
+      this.queues.delete(id);
+      return;
     }
-    this.queues.delete(id);
+    const a = queue[i] as PendingAppend;
+    this.appendOnce(a, this.lastSeq.get(a.stream, a.key) ?? 0, 1, () => {
+      this.inFlight--;
+      this.appendFrom(id, queue, i + 1);
+    });
   }
 
   /**
@@ -189,25 +200,30 @@ export class WorkloadDriver {
     }
   }
 
-  /** Appends exactly once: conditional on the shard's known head; after a fault, checks before retrying. */
-  private async appendOnce(stream: string, key: string, type: string, data: unknown, time: number, input: boolean): Promise<void> {
-    const expected = this.lastSeq.get(stream, key) ?? 0;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const r = await this.store.append(stream, key, [{ type, time, data }], { expect: { lastSeq: expected } });
-        return input ? this.ack(stream, key, r.firstSeq, type, time) : undefined;
-      } catch (e) {
+  /**
+   * Appends exactly once, conditional on the shard's head as the driver knew it (`expected`); after a
+   * fault it retries with backoff, and a conflict then means an earlier attempt did land. Calls `done`
+   * when the append is settled one way or the other.
+   */
+  private appendOnce(a: PendingAppend, expected: number, attempt: number, done: () => void): void {
+    this.store.append(a.stream, a.key, [{ type: a.type, time: a.time, data: a.data }], { expect: { lastSeq: expected } }).then(
+      (r) => {
+        if (a.input) this.ack(a.stream, a.key, r.firstSeq, a.type, a.time);
+        done();
+      },
+      (e: unknown) => {
         if (isConflict(e)) {
           // Only this driver writes input shards: a conflict means an earlier attempt did land.
-          return input ? this.ack(stream, key, expected + 1, type, time) : undefined;
+          if (a.input) this.ack(a.stream, a.key, expected + 1, a.type, a.time);
+          return done();
         }
         if (!isUnavailable(e)) {
           this.failure ??= e;
-          return;
+          return done();
         }
-        await new Promise<void>((resolve) => this.scheduler.after(Math.min(2000, 20 * 2 ** attempt), resolve, 'workload.retry'));
-      }
-    }
+        this.scheduler.after(Math.min(2000, 20 * 2 ** attempt), () => this.appendOnce(a, expected, attempt + 1, done), 'workload.retry');
+      },
+    );
   }
 
   private ack(stream: string, key: string, seq: number, type: string, time: number): void {

@@ -26,6 +26,7 @@ import { assert, AssertionError } from '../util/assert.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { EffectBugError, type GatewayRuntime } from './gateway-runtime.ts';
 import { HandlerCallContext } from './handler-context.ts';
+import { InFlight } from './in-flight.ts';
 import { InputCursor } from './input-cursor.ts';
 import type { RuntimeLog } from './log.ts';
 import type { RuntimeMutation } from './mutations.ts';
@@ -184,7 +185,7 @@ export class ProcessRunner {
   private error: unknown;
   private stopping = false;
   /** Output appends submitted but not yet acknowledged (the store keeps their order). */
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new InFlight();
   private inFlightError: unknown;
   /** True while the loop waits for input with nothing in flight. */
   private idle = false;
@@ -379,7 +380,7 @@ export class ProcessRunner {
         log.write({ level: 'error', kind: 'runner.failed', message: `${this.def.name}: ${e instanceof Error ? e.message : String(e)}`, fields: this.fields() });
       }
     } finally {
-      if (!this.crashed) await Promise.allSettled([...this.inFlight]);
+      if (!this.crashed) await this.inFlight.empty();
       this.markReady();
       this.renewTimer?.cancel();
       this.abort.abort(new Error('runner ended'));
@@ -453,8 +454,7 @@ export class ProcessRunner {
   /** Drops everything held in memory after a fault, so the next incarnation starts from the store. */
   private async endIncarnation(): Promise<void> {
     this.incarnationAbort.abort(new Error('runner restarting after a fault'));
-    await Promise.allSettled([...this.inFlight]);
-    this.inFlight.clear();
+    await this.inFlight.empty();
     this.inFlightError = undefined;
     for (const c of this.cursors) await c.close().catch(() => undefined);
     this.cursors = [];
@@ -623,7 +623,8 @@ export class ProcessRunner {
     if (mutations?.has('blind-retry')) {
       attempt = attempt.catch((e: unknown) => (isUnavailable(e) ? this.options.store.append(this.def.output.name, key, events, token === undefined ? {} : { token }) : Promise.reject(e)));
     }
-    const pending = attempt.then(
+    this.inFlight.add(
+      attempt,
       (result) => {
         // An invariant, checked where a throw would go unobserved: the runner stops with it.
         if (result.lastSeq !== expectSeq + events.length) {
@@ -642,15 +643,13 @@ export class ProcessRunner {
         }
       },
     );
-    const tracked = pending.finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
     if (this.inFlightError !== undefined) throw this.inFlightError;
-    return this.inFlight.size >= MAX_IN_FLIGHT ? Promise.race(this.inFlight) : undefined;
+    return this.inFlight.size >= MAX_IN_FLIGHT ? this.inFlight.below(MAX_IN_FLIGHT) : undefined;
   }
 
   /** Waits until every submitted output is durable; rethrows the first failure. */
   private async drainAppends(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    if (this.inFlight.size > 0) await this.inFlight.empty();
     if (this.inFlightError !== undefined) throw this.inFlightError;
   }
 

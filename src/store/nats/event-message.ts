@@ -99,17 +99,30 @@ function headerInt(h: MsgHdrs, name: string, subject: string, streamSeq: number,
 }
 
 /**
- * Decodes the wanted events of a message's payload into `out`; returns how many were added. `where`
- * names the message in errors (a NATS message itself will do: its subject is only decoded then). The format
- * comes from the payload itself (readers never parse headers): formats 2 and 3 start with the magic and
- * their format byte, format 1 with `[`; anything else is CORRUPT.
+ * Decodes the wanted events of a message's payload into `out` from index `n` on; returns the index
+ * after the last one added. `out` may be longer than `n` (a read fills arrays allocated at their
+ * batch's size: growing an array push by push allocated a tenth of a read's memory) and grows past
+ * its length as needed. `where` names the message in errors (a NATS message itself will do: its
+ * subject is only decoded then). The format comes from the payload itself (readers never parse
+ * headers): formats 2 and 3 start with the magic and their format byte, format 1 with `[`; anything
+ * else is CORRUPT.
  */
-export function decodeBatch(where: MessageAt, payload: Uint8Array, filter: EventFilter, out: StoredEvent[]): number {
+export function decodeBatch(where: MessageAt, payload: Uint8Array, filter: EventFilter, out: StoredEvent[], n: number): number {
   if (hasMagic(payload)) {
-    if (payload[3] === FORMAT_3) return decodeBatchV3(where, payload, filter, out);
-    if (payload[3] === FORMAT_2) return decodeBatchV2(where.subject, where.seq, payload, filter, out);
+    if (payload[3] === FORMAT_3) return decodeBatchV3(where, payload, filter, out, n);
+    if (payload[3] === FORMAT_2) return copied(decodeBatchV2, where, payload, filter, out, n);
     throw new CorruptDataError(where.subject, where.seq, `payload format ${String(payload[3])} is not one this version of Spive reads (${READ_FORMATS.join(', ')})`);
   }
-  if (payload[0] === 0x5b) return decodeBatchV1(where.subject, where.seq, payload, filter, out);
+  if (payload[0] === 0x5b) return copied(decodeBatchV1, where, payload, filter, out, n);
   throw new CorruptDataError(where.subject, where.seq, `payload of ${payload.length} bytes is in no format Spive knows (it starts with byte ${String(payload[0])})`);
+}
+
+type PushDecoder = (subject: string, streamSeq: number, payload: Uint8Array, filter: EventFilter, out: StoredEvent[]) => number;
+
+/** Formats 1 and 2 (no longer written, rarely read) append with push: into a fresh array, copied over. */
+function copied(decode: PushDecoder, where: MessageAt, payload: Uint8Array, filter: EventFilter, out: StoredEvent[], n: number): number {
+  const events: StoredEvent[] = [];
+  decode(where.subject, where.seq, payload, filter, events);
+  for (let i = 0; i < events.length; i++) out[n++] = events[i] as StoredEvent;
+  return n;
 }

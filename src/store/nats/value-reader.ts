@@ -5,6 +5,7 @@
  * literal; a shape used only a few times (say, an object used as a map) is never compiled. Malformed
  * bytes make `value` throw a ValueError; the caller names the message.
  */
+import type { EventLoop } from './event-runs.ts';
 import { TAG } from './value-writer.ts';
 
 /** An object shape: its keys, and how objects of it are built (upgraded in place once compiled). */
@@ -13,6 +14,10 @@ export interface Shape {
   build: (r: ValueReader) => unknown;
   /** Objects built key by key so far. */
   uses: number;
+  /** Whether `build` is the compiled one (a shape used often enough: worth compiling more for, event-runs.ts). */
+  compiled: boolean;
+  /** The loop event-runs.ts compiled for events whose data has this shape (null: it could not; kept here, not in a map, as it is looked up per message). */
+  eventLoop: EventLoop | null | undefined;
 }
 
 /** What is wrong with the bytes (the caller turns it into CORRUPT naming the message). */
@@ -148,7 +153,7 @@ export function shapeOf(keys: readonly string[], signature: string): Shape {
   let shape = shapes.get(signature);
   if (shape === undefined) {
     if (shapes.size >= SHAPES_MAX) shapes.clear();
-    const created: Shape = { keys, build: () => undefined, uses: 0 };
+    const created: Shape = { keys, build: () => undefined, uses: 0, compiled: false, eventLoop: undefined };
     created.build = generic(created);
     shapes.set(signature, (shape = created));
   }
@@ -165,7 +170,13 @@ const COMPILE_AFTER = 16;
 function generic(shape: Shape): (r: ValueReader) => unknown {
   const keys = shape.keys;
   return (r) => {
-    if (++shape.uses === COMPILE_AFTER) shape.build = compiled(keys) ?? shape.build;
+    if (++shape.uses === COMPILE_AFTER) {
+      const build = compiled(keys);
+      if (build !== undefined) {
+        shape.build = build;
+        shape.compiled = true;
+      }
+    }
     const o: Record<string, unknown> = {};
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
@@ -181,32 +192,48 @@ function generic(shape: Shape): (r: ValueReader) => unknown {
 const COMPILED_KEYS_MAX = 256;
 
 /**
- * An object literal with these keys, each value read in order. The common members (a string of the
- * first 128, a number) are read inline, anything else through `r.value()`. Keys are JSON string
- * literals, which are JS string literals; `__proto__` is a computed key so that it is an own key.
- * Undefined where code generation is turned off.
+ * An object literal with these keys, each value read in order (memberReads, objectLiteral). Undefined
+ * where code generation is turned off.
  */
 function compiled(keys: readonly string[]): ((r: ValueReader) => unknown) | undefined {
   if (keys.length > COMPILED_KEYS_MAX) return undefined;
-  const reads = keys.map(
-    (_, i) => `
+  const body = `const b = r.bytes, s = r.strings, d = r.view;
+    let at = r.at, t = 0;${memberReads(keys)}
+    r.at = at;
+    return ${objectLiteral(keys)};`;
+  try {
+    return new Function('r', body) as (r: ValueReader) => unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Code reading an object's members in order from `b` (the bytes), `s` (the strings), `d` (a view) at
+ * `at` into `v0`, `v1`, ... (`t` a scratch variable, `r` the reader at `at` for anything else). The
+ * common members (a string of the first 128, a number) are read inline, anything else through
+ * `r.value()`. Shared by the compiled shapes and the compiled event loops (event-runs.ts).
+ */
+export function memberReads(keys: readonly string[]): string {
+  return keys
+    .map(
+      (_, i) => `
     let v${i};
     t = b[at];
     if (t === ${TAG.string} && b[at + 1] < 128 && (v${i} = s[b[at + 1]]) !== undefined) at += 2;
     else if (t === ${TAG.float}) { v${i} = d.getFloat64(at + 1, true); at += 9; }
     else if (t === ${TAG.int}) { v${i} = d.getInt32(at + 1, true); at += 5; }
     else { r.at = at; v${i} = r.value(); at = r.at; }`,
-  );
-  const members = keys.map((k, i) => `${k === '__proto__' ? `[${JSON.stringify(k)}]` : JSON.stringify(k)}: v${i}`);
-  const body = `const b = r.bytes, s = r.strings, d = r.view;
-    let at = r.at, t = 0;${reads.join('')}
-    r.at = at;
-    return { ${members.join(', ')} };`;
-  try {
-    return new Function('r', body) as (r: ValueReader) => unknown;
-  } catch {
-    return undefined;
-  }
+    )
+    .join('');
+}
+
+/**
+ * `{ "key": v0, ... }`. Keys are JSON string literals, which are JS string literals; `__proto__` is
+ * a computed key so that it is an own key, as JSON.parse makes it.
+ */
+export function objectLiteral(keys: readonly string[]): string {
+  return `{ ${keys.map((k, i) => `${k === '__proto__' ? `[${JSON.stringify(k)}]` : JSON.stringify(k)}: v${i}`).join(', ')} }`;
 }
 
 /** UTF-8 text of `bytes` from `from` to `to`; a Buffer (what the NATS client hands out) decodes short texts faster itself. */

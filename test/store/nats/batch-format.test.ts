@@ -1,17 +1,24 @@
 /** The event message payload (format 3, and formats 2 and 1 still read): round trips, filters, and damage caught. */
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isCorrupt, type NewEvent, type StoredEvent } from 'spive';
+import { isCorrupt, type EventMeta, type NewEvent, type StoredEvent } from 'spive';
 import { encodeBatchV2 } from '../../../src/store/nats/batch-format-v2.ts';
 import { ALL_EVENTS, batchPayload, decodeBatch, encodeBatch, type EventFilter } from '../../../src/store/nats/event-message.ts';
 
 const T0 = 1_700_000_000_000;
 
+/** An event already in the batch the decoder adds to: it must stay as it is. */
+const BEFORE: StoredEvent = Object.freeze({ stream: 'x', key: 'y', seq: 1, position: 1, type: 'T', time: 0, data: null });
+
+/** Decodes into a batch that already holds an event and has room for a few more, as reads fill theirs. */
 function decode(payload: Uint8Array, filter: EventFilter = ALL_EVENTS): StoredEvent[] {
-  const out: StoredEvent[] = [];
-  const added = decodeBatch({ subject: 'subj', seq: 7 }, payload, filter, out);
-  expect(added).toBe(out.length);
-  return out;
+  const out = new Array<StoredEvent>(8);
+  out[0] = BEFORE;
+  const n = decodeBatch({ subject: 'subj', seq: 7 }, payload, filter, out, 1);
+  expect(out[0]).toBe(BEFORE);
+  expect(out.length).toBe(Math.max(8, n));
+  return out.slice(1, n);
 }
 
 function decodeError(payload: Uint8Array): unknown {
@@ -79,6 +86,53 @@ describe('event message format 3', () => {
     const first = batchPayload(batch, 5, 2);
     batchPayload(batch, 9, 3);
     expect(decode(first).map((e) => [e.position, e.seq])).toEqual([[5, 2]]);
+  });
+
+  describe('events whose data has a shape used often (decoded by loops compiled per shape)', () => {
+    // Members of every kind: strings past the first 128 of the table (not read inline), ints, floats,
+    // nested objects and arrays, null and booleans, and a `__proto__` key.
+    const often = (i: number): NewEvent['data'] => ({ amount: i / 4, s: `s${i % 150}`, n: i, big: 2 ** 40 + i, nested: { x: [i, null, true] }, flag: i % 3 === 0, ['__proto__']: i });
+    const events: NewEvent[] = Array.from({ length: 200 }, (_, i) => ({
+      type: i % 5 === 0 ? 'Other' : 'Often',
+      time: T0 + Math.floor(i / 2),
+      // Other shapes and non-objects in between: the loop stops there and takes up again after.
+      data: i % 7 === 3 ? { other: i } : i % 11 === 4 ? i : often(i),
+      ...(i % 13 === 0 ? { meta: { by: `m${i}` } } : {}),
+    }));
+    const payload = batchPayload(encodeBatch('s', 'k', events), 1000, 50);
+    const expected = stored('s', 'k', events, 1000, 50).map((e) => ({ ...e, data: JSON.parse(JSON.stringify(e.data)) as NewEvent['data'] }));
+
+    it('reads them back exactly, with and without meta, before and after the shape is compiled', () => {
+      for (let round = 0; round < 3; round++) expect(decode(payload)).toEqual(expected);
+      const [back] = decode(payload) as [StoredEvent];
+      expect(Object.keys(back.data as object)).toContain('__proto__');
+      expect(Object.getPrototypeOf(back.data)).toBe(Object.prototype);
+    });
+
+    it('skips events before a position, seq or time from the middle of a run', () => {
+      for (let round = 0; round < 2; round++) {
+        expect(decode(payload, { fromPosition: 1077, fromSeq: 1, fromTime: -Infinity })).toEqual(expected.filter((e) => e.position >= 1077));
+        expect(decode(payload, { fromPosition: 1, fromSeq: 170, fromTime: -Infinity })).toEqual(expected.filter((e) => e.seq >= 170));
+        expect(decode(payload, { fromPosition: 1, fromSeq: 1, fromTime: T0 + 61 })).toEqual(expected.filter((e) => e.time >= T0 + 61));
+      }
+    });
+
+    it('is CORRUPT naming the event when one in a run has an unknown type, a time that is no integer or meta that is no object', () => {
+      decode(payload);
+      const typesAt = 44 + 8 * 200;
+      const withCrc = (bad: Uint8Array): Uint8Array => {
+        new DataView(bad.buffer).setUint32(4, zlibCrc32(bad.subarray(8)), true);
+        return bad;
+      };
+      const badType = payload.slice();
+      new DataView(badType.buffer).setUint32(typesAt + 4 * 101, 9, true);
+      expect(String(decodeError(withCrc(badType)))).toMatch(/event 101 has type undefined/);
+      const badTime = payload.slice();
+      new DataView(badTime.buffer).setFloat64(44 + 8 * 102, 1.5, true);
+      expect(String(decodeError(withCrc(badTime)))).toMatch(/event 102 has type Often and time 1.5/);
+      const metaEvents = events.map((e, i) => (i === 103 ? { ...e, meta: 5 as unknown as EventMeta } : e));
+      expect(String(decodeError(batchPayload(encodeBatch('s', 'k', metaEvents), 1, 1)))).toMatch(/event 103 has meta 5, not an object/);
+    });
   });
 
   describe('damage is CORRUPT naming the message, never fewer or wrong events', () => {

@@ -3,7 +3,7 @@ import { jetstream, type JetStreamClient, type JetStreamPublishOptions } from '@
 import { connect, headers, TimeoutError } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isCorrupt, isFenced, isConflict, isInvalidInput, isUnavailable, ManualClock, MemoryStore, openStore, type NewEvent } from 'spive';
+import { isCorrupt, isFenced, isConflict, isInvalidInput, isUnavailable, ManualClock, MemoryStore, openStore, type NewEvent, type StoredEvent } from 'spive';
 import { encodeBatchV2 } from '../../../src/store/nats/batch-format-v2.ts';
 import { batchPayload, encodeBatch } from '../../../src/store/nats/event-message.ts';
 import { NatsLayout } from '../../../src/store/nats/nats-layout.ts';
@@ -201,6 +201,26 @@ describe.skipIf(!available)('NATS JetStream store', () => {
         expect((await collect(store.readStream('a', { fromPosition: p }))).map((e) => e.position)).toEqual(
           all.filter((e) => e.stream === 'a' && e.position >= p).map((e) => e.position),
         );
+      }
+    });
+
+    it('cuts messages into batches of any size: smaller than a message, not dividing it, larger than a read allocates up front', async () => {
+      const store = await open();
+      // 43 messages of 100 events: 4300, more than the 4096 a read allocates for a batch up front.
+      for (let m = 0; m < 43; m++) await store.append('s', `k${m % 3}`, Array.from({ length: 100 }, (_, i) => ev(m * 100 + i)));
+      for (const [batchSize, sizes] of [
+        [7, [...Array<number>(614).fill(7), 2]],
+        [100, Array<number>(43).fill(100)],
+        [1000, [1000, 1000, 1000, 1000, 300]],
+        [4100, [4100, 200]],
+        [5000, [4300]],
+      ] as const) {
+        const batches: StoredEvent[][] = [];
+        for await (const batch of store.readStream('s', { batchSize })) batches.push(batch);
+        expect(batches.map((b) => b.length)).toEqual(sizes);
+        // Every slot filled, in order (a batch allocated up front and cut short must not keep empty slots).
+        const positions = batches.flatMap((b) => Array.from({ length: b.length }, (_, i) => b[i]?.position));
+        expect(positions).toEqual(Array.from({ length: 4300 }, (_, i) => i + 1));
       }
     });
   });

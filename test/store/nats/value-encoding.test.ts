@@ -10,7 +10,8 @@ const T0 = 1_700_000_000_000;
 function roundTrip(datas: readonly unknown[]): unknown[] {
   const payload = batchPayload(encodeBatch('s', 'k', datas.map((data, i) => ({ type: 'T', time: T0 + i, data }))), 1, 1);
   const out: StoredEvent[] = [];
-  decodeBatch({ subject: 'subj', seq: 1 }, Buffer.from(payload), ALL_EVENTS, out);
+  const n = decodeBatch({ subject: 'subj', seq: 1 }, Buffer.from(payload), ALL_EVENTS, out, 0);
+  expect(n).toBe(out.length);
   return out.map((e) => e.data);
 }
 

@@ -81,7 +81,8 @@ interface ShardState {
 
 /** A stream's placement: last seq per key, events so far, and who reads it. */
 interface StreamPlace {
-  readonly shards: Map<string, number>;
+  /** Last seq per key, in a mutable cell: one lookup per append. */
+  readonly shards: Map<string, { seq: number }>;
   events: number;
   /** The processes reading the stream (undefined: none), resolved once per stream. */
   readonly readers: ReadonlyArray<{ fold: ProcessFold; inputIndex: number }> | undefined;
@@ -96,8 +97,10 @@ class Placement {
 
   /** Places `count` events; returns the first position and sets `firstSeq`. */
   place(place: StreamPlace, key: string, count: number): number {
-    const seq = place.shards.get(key) ?? 0;
-    place.shards.set(key, seq + count);
+    let shard = place.shards.get(key);
+    if (shard === undefined) place.shards.set(key, (shard = { seq: 0 }));
+    const seq = shard.seq;
+    shard.seq = seq + count;
     place.events += count;
     this.firstSeq = seq + 1;
     const firstPosition = this.lastPosition + 1;

@@ -3,7 +3,9 @@
  * realistic input events (shape.ts), the example's real processes folded over them offline (fold.ts)
  * with the outputs and snapshots the runtime would have written, bulk-loaded into a new store
  * (src/store/embedded/bulk-writer.ts) and sealed to Arrow and Parquet. With the real file system the
- * bulk writer runs on its own thread (writer-thread.ts), so folding and writing use a core each.
+ * bulk writer's sink runs on its own thread: this thread generates, folds and encodes frames (bytes and
+ * flat column records, moved to the sink without a copy); the sink thread checksums, writes, builds
+ * the columns and seals, so the two cores split the work.
  */
 import { realClock, type Clock } from '../../src/time/clock.ts';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +16,6 @@ import { BulkWriter, type BulkWriteSummary } from '../../src/store/embedded/bulk
 import type { FileSystem } from '../../src/store/embedded/file-system.ts';
 import { dailyCycleTimes, DAY_MS } from './shape.ts';
 import { AppFold, type FoldSink, type ProcessFoldStats } from './fold.ts';
-import { WriterThread } from './writer-thread.ts';
 import type { DatasetExample } from './examples/index.ts';
 
 export interface GenerateOptions {
@@ -40,10 +41,8 @@ export interface GenerateOptions {
   readonly warn?: (message: string) => void;
   /** Measures `wallMs` (default: the real clock). */
   readonly clock?: Clock;
-  /** Write on a thread of its own (default true; the real file system only). */
+  /** Checksum, write and seal on a thread of its own (default true; the real file system only). */
   readonly thread?: boolean;
-  /** Whether that thread's bulk writer checksums, writes and seals on a further thread (default false). */
-  readonly sinkThread?: boolean;
 }
 
 export interface StreamSummary {
@@ -163,17 +162,11 @@ interface DatasetWriter extends FoldSink {
 }
 
 async function openWriter(options: GenerateOptions, command: string): Promise<DatasetWriter> {
-  const seal = options.seal !== false;
-  if (options.fs === undefined && options.thread !== false) {
-    return WriterThread.start(
-      { dir: options.out, ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }), seal, sinkThread: options.sinkThread === true, command },
-      options.warn ?? ((m) => process.stderr.write(`spive: warning: ${m}\n`)),
-    );
-  }
   const writer = await BulkWriter.create(options.out, {
     ...(options.fs === undefined ? {} : { fs: options.fs }),
     ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
-    seal,
+    seal: options.seal !== false,
+    thread: options.thread !== false,
     command,
     ...(options.warn === undefined ? {} : { warn: options.warn }),
   });

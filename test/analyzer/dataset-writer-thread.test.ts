@@ -1,21 +1,13 @@
 /**
- * The dataset's writer thread writes the store a bulk writer in the folding thread writes: the packed
- * operations unpack to the very calls that were packed (payload numbers included, an own `__proto__`
- * field too), and a generated store is byte for byte the same either way, across segment ends.
+ * A dataset written with the bulk writer's sink on its own thread (frames and column records moved to
+ * it) is byte for byte the store written with the sink in the folding thread, across segment ends.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { JsonValue, Snapshot, StoredEvent } from 'spive';
-import type { BulkBatch } from '../../src/store/embedded/bulk-writer.ts';
 import { DEFAULT_START_MS, generateDataset } from '../../analyzer/dataset/generate.ts';
 import { bankExample } from '../../analyzer/dataset/examples/bank.ts';
-import { packBatch, packSnapshot, packSnapshotText, unpackOps, type Ops } from '../../analyzer/dataset/writer-ops.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-
-function event(key: string, seq: number, position: number, type: string, data: JsonValue, meta?: Record<string, JsonValue>): StoredEvent {
-  return meta === undefined ? { stream: 's', key, seq, position, time: 1_704_067_200_123 + position, type, data } : { stream: 's', key, seq, position, time: 1_704_067_200_123, type, data, meta };
-}
 
 function files(root: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -30,46 +22,7 @@ function files(root: string): Map<string, Buffer> {
   return out;
 }
 
-describe('dataset writer thread', () => {
-  it('unpacks exactly the calls that were packed', () => {
-    const proto = JSON.parse('{"__proto__": 7, "b": -0, "c": "x"}') as JsonValue;
-    const batches: BulkBatch[] = [
-      { stream: 's', key: 'k1', events: [event('k1', 1, 1, 'A', { n: 1, s: 'é', m: Number.NaN })], dataTexts: ['{"n":1,"s":"é"}'], metaTexts: [undefined] },
-      {
-        stream: 's',
-        key: 'k2',
-        events: [event('k2', 1, 2, 'B', proto, { m: 1 }), event('k2', 2, 3, 'C', [1, 2], { m: 1 }), event('k2', 3, 4, 'D', null, { m: 1 })],
-        dataTexts: ['{"__proto__":7,"b":0,"c":"x"}', '[1,2]', 'null'],
-        metaTexts: ['{"m":1}', '{"m":1}', '{"m":1}'],
-      },
-    ];
-    const snapshotText = { process: 'p', version: 'v', shard: 'k1', position: 3, time: 1_704_067_200_999 };
-    const snapshot: Omit<Snapshot, 'sizeBytes'> = { ...snapshotText, shard: 'k2', data: new Uint8Array([1, 2, 3]) };
-    const ops: Ops = [];
-    for (const b of batches) packBatch(ops, b);
-    packSnapshotText(ops, snapshotText, '{"state":1}');
-    packSnapshot(ops, snapshot);
-    const calls: unknown[] = [];
-    unpackOps(structuredClone(ops), {
-      append: (b) => calls.push(['append', b]),
-      putSnapshot: (s) => calls.push(['snapshot', s]),
-      putSnapshotText: (s, t) => calls.push(['text', s, t]),
-    });
-    // Only the numeric fields of a payload travel: they are all the store's columns are made of.
-    const numeric = (data: JsonValue): JsonValue => {
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) return null;
-      const kept = Object.entries(data).filter(([, v]) => typeof v === 'number');
-      return kept.length === 0 ? null : Object.fromEntries(kept);
-    };
-    const expected = batches.map((b) => ['append', { ...b, events: b.events.map(({ meta: _, ...e }) => ({ ...e, data: numeric(e.data) })) }]);
-    expect(calls.slice(0, 2)).toEqual(expected);
-    expect(Object.keys((calls[1] as [string, BulkBatch])[1].events[0]?.data as object)).toEqual(['__proto__', 'b']);
-    expect(calls.slice(2)).toEqual([
-      ['text', snapshotText, '{"state":1}'],
-      ['snapshot', snapshot],
-    ]);
-  });
-
+describe('dataset sink thread', () => {
   it('generates the same store, byte for byte, as a writer in the folding thread', async () => {
     const dir = tempDir('spive-dataset-thread-');
     try {

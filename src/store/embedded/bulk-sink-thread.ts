@@ -38,15 +38,16 @@ export class SinkThread {
     return new SinkThread(new Worker(new URL('./bulk-sink-boot.mjs', import.meta.url), { workerData: setup }));
   }
 
-  /** Sends a request; the buffers of `items` (bytes and columns) are transferred: unusable here afterwards. */
+  /** Sends a request; the buffers of `items` (bytes and records) are transferred: unusable here afterwards. */
   request(request: SinkRequest): Promise<void> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
-    // Frames and columns move to the thread without a copy.
+    // Frames and column records move to the thread without a copy.
     const transfer = new Set<ArrayBuffer>();
     if (request.kind === 'items') {
       for (const item of request.items) {
-        if ('bytes' in item) transfer.add(item.bytes.buffer as ArrayBuffer);
-        else for (const { batch, texts } of item.streams) for (const a of [batch.keyIndex, batch.typeIndex, batch.seq, batch.time, batch.position, texts, ...Object.values(batch.fields)]) transfer.add(a.buffer as ArrayBuffer);
+        if (!('bytes' in item)) continue;
+        transfer.add(item.bytes.buffer as ArrayBuffer);
+        if (item.records !== undefined) transfer.add(item.records.records.buffer as ArrayBuffer);
       }
     }
     return new Promise((resolve, reject) => {

@@ -1,9 +1,10 @@
 /**
  * The file side of a bulk load (bulk-writer.ts). Frames arrive encoded but without their checksums, in
- * pieces of whole frames; the sink fills in each CRC and appends the piece to its WAL segment. A
+ * pieces of whole frames, each with its events' column records (bulk-records.ts); the sink fills in
+ * each CRC, appends the piece to its WAL segment and adds the records to the segment's columns. A
  * segment it is told has ended is synced, the next one created, and the full one sealed to Arrow (and
- * Parquet) in the background from the columns that come with the end, the payload and meta texts
- * read out of the segment's bytes (text-ranges.ts).
+ * Parquet) in the background from those columns, the payload and meta texts read out of the
+ * segment's bytes (text-ranges.ts).
  *
  * Everything it needs travels in plain bytes, typed arrays and strings, so it can run on a worker
  * thread (bulk-sink-worker.ts): there checksums, writes, fsyncs and sealing overlap with the caller
@@ -13,7 +14,7 @@
 import { crc32 } from 'node:zlib';
 import { assert } from '../../util/assert.ts';
 import type { FileHandle, FileSystem } from './file-system.ts';
-import type { ColumnBatch } from '../event-store.ts';
+import { SegmentColumns, type RecordPiece } from './bulk-records.ts';
 import { sealColumns } from './sealer.ts';
 import { textsOf } from './text-ranges.ts';
 import { FRAME_HEADER_BYTES } from './wal-frame.ts';
@@ -28,23 +29,17 @@ export interface SinkOptions {
 }
 
 /**
- * What a sink is handed, in order: a piece of whole frames of a segment, or the end of a segment with
- * its events in columns per stream (built by the writer as it encoded them; empty when not sealing).
+ * What a sink is handed, in order: a piece of whole frames of a segment with its events' column
+ * records (absent when not sealing), or the end of a segment.
  */
-export type SinkItem = { readonly segment: number; readonly bytes: Uint8Array } | { readonly segment: number; readonly end: true; readonly streams: readonly SegmentStream[] };
-
-/** One stream's events of an ended segment: columns, and where each event's texts lie in the segment (for Parquet). */
-export interface SegmentStream {
-  readonly batch: ColumnBatch;
-  /** A `TextRanges.view()`; empty without Parquet. */
-  readonly texts: Float64Array;
-}
+export type SinkItem = { readonly segment: number; readonly bytes: Uint8Array; readonly records?: RecordPiece } | { readonly segment: number; readonly end: true };
 
 export class SegmentSink {
   private segment = 1;
   private offset = 0;
   /** The active segment's bytes so far, when its texts will be needed for Parquet. */
   private readonly pieces: Buffer[] = [];
+  private readonly columns = new SegmentColumns();
   private sealing: Promise<void> = Promise.resolve();
   /** The first seal that failed: reported by `finish`, not as an unhandled rejection in the meantime. */
   private sealError: unknown;
@@ -61,8 +56,10 @@ export class SegmentSink {
 
   async take(item: SinkItem): Promise<void> {
     assert(item.segment === this.segment, 'SegmentSink: items follow the segments in order');
-    if ('bytes' in item) await this.write(item.bytes);
-    else await this.endSegment(item.streams);
+    if ('bytes' in item) {
+      if (item.records !== undefined && this.options.seal) this.columns.add(item.records);
+      await this.write(item.bytes);
+    } else await this.endSegment();
   }
 
   /** Syncs and closes the active segment and waits for every seal. */
@@ -93,7 +90,8 @@ export class SegmentSink {
   }
 
   /** Rotates to the next segment, as the store does, and seals the full one behind the writes (one seal at a time). */
-  private async endSegment(streams: readonly SegmentStream[]): Promise<void> {
+  private async endSegment(): Promise<void> {
+    const streams = this.columns.end();
     const { fs, dir } = this.options;
     await this.file.sync();
     await this.file.close();

@@ -10,10 +10,11 @@
  * and Parquet, and the last one is sealed too after rotating to a fresh empty segment, as
  * `EmbeddedStore.seal()` does.
  *
- * The writer encodes frames and builds each segment's columns; a `SegmentSink` (bulk-sink.ts)
- * checksums, writes and seals them. With the real file system the sink runs on its own thread, so
- * checksums, writes, fsyncs and sealing (Arrow, Parquet through DuckDB) overlap with the caller
- * producing the next events.
+ * The writer encodes frames, with flat column records of their events next to them (bulk-records.ts);
+ * a `SegmentSink` (bulk-sink.ts) checksums and writes the frames, builds each segment's columns from
+ * the records and seals it. With the real file system the sink runs on its own thread, so checksums,
+ * writes, fsyncs, column building and sealing (Arrow, Parquet through DuckDB) overlap with the caller
+ * producing and encoding the next events.
  *
  * The writer trusts its caller to place events (positions contiguous across the store, seqs per
  * shard) and checks it; it does not take leases, so it is for a store nobody else writes.
@@ -30,8 +31,7 @@ import { EmbeddedStore } from './embedded-store.ts';
 import type { FileSystem } from './file-system.ts';
 import { LockFile } from './lock-file.ts';
 import { nodeFileSystem } from './node-file-system.ts';
-import { ColumnBuilder } from './column-builder.ts';
-import { TextRanges } from './text-ranges.ts';
+import { addRecord, RecordWriter } from './bulk-records.ts';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC } from './wal-frame.ts';
 import { RecordKind } from './wal-records.ts';
 
@@ -84,25 +84,27 @@ export class BulkWriter {
   private segment = 1;
   private segmentSize = 0;
   /**
-   * The current segment's events in columns per stream, with where their JSON texts lie in the
-   * segment, for sealing: built as batches arrive, so no event object (nor text) outlives its batch,
-   * and sealing neither re-reads nor re-parses.
+   * Per event, the numbers its columns are made of and where its JSON texts lie in the segment, for
+   * sealing (bulk-records.ts): recorded as batches arrive, handed to the sink with the frames, so no
+   * event object (nor text) outlives its batch and sealing neither re-reads nor re-parses. The sink
+   * builds the columns, on its own thread when it has one.
    */
-  private segmentColumns = new Map<string, { columns: ColumnBuilder; texts: TextRanges }>();
+  private readonly records: RecordWriter | undefined;
   /** Byte ranges of the payload and meta texts of the frame just encoded, relative to its start. */
   private frameTexts: number[] = [];
   private lastFrameLength = 0;
   /** Requests handed to the sink thread and not yet answered, oldest first, with their bytes. */
   private readonly inFlight: Array<{ done: Promise<void>; bytes: number }> = [];
   private inFlightBytes = 0;
-  /** Last seq per key, per stream. */
-  private readonly seqs = new Map<string, Map<string, number>>();
+  /** Per stream, each shard's last seq, key JSON and record id: one lookup per batch. */
+  private readonly shards = new Map<string, { readonly json: string; readonly id: number; readonly keys: Map<string, ShardEntry> }>();
   private readonly seal: boolean;
-  private readonly streamJsonCache = new Map<string, string>();
-  private readonly typeJsonCache = new Map<string, string>();
+  /** Per event type: its JSON, and its record id (-1 without records). */
+  private readonly typeCache = new Map<string, { readonly json: string; readonly id: number }>();
+  /** The record ids of the types of the frame just encoded. */
+  private readonly frameTypes: number[] = [];
   private lastTime = Number.NaN;
   private lastTimeText = 'NaN';
-  private readonly parquet: boolean;
   private lastPosition = 0;
   private events = 0;
   private snapshots = 0;
@@ -119,7 +121,7 @@ export class BulkWriter {
     private readonly thread: SinkThread | undefined,
   ) {
     this.seal = options.seal !== false;
-    this.parquet = options.parquet ?? (options.fs ?? nodeFileSystem) === nodeFileSystem;
+    this.records = this.seal ? new RecordWriter() : undefined;
   }
 
   /** Creates a store at `dir`, which must not exist yet or be an empty folder. */
@@ -156,13 +158,19 @@ export class BulkWriter {
   append(batch: BulkBatch): void {
     const { stream, key, events } = batch;
     assert(!this.finished, 'BulkWriter: append after finish');
-    if (!this.seqs.has(stream)) validateStream(stream);
-    validateKey(key);
     const n = events.length;
     assert(n > 0 && batch.dataTexts.length === n && batch.metaTexts.length === n, 'BulkWriter: a batch has events, and a data text and meta slot per event');
-    let shards = this.seqs.get(stream);
-    if (shards === undefined) this.seqs.set(stream, (shards = new Map()));
-    const lastSeq = shards.get(key) ?? 0;
+    let streamEntry = this.shards.get(stream);
+    if (streamEntry === undefined) {
+      validateStream(stream);
+      this.shards.set(stream, (streamEntry = { json: JSON.stringify(stream), id: this.records?.id(stream) ?? -1, keys: new Map() }));
+    }
+    let shard = streamEntry.keys.get(key);
+    if (shard === undefined) {
+      validateKey(key);
+      streamEntry.keys.set(key, (shard = { seq: 0, json: JSON.stringify(key), id: this.records?.id(key) ?? -1 }));
+    }
+    const lastSeq = shard.seq;
     const first = events[0] as StoredEvent;
     const last = events[n - 1] as StoredEvent;
     // Messages are built only on failure: this runs once per batch, millions of times.
@@ -176,26 +184,28 @@ export class BulkWriter {
       if (e.time < lo) lo = e.time;
       if (e.time > hi) hi = e.time;
     }
-    shards.set(key, last.seq);
+    shard.seq = last.seq;
     this.lastPosition = last.position;
     this.events += n;
     // The same meta and payload JSON that EmbeddedStore.append writes (wal-records.ts).
-    const keyJson = JSON.stringify(key);
+    const keyJson = shard.json;
     let meta: string;
     if (n === 1) {
       const t = this.timeText(lo);
-      meta = `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":1,"lo":${t},"hi":${t},"lt":${t}}`;
-    } else meta = `{"s":${this.streamJson(stream)},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
+      meta = `{"s":${streamEntry.json},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":1,"lo":${t},"hi":${t},"lt":${t}}`;
+    } else meta = `{"s":${streamEntry.json},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
     this.writeEventsFrame(meta, events, batch.dataTexts, batch.metaTexts);
-    if (this.seal) {
-      let segment = this.segmentColumns.get(stream);
-      if (segment === undefined) this.segmentColumns.set(stream, (segment = { columns: new ColumnBuilder(stream), texts: new TextRanges() }));
-      segment.columns.addBatch(events);
-      if (this.parquet) {
-        // The frame may have opened a new segment: its place is known only now.
-        const base = this.segmentSize - this.lastFrameLength;
-        const t = this.frameTexts;
-        for (let i = 0; i < t.length; i += 4) segment.texts.add(base + (t[i] as number), t[i + 1] as number, base + (t[i + 2] as number), t[i + 3] as number);
+    const records = this.records;
+    if (records !== undefined) {
+      // The frame may have opened a new segment: its place is known only now.
+      const base = this.segmentSize - this.lastFrameLength;
+      const t = this.frameTexts;
+      const streamId = streamEntry.id;
+      const keyId = shard.id;
+      for (let i = 0; i < n; i++) {
+        const e = events[i] as StoredEvent;
+        const j = 4 * i;
+        addRecord(records, streamId, keyId, this.frameTypes[i] as number, e.seq, e.position, e.time, base + (t[j] as number), t[j + 1] as number, base + (t[j + 2] as number), t[j + 3] as number, e.data);
       }
     }
   }
@@ -280,13 +290,6 @@ export class BulkWriter {
     }
   }
 
-  /** JSON of a stream name (cached: a load has a few streams and millions of frames). */
-  private streamJson(stream: string): string {
-    let json = this.streamJsonCache.get(stream);
-    if (json === undefined) this.streamJsonCache.set(stream, (json = JSON.stringify(stream)));
-    return json;
-  }
-
   /**
    * An event time as text, the last one remembered: times are ms since the epoch, beyond small
    * integers, so each conversion is a slow double-to-string one; and consecutive frames mostly share
@@ -300,14 +303,14 @@ export class BulkWriter {
     return this.lastTimeText;
   }
 
-  /** JSON of an event type (cached: a load has a few types and millions of events; bounded, in case it has not). */
-  private typeJson(type: string): string {
-    let json = this.typeJsonCache.get(type);
-    if (json === undefined) {
-      json = JSON.stringify(type);
-      if (this.typeJsonCache.size < 4096) this.typeJsonCache.set(type, json);
+  /** JSON and record id of an event type (cached: a load has a few types and millions of events; bounded, in case it has not). */
+  private typeOf(type: string): { readonly json: string; readonly id: number } {
+    let entry = this.typeCache.get(type);
+    if (entry === undefined) {
+      entry = { json: JSON.stringify(type), id: this.records?.id(type) ?? -1 };
+      if (this.typeCache.size < 4096) this.typeCache.set(type, entry);
     }
-    return json;
+    return entry;
   }
 
   private async settleOldest(): Promise<void> {
@@ -346,81 +349,58 @@ export class BulkWriter {
   }
 
   /**
-   * An events frame: meta JSON and payload (`eventsPayload`'s JSON) joined into one string and written
-   * with one call (a `Buffer.write` per piece cost more than the copying it saved). When the body is
-   * all ASCII, as generated payloads are, byte offsets are string offsets and the texts' places follow
-   * from the lengths; otherwise the frame is written again piece by piece to learn them.
+   * An events frame: meta JSON, then the payload (`eventsPayload`'s JSON) written piece by piece
+   * straight into the chunk — no string is built for the body (joining the pieces first made one
+   * string per frame that had to be flattened and collected, a third of this thread's encoding). The
+   * texts' places (bytes from the frame's start) go to `frameTexts`.
    */
   private writeEventsFrame(meta: string, events: readonly StoredEvent[], dataTexts: readonly string[], metaTexts: ReadonlyArray<string | undefined>): void {
     const n = events.length;
-    const texts = this.frameTexts;
-    texts.length = 0;
-    // Offsets below are relative to the frame's start, assuming one byte per char (checked after writing).
-    const payloadStart = FRAME_HEADER_BYTES + 5 + meta.length;
-    let body = meta + '[';
-    let at = payloadStart + 1;
-    for (let i = 0; i < n; i++) {
-      const head = `${i > 0 ? ',' : ''}[${this.timeText((events[i] as StoredEvent).time)},${this.typeJson((events[i] as StoredEvent).type)},`;
-      const data = dataTexts[i] as string;
-      const metaText = metaTexts[i];
-      at += head.length;
-      texts.push(at, data.length);
-      at += data.length;
-      if (metaText === undefined) {
-        texts.push(0, -1);
-        body += head + data + ']';
-        at += 1;
-      } else {
-        texts.push(at + 1, metaText.length);
-        body += head + data + ',' + metaText + ']';
-        at += metaText.length + 2;
-      }
-    }
-    body += ']';
-    this.reserve(FRAME_HEADER_BYTES + 5 + 3 * body.length);
-    const chunk = this.chunk;
+    // At most 3 bytes per UTF-16 unit; a type's JSON is at most 6 units per unit, plus quotes.
+    let units = meta.length + 2;
+    for (let i = 0; i < n; i++) units += 32 + 6 * (events[i] as StoredEvent).type.length + (dataTexts[i] as string).length + (metaTexts[i]?.length ?? 0);
+    this.reserve(FRAME_HEADER_BYTES + 5 + 3 * units);
+    const chunk = this.chunk as RawBuffer;
     const o = this.used;
     const bodyStart = o + FRAME_HEADER_BYTES;
-    chunk[bodyStart] = RecordKind.Events;
-    let bodyLength: number;
-    const written = chunk.write(body, bodyStart + 5, 'utf8');
-    if (written === body.length) bodyLength = 5 + written;
-    else bodyLength = this.writeEventsPieces(bodyStart, meta, events, dataTexts, metaTexts) - bodyStart;
-    chunk.writeUInt32LE(written === body.length ? meta.length : Buffer.byteLength(meta), bodyStart + 1);
-    chunk.writeUInt32LE(FRAME_MAGIC, o);
-    chunk.writeUInt32LE(bodyLength, o + 4);
-    chunk.writeUInt32LE(0, o + 8);
-    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
-  }
-
-  /** The body after its kind byte, written piece by piece (text places in bytes, into `frameTexts`); returns its end. */
-  private writeEventsPieces(bodyStart: number, meta: string, events: readonly StoredEvent[], dataTexts: readonly string[], metaTexts: ReadonlyArray<string | undefined>): number {
-    const chunk = this.chunk;
-    const o = bodyStart - FRAME_HEADER_BYTES;
     const texts = this.frameTexts;
     texts.length = 0;
-    const metaBytes = chunk.write(meta, bodyStart + 5, 'utf8');
+    const types = this.frameTypes;
+    types.length = 0;
+    chunk[bodyStart] = RecordKind.Events;
+    const metaBytes = chunk.utf8Write(meta, bodyStart + 5);
     let p = bodyStart + 5 + metaBytes;
     chunk[p++] = 0x5b; // [
-    for (let i = 0; i < events.length; i++) {
+    for (let i = 0; i < n; i++) {
       const e = events[i] as StoredEvent;
       if (i > 0) chunk[p++] = 0x2c; // ,
-      p += chunk.write(`[${e.time},${this.typeJson(e.type)},`, p, 'utf8');
+      chunk[p++] = 0x5b;
+      p += chunk.latin1Write(this.timeText(e.time), p);
+      chunk[p++] = 0x2c;
+      const type = this.typeOf(e.type);
+      types.push(type.id);
+      p += chunk.utf8Write(type.json, p);
+      chunk[p++] = 0x2c;
       const dataStart = p;
-      p += chunk.write(dataTexts[i] as string, p, 'utf8');
+      p += chunk.utf8Write(dataTexts[i] as string, p);
       texts.push(dataStart - o, p - dataStart);
       const metaText = metaTexts[i];
       if (metaText === undefined) texts.push(0, -1);
       else {
         chunk[p++] = 0x2c;
         const metaStart = p;
-        p += chunk.write(metaText, p, 'utf8');
+        p += chunk.utf8Write(metaText, p);
         texts.push(metaStart - o, p - metaStart);
       }
       chunk[p++] = 0x5d; // ]
     }
     chunk[p++] = 0x5d;
-    return p;
+    const bodyLength = p - bodyStart;
+    chunk.writeUInt32LE(metaBytes, bodyStart + 1);
+    chunk.writeUInt32LE(FRAME_MAGIC, o);
+    chunk.writeUInt32LE(bodyLength, o + 4);
+    chunk.writeUInt32LE(0, o + 8);
+    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
   }
 
   /** Makes room for a frame of at most `bytes` at `used`. */
@@ -446,20 +426,35 @@ export class BulkWriter {
   private cutPiece(): void {
     if (this.used === this.pieceStart) return;
     const bytes = this.chunk.subarray(this.pieceStart, this.used);
-    this.pending.push({ segment: this.segment, bytes });
+    this.pending.push(this.records === undefined ? { segment: this.segment, bytes } : { segment: this.segment, bytes, records: this.records.cut() });
     this.pendingBytes += bytes.byteLength;
     this.pieceStart = this.used;
   }
 
   private endSegment(): void {
     this.cutPiece();
-    const streams = [...this.segmentColumns.values()].map((s) => ({ batch: s.columns.batch(), texts: s.texts.view() }));
-    this.segmentColumns = new Map();
-    this.pending.push({ segment: this.segment, end: true, streams });
+    this.pending.push({ segment: this.segment, end: true });
     this.segment++;
     this.segmentSize = 0;
   }
 }
+
+/**
+ * Node's own writers behind `Buffer.write` (on every Buffer since Node 0.x, not in its typings):
+ * `write`'s argument handling cost more than the copy for the short texts of a frame. The caller
+ * has reserved room, so a text is never cut short.
+ */
+/** A shard as the writer knows it: its last seq, its key as JSON, its key's record id (-1 without records). */
+interface ShardEntry {
+  seq: number;
+  readonly json: string;
+  readonly id: number;
+}
+
+type RawBuffer = Buffer & {
+  utf8Write(text: string, offset: number): number;
+  latin1Write(text: string, offset: number): number;
+};
 
 function checkName(field: string, value: unknown): void {
   if (typeof value !== 'string' || value === '') throw new InvalidInputError(`snapshot.${field}`, 'a non-empty string', value);

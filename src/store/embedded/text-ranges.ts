@@ -1,7 +1,8 @@
 /**
- * Where each event's payload and meta JSON lie in its WAL segment, row by row (bulk-writer.ts): the
- * texts Parquet needs are already in the segment's bytes, so a bulk load keeps four numbers per event
- * instead of the strings until the segment is sealed, and the sink (bulk-sink.ts) reads them back out.
+ * Where each event's payload and meta JSON lie in its WAL segment, row by row (from the column records
+ * of bulk-records.ts): the texts Parquet needs are already in the segment's bytes, so a bulk load keeps
+ * four numbers per event instead of the strings until the segment is sealed, and the sink
+ * (bulk-sink.ts) reads them back out.
  * The texts come from JSON.stringify (well-formed UTF-16), so decoding their UTF-8 gives them back
  * exactly.
  */

@@ -1,0 +1,257 @@
+/**
+ * What a bulk load's sink needs to seal a segment, besides its bytes: per event, the numbers its typed
+ * columns are made of and where its payload and meta JSON lie in the segment. The writer
+ * (bulk-writer.ts) records them as flat float64 records next to the frames it encodes, with every
+ * string (stream, key, type, field name) as a number in a table that grows as new strings appear; the
+ * sink (bulk-sink.ts) turns them into one `ColumnBatch` per stream and segment.
+ *
+ * Why: columns built from event objects in the writer's thread cost that thread a loop over objects,
+ * maps and growing arrays per event, and either the objects or the columns then had to cross threads.
+ * Records are appended with a few stores, move to the sink thread without a copy, and are read there
+ * in one pass. The columns are exactly `ColumnBuilder`'s (column-builder.ts): keys and types numbered by
+ * first appearance in the segment, one float64 column per top-level numeric payload field (NaN where
+ * an event has none), fields sorted by name.
+ */
+import type { ColumnBatch } from '../event-store.ts';
+import { TextRanges } from './text-ranges.ts';
+
+/** Record layout: these fixed slots, then `fields` pairs of (field name id, value). */
+export const REC_STREAM = 0;
+export const REC_KEY = 1;
+export const REC_TYPE = 2;
+export const REC_SEQ = 3;
+export const REC_POSITION = 4;
+export const REC_TIME = 5;
+export const REC_DATA_OFFSET = 6;
+export const REC_DATA_LENGTH = 7;
+export const REC_META_OFFSET = 8;
+/** -1: the event has no meta. */
+export const REC_META_LENGTH = 9;
+export const REC_FIELDS = 10;
+export const REC_FIXED = 11;
+
+/** The records of a piece of frames, and the strings first numbered in it (ids follow on from the previous piece's). */
+export interface RecordPiece {
+  readonly records: Float64Array;
+  readonly strings: readonly string[];
+}
+
+/** The writer's side: numbers strings and appends records. */
+export class RecordWriter {
+  private readonly ids = new Map<string, number>();
+  private fresh: string[] = [];
+  private records: Float64Array;
+  length = 0;
+
+  /** `initialSlots`: room for that many numbers before the buffer grows (small in tests, to make it grow). */
+  constructor(initialSlots = 1 << 16) {
+    this.records = new Float64Array(initialSlots);
+  }
+
+  /** The id of a string, numbering it when it is new. */
+  id(s: string): number {
+    let id = this.ids.get(s);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(s, id);
+      this.fresh.push(s);
+    }
+    return id;
+  }
+
+  /** Room for `slots` more numbers; returns the array to write them into (at `length`). */
+  reserve(slots: number): Float64Array {
+    if (this.length + slots > this.records.length) {
+      const grown = new Float64Array(Math.max(2 * this.records.length, this.length + slots));
+      // All of it: a record being written (addRecord) lies beyond `length` until it is complete.
+      grown.set(this.records);
+      this.records = grown;
+    }
+    return this.records;
+  }
+
+  /**
+   * Takes what was recorded since the last cut: a copy when it is a small part of the buffer, else
+   * the buffer itself (copying megabytes per piece cost more than a fresh buffer) with later records
+   * going to a fresh one.
+   */
+  cut(): RecordPiece {
+    const small = 4 * this.length < this.records.length;
+    const piece = { records: small ? this.records.slice(0, this.length) : this.records.subarray(0, this.length), strings: this.fresh };
+    if (!small) this.records = new Float64Array(this.records.length);
+    this.length = 0;
+    this.fresh = [];
+    return piece;
+  }
+}
+
+/**
+ * Appends an event's record: the fixed slots, then the top-level numeric fields of its payload as
+ * (field id, value) pairs.
+ */
+export function addRecord(
+  writer: RecordWriter,
+  stream: number,
+  key: number,
+  type: number,
+  seq: number,
+  position: number,
+  time: number,
+  dataOffset: number,
+  dataLength: number,
+  metaOffset: number,
+  metaLength: number,
+  data: unknown,
+): void {
+  const at = writer.length;
+  let records = writer.reserve(REC_FIXED);
+  records[at + REC_STREAM] = stream;
+  records[at + REC_KEY] = key;
+  records[at + REC_TYPE] = type;
+  records[at + REC_SEQ] = seq;
+  records[at + REC_POSITION] = position;
+  records[at + REC_TIME] = time;
+  records[at + REC_DATA_OFFSET] = dataOffset;
+  records[at + REC_DATA_LENGTH] = dataLength;
+  records[at + REC_META_OFFSET] = metaOffset;
+  records[at + REC_META_LENGTH] = metaLength;
+  let fields = 0;
+  if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
+    for (const name of Object.keys(data)) {
+      const v = (data as Record<string, unknown>)[name];
+      if (typeof v !== 'number') continue;
+      const id = writer.id(name);
+      records = writer.reserve(REC_FIXED + 2 * fields + 2);
+      records[at + REC_FIXED + 2 * fields] = id;
+      records[at + REC_FIXED + 2 * fields + 1] = v;
+      fields++;
+    }
+  }
+  records[at + REC_FIELDS] = fields;
+  writer.length = at + REC_FIXED + 2 * fields;
+}
+
+const INITIAL_ROWS = 1024;
+
+/** One stream's columns of one segment, built from records. */
+class StreamColumns {
+  length = 0;
+  private capacity = INITIAL_ROWS;
+  readonly keys: string[] = [];
+  /** Global string id → index in `keys` (this segment's numbering). */
+  private readonly keyIds = new Map<number, number>();
+  readonly types: string[] = [];
+  private readonly typeIds = new Map<number, number>();
+  private keyIndex = new Int32Array(INITIAL_ROWS);
+  private typeIndex = new Int32Array(INITIAL_ROWS);
+  private seq = new Float64Array(INITIAL_ROWS);
+  private time = new Float64Array(INITIAL_ROWS);
+  private position = new Float64Array(INITIAL_ROWS);
+  private readonly fields = new Map<number, Float64Array>();
+  private lastKey = -1;
+  private lastKeyIndex = -1;
+  readonly texts = new TextRanges();
+
+  constructor(readonly stream: string) {}
+
+  add(records: Float64Array, r: number, strings: readonly string[]): void {
+    if (this.length === this.capacity) this.grow();
+    const i = this.length++;
+    const key = records[r + REC_KEY] as number;
+    if (key !== this.lastKey) {
+      let k = this.keyIds.get(key);
+      if (k === undefined) {
+        k = this.keys.push(strings[key] as string) - 1;
+        this.keyIds.set(key, k);
+      }
+      this.lastKey = key;
+      this.lastKeyIndex = k;
+    }
+    const type = records[r + REC_TYPE] as number;
+    let t = this.typeIds.get(type);
+    if (t === undefined) {
+      t = this.types.push(strings[type] as string) - 1;
+      this.typeIds.set(type, t);
+    }
+    this.keyIndex[i] = this.lastKeyIndex;
+    this.typeIndex[i] = t;
+    this.seq[i] = records[r + REC_SEQ] as number;
+    this.time[i] = records[r + REC_TIME] as number;
+    this.position[i] = records[r + REC_POSITION] as number;
+    const fields = records[r + REC_FIELDS] as number;
+    for (let f = 0; f < fields; f++) {
+      const name = records[r + REC_FIXED + 2 * f] as number;
+      let column = this.fields.get(name);
+      if (column === undefined) {
+        column = new Float64Array(this.capacity).fill(Number.NaN);
+        this.fields.set(name, column);
+      }
+      column[i] = records[r + REC_FIXED + 2 * f + 1] as number;
+    }
+    this.texts.add(records[r + REC_DATA_OFFSET] as number, records[r + REC_DATA_LENGTH] as number, records[r + REC_META_OFFSET] as number, records[r + REC_META_LENGTH] as number);
+  }
+
+  batch(strings: readonly string[]): ColumnBatch {
+    const n = this.length;
+    const named = [...this.fields].map(([id, column]) => [strings[id] as string, column] as const);
+    // Sorted by name, as ColumnBuilder does (a field name is one string id, so names are distinct).
+    named.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const fields: Record<string, Float64Array> = {};
+    for (const [name, column] of named) fields[name] = column.subarray(0, n);
+    return {
+      stream: this.stream,
+      length: n,
+      keys: this.keys,
+      keyIndex: this.keyIndex.subarray(0, n),
+      types: this.types,
+      typeIndex: this.typeIndex.subarray(0, n),
+      seq: this.seq.subarray(0, n),
+      time: this.time.subarray(0, n),
+      position: this.position.subarray(0, n),
+      fields,
+    };
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    const grown = <T extends Int32Array | Float64Array>(a: T, fill?: number): T => {
+      const b = (a instanceof Int32Array ? new Int32Array(capacity) : new Float64Array(capacity)) as T;
+      if (fill !== undefined) b.fill(fill, this.capacity);
+      b.set(a);
+      return b;
+    };
+    this.keyIndex = grown(this.keyIndex);
+    this.typeIndex = grown(this.typeIndex);
+    this.seq = grown(this.seq);
+    this.time = grown(this.time);
+    this.position = grown(this.position);
+    for (const [name, column] of this.fields) this.fields.set(name, grown(column, Number.NaN));
+    this.capacity = capacity;
+  }
+}
+
+/** The sink's side: the string table, and the current segment's columns per stream. */
+export class SegmentColumns {
+  private readonly strings: string[] = [];
+  private streams = new Map<number, StreamColumns>();
+
+  /** Adds a piece's records (pieces in order). */
+  add(piece: RecordPiece): void {
+    for (const s of piece.strings) this.strings.push(s);
+    const { records } = piece;
+    const strings = this.strings;
+    for (let r = 0; r < records.length; r += REC_FIXED + 2 * (records[r + REC_FIELDS] as number)) {
+      const stream = records[r + REC_STREAM] as number;
+      let columns = this.streams.get(stream);
+      if (columns === undefined) this.streams.set(stream, (columns = new StreamColumns(strings[stream] as string)));
+      columns.add(records, r, strings);
+    }
+  }
+
+  /** The segment's columns per stream (in first-appearance order) with their text ranges; starts the next segment. */
+  end(): Array<{ batch: ColumnBatch; texts: Float64Array }> {
+    const out = [...this.streams.values()].map((c) => ({ batch: c.batch(this.strings), texts: c.texts.view() }));
+    this.streams = new Map();
+    return out;
+  }
+}

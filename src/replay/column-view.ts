@@ -14,6 +14,8 @@
  * the view past the call fails loudly too.
  */
 
+import type { ColumnBatch } from '../store/event-store.ts';
+
 /** A handler used the payload beyond what its process's `reads` declares: the declaration is wrong. */
 export class UndeclaredReadError extends Error {
   override name = 'UndeclaredReadError';
@@ -41,21 +43,38 @@ export interface ColumnCursor {
   missed: boolean;
   /** Set in checking mode when the handler broke its declaration (even if it caught the error). */
   undeclared: UndeclaredReadError | undefined;
+  /**
+   * The batch being folded. Its seq and position columns are taken on an event's first read of them:
+   * a store may read those columns only then (lean-column-batch.ts), and most handlers never do.
+   */
+  batch: ColumnBatch | undefined;
+  seq: Float64Array | undefined;
+  position: Float64Array | undefined;
+  /** Set when taking such a column failed (a corrupt file): the fold rethrows it, never falls back. */
+  failure: unknown;
 }
 
-/** The reused event object; its fields are assigned per row. */
+/** The reused event object; the fold assigns its fields per row (seq and position read the cursor's batch). */
 export interface ColumnEvent {
   stream: string;
   key: string;
-  seq: number;
-  position: number;
+  readonly seq: number;
+  readonly position: number;
   time: number;
   type: string;
   data: object;
 }
 
 export function newCursor(): ColumnCursor {
-  return { cols: [], i: 0, missed: false, undeclared: undefined };
+  return { cols: [], i: 0, missed: false, undeclared: undefined, batch: undefined, seq: undefined, position: undefined, failure: undefined };
+}
+
+/** Points the cursor at a new batch. */
+export function cursorAt(cursor: ColumnCursor, batch: ColumnBatch, cols: Float64Array[]): void {
+  cursor.batch = batch;
+  cursor.cols = cols;
+  cursor.seq = undefined;
+  cursor.position = undefined;
 }
 
 const CURSOR: unique symbol = Symbol('cursor');
@@ -90,6 +109,44 @@ function dataPrototype(fields: readonly string[]): object {
   return proto;
 }
 
+/**
+ * The reused event: own enumerable properties in a StoredEvent's order (a spread copies them all),
+ * seq and position as accessors. The accessors are the same functions for every view, so every view
+ * has the same hidden class and the handler's property reads stay monomorphic across folds.
+ */
+export function eventView(data: object, cursor: ColumnCursor): ColumnEvent {
+  const view = { stream: '', key: '' } as Record<string, unknown>;
+  Object.defineProperty(view, 'seq', { get: seqAtCursor, enumerable: true, configurable: true });
+  Object.defineProperty(view, 'position', { get: positionAtCursor, enumerable: true, configurable: true });
+  view.time = 0;
+  view.type = '';
+  view.data = data;
+  Object.defineProperty(view, CURSOR, { value: cursor, enumerable: false });
+  return view as unknown as ColumnEvent;
+}
+
+function seqAtCursor(this: { [CURSOR]: ColumnCursor }): number {
+  const c = this[CURSOR];
+  return (c.seq ?? takeColumn(c, 'seq'))[c.i] as number;
+}
+
+function positionAtCursor(this: { [CURSOR]: ColumnCursor }): number {
+  const c = this[CURSOR];
+  return (c.position ?? takeColumn(c, 'position'))[c.i] as number;
+}
+
+function takeColumn(c: ColumnCursor, name: 'seq' | 'position'): Float64Array {
+  try {
+    const values = (c.batch as ColumnBatch)[name];
+    c[name] = values;
+    return values;
+  } catch (e) {
+    c.missed = true;
+    c.failure ??= e;
+    throw e;
+  }
+}
+
 /** `data`: reads the declared fields at the cursor's row (getters on a shared prototype). */
 export function dataView(fields: readonly string[], cursor: ColumnCursor): object {
   const data = Object.create(dataPrototype(fields)) as { [CURSOR]: ColumnCursor };
@@ -119,7 +176,7 @@ export function checkedEvent(view: ColumnEvent, process: string, declared: reado
     defineProperty: (_, prop) => fail(`changed payload field '${String(prop)}'`),
     deleteProperty: (_, prop) => fail(`deleted payload field '${String(prop)}'`),
   });
-  const event = Proxy.revocable({ ...view, data: data.proxy }, {});
+  const event = Proxy.revocable({ ...view, data: data.proxy }, {}); // the spread reads seq and position too
   return {
     event: event.proxy,
     revoke: () => {

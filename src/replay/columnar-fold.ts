@@ -15,7 +15,7 @@ import type { ColumnBatch } from '../store/event-store.ts';
 import { HandlerCallContext } from '../runtime/handler-context.ts';
 import { HandlerBugError, PROGRESS_EVENT } from '../runtime/runner.ts';
 import type { StoredEvent } from '../model/event.ts';
-import { checkedEvent, dataView, newCursor, NOT_COLUMNAR, UndeclaredReadError, type ColumnEvent } from './column-view.ts';
+import { checkedEvent, cursorAt, dataView, eventView, newCursor, NOT_COLUMNAR, UndeclaredReadError, type ColumnEvent } from './column-view.ts';
 import type { CollectedShardEffect, ShardRun } from './shard-run.ts';
 
 /** Where a shard's fold starts: its initial or restored state, and the last merged input it reflects. */
@@ -126,7 +126,7 @@ export class ColumnFold {
     this.firstTime = new Float64Array(this.keys.length).fill(Number.NaN);
     this.outputs = this.keys.map(() => []);
     this.effects = this.keys.map(() => []);
-    this.view = { stream: '', key: '', seq: 0, position: 0, time: 0, type: '', data: dataView(this.reads, this.cursor) };
+    this.view = eventView(dataView(this.reads, this.cursor), this.cursor);
     this.ctx = new HandlerCallContext(p.name, o.version, '', 0, 0);
   }
 
@@ -134,8 +134,8 @@ export class ColumnFold {
     const slots = Int32Array.from(batch.keys, (k) => this.slotOf.get(k) ?? -1);
     const byType: Array<AnyHandler | undefined> = batch.types.map((t) => (t.startsWith('$') ? undefined : this.handlers[t]));
     const cursor = this.cursor;
-    cursor.cols = this.reads.map((f) => batch.fields[f] ?? new Float64Array(batch.length).fill(Number.NaN));
-    const { keyIndex, typeIndex, time, seq, position, types } = batch;
+    cursorAt(cursor, batch, this.reads.map((f) => batch.fields[f] ?? new Float64Array(batch.length).fill(Number.NaN)));
+    const { keyIndex, typeIndex, time, types } = batch; // seq and position: only when read (column-view.ts)
     const { dead, afterM, counts, firstTime, states, keys, view, ctx, check } = this;
     const mOf = this.o.m;
     view.stream = batch.stream;
@@ -153,8 +153,6 @@ export class ColumnFold {
       cursor.missed = false;
       view.key = key;
       view.time = t;
-      view.seq = seq[i] as number;
-      view.position = position[i] as number;
       view.type = types[typeIndex[i] as number] as string;
       ctx.reset(key, t, m);
       let next: unknown;
@@ -167,6 +165,7 @@ export class ColumnFold {
         }
       }
       if (cursor.missed || next === undefined) {
+        if (cursor.failure !== undefined) throw cursor.failure; // the store could not read seq/position: not the handler's doing
         this.fallBack(slot);
         continue;
       }
@@ -184,6 +183,7 @@ export class ColumnFold {
       if (cursor.undeclared !== undefined) throw cursor.undeclared;
       return next;
     } catch (e) {
+      if (cursor.failure !== undefined) throw cursor.failure;
       if (cursor.undeclared !== undefined) throw cursor.undeclared;
       if (e === NOT_COLUMNAR) return undefined;
       throw new HandlerBugError(this.o.process.name, view.key, eventOf(view), e);

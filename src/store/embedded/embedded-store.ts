@@ -49,9 +49,10 @@ import {
   validateStream,
   validateTtl,
 } from '../validate.ts';
-import { ColumnFileReads } from './column-reads.ts';
+import { ColumnFileReads, ScanBufferPool } from './column-reads.ts';
+import { ColumnLayoutCache } from './column-layout.ts';
 import { closeParquetSession } from './parquet-writer.ts';
-import { decodeColumnFile, type ColumnFileInfo } from './columnar-segment.ts';
+import type { ColumnFileInfo } from './columnar-segment.ts';
 import { mkdirpDurable, writeFileAtomic, type FileHandle, type FileSystem } from './file-system.ts';
 import { FrameIndex, type FrameLocation } from './frame-index.ts';
 import { LockFile } from './lock-file.ts';
@@ -119,6 +120,10 @@ export class EmbeddedStore implements EventStore {
   private readonly commits = new CommitSignal();
   private readonly readers = new Map<number, Promise<FileHandle>>();
   private readonly sealed = new Map<number, SegmentManifest>();
+  /** Column scans' read buffers, kept between scans (column-reads.ts). */
+  private readonly scanBuffers = new ScanBufferPool();
+  /** Layouts of sealed column files read so far (column-layout.ts). */
+  private readonly columnLayouts = new ColumnLayoutCache();
   /** Bodies of the most recently committed events records (already durable), by frame id. */
   private readonly tail = new TailCache(32 * 1024 * 1024);
   private queue: CommitOp[] = [];
@@ -655,19 +660,19 @@ export class EmbeddedStore implements EventStore {
   async *scanColumns(stream: string, options?: ScanColumnsOptions): AsyncIterable<ColumnBatch> {
     validateStream(stream);
     const parts = this.columnParts(stream);
-    const reads = new ColumnFileReads(this.fs, options?.shared === true);
+    const reads = new ColumnFileReads(this.fs, options?.shared === true, this.scanBuffers, this.columnLayouts);
     const pathOf = (info: ColumnFileInfo) => `${this.dir}/${info.file}`;
-    let ahead: Promise<Uint8Array> | undefined; // the read of the next part, when it is a column file
+    let ahead: Promise<ColumnBatch> | undefined; // the read of the next part, when it is a column file
     try {
       for (let p = 0; p < parts.length; p++) {
         const { info, frames } = parts[p] as ColumnPart;
         if (info !== undefined) {
-          const reading = ahead ?? reads.start(pathOf(info), info.bytes);
+          const reading = ahead ?? reads.start(pathOf(info), info, options?.fields);
           ahead = undefined;
-          const bytes = await reading;
+          const batch = await reading;
           const next = parts[p + 1]?.info;
-          if (next !== undefined) ahead = reads.start(pathOf(next), next.bytes);
-          yield decodeColumnFile(pathOf(info), info, bytes, options?.fields);
+          if (next !== undefined) ahead = reads.start(pathOf(next), next, options?.fields);
+          yield batch;
         } else {
           let events: StoredEvent[] = [];
           for (const id of frames) {
@@ -682,6 +687,7 @@ export class EmbeddedStore implements EventStore {
       }
     } finally {
       await ahead?.catch(() => undefined); // a scan stopped early: its buffer is not written after it returns
+      reads.release(ahead !== undefined);
     }
   }
 
@@ -736,6 +742,8 @@ export class EmbeddedStore implements EventStore {
     await this.active?.close();
     for (const handle of this.readers.values()) await (await handle).close();
     this.readers.clear();
+    this.scanBuffers.clear();
+    this.columnLayouts.clear();
     this.lock?.release();
   }
 

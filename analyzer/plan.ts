@@ -13,12 +13,13 @@ import { realClock, type Clock } from '../src/time/clock.ts';
 import type { StatsCatalogue } from './catalogue/catalogue.ts';
 import { sqlString } from './duckdb.ts';
 import { calibrate } from './cost/calibrate.ts';
+import { nsPerHandledEvent, numberingMs, readWholeMs, scansBase, shardWriteNs, viewsMs, type Volume } from './cost/run-overheads.ts';
 import { downstreamOf, findProcess, inputsOf, versionOf, type AnyProcess } from './graph.ts';
 import { lineageOf, type ChangedStream } from './lineage.ts';
 import { makespan } from './makespan.ts';
 import { shardWork, type ShardSnapshot, type ShardWork } from './shard-work.ts';
 import { adviseSnapshots } from './snapshot-advice-for.ts';
-import { byCost, cheaperTask, choose, estimate, notApplicable, rayTask, round, scratchTask, withReads, type ExtraWork, type StreamVolumes } from './strategies.ts';
+import { byCost, choose, estimate, notApplicable, rayTask, round, scratchTask, withReads, type ExtraWork, type StreamVolumes } from './strategies.ts';
 import type { CostModel, DownstreamEstimate, ReplayPlan, ShardTask, StrategyEstimate, StrategyName } from './types.ts';
 
 export interface PlanRequest {
@@ -110,8 +111,12 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
   const scanned = await scan(since === null ? null : minSnapshotTime(affected, since));
   const scannedAll = await scan(null);
   const fixedMs = (await catalogue.replayFixedMs()) ?? null;
-  const extra: ExtraWork = { ...scanned, downstream: downstream.lineage, fixedMs: fixedMs ?? 0 };
-  const extraAll: ExtraWork = { ...scannedAll, downstream: downstream.all, fixedMs: fixedMs ?? 0 };
+  // Before any real run measured it, the run's fixed cost is estimated from the engine's steps:
+  // numbering the inputs, and the downstream processes' version views (run-overheads.ts).
+  const volumes = await streamVolumes(catalogue, p);
+  const fixedEstimate = fixedMs ?? numberingMs(cost, volumes.inputEvents + scannedAll.scanEvents) + downstream.fixedMs;
+  const extra: ExtraWork = { ...scanned, downstream: downstream.lineage, fixedMs: fixedEstimate };
+  const extraAll: ExtraWork = { ...scannedAll, downstream: downstream.all, fixedMs: fixedEstimate };
 
   const counted = work.counting === 'output-lineage' ? ` (inputs per shard counted from ${p.output.name}'s lineage: ${p.name} re-keys ${work.scans.map((s) => s.stream).join(', ')})` : '';
   // Each shard's two ways, computed once; the strategies pick among them.
@@ -120,7 +125,6 @@ export async function planReplay(request: PlanRequest): Promise<ReplayPlan> {
   const mixedAlone = raysAlone.map((r, i) => (r.cpuMs < (scratchAlone[i] as ShardTask).cpuMs ? r : (scratchAlone[i] as ShardTask)));
   const fromRay = mixedAlone.filter((t) => t.mode === 'ray').length;
   // How the engine will read each strategy's tasks (scan once, or per shard): see withReads.
-  const volumes = await streamVolumes(catalogue, p);
   const columnar = columnarFoldBlocker(p as ProcessDef<unknown>) === null;
   const held = affected.map((s) => s.events);
   const reading = (tasks: readonly ShardTask[], heldEvents: readonly number[]) => withReads(cost, tasks, heldEvents, volumes, DEFAULT_ROUTE_POLICY, columnar);
@@ -263,6 +267,23 @@ async function streamVolumes(catalogue: StatsCatalogue, p: AnyProcess): Promise<
   return { inputEvents: input.events, inputBytes: input.bytes, baseEvents: base.events, baseBytes: base.bytes };
 }
 
+/** Events, payload bytes and shards of one stream, from the catalogue's per-key totals. */
+async function outputVolume(catalogue: StatsCatalogue, stream: string): Promise<Volume & { shards: number }> {
+  const [row] = await catalogue.db.rows<{ events: number | null; bytes: number | null; shards: number | bigint | null }>(
+    `SELECT sum(events) AS events, sum(bytes) AS bytes, count(DISTINCT key) AS shards FROM key_totals WHERE stream = ${sqlString(stream)}`,
+  );
+  return { events: row?.events ?? 0, bytes: row?.bytes ?? 0, shards: Number(row?.shards ?? 0) };
+}
+
+/** Events and payload bytes of some streams together. */
+async function volumeOf(catalogue: StatsCatalogue, streams: readonly string[]): Promise<Volume> {
+  if (streams.length === 0) return { events: 0, bytes: 0 };
+  const [row] = await catalogue.db.rows<{ events: number | null; bytes: number | null }>(
+    `SELECT sum(events) AS events, sum(bytes) AS bytes FROM key_totals WHERE stream IN (${streams.map(sqlString).join(', ')})`,
+  );
+  return { events: row?.events ?? 0, bytes: row?.bytes ?? 0 };
+}
+
 /** Scanning re-keyed inputs from a time on: every event of those streams must be read and routed. */
 function scanWork(catalogue: StatsCatalogue, scans: ReadonlyArray<{ stream: string }>, cost: CostModel) {
   return async (from: number | null) => {
@@ -285,6 +306,8 @@ interface DownstreamPlan {
   readonly processes: AnyProcess[];
   readonly lineage: ExtraWork['downstream'];
   readonly all: ExtraWork['downstream'];
+  /** Version views and routing of re-keyed view inputs (outside the processes' shard work): part of a run's fixed cost. */
+  readonly fixedMs: number;
 }
 
 async function planDownstream(
@@ -301,19 +324,44 @@ async function planDownstream(
   const rows: DownstreamEstimate[] = [];
   const sum = { shards: 0, events: 0, bytes: 0, snapshotBytes: 0, cpuMs: 0, wallMs: 0 };
   const all = { shards: 0, events: 0, bytes: 0, snapshotBytes: 0, cpuMs: 0, wallMs: 0 };
+  let fixedMs = 0;
+  const viewed = new Set<string>(); // the engine builds each stream's version view once per run
   for (const d of processes) {
     const lineage = await lineageOf(store, catalogue, d, changed);
     if (lineage === undefined) continue;
     const cost = await costOf(d, 2000); // as many events as the changed process: fewer make a noisy figure (a few ms timed)
-    const versions = await catalogue.versions(d.output.name);
-    const version = versions[versions.length - 1]?.version;
-    const snapshots = since === null || version === undefined ? new Map<string, ShardSnapshot>() : await usableSnapshots(store, d.name, version, since);
-    const work = await shardWork(catalogue, { process: d, since, keysExpr: null, keySet: lineage.keys === 'all' ? null : lineage.keys, snapshots });
+    // The engine rebuilds a downstream shard from scratch (no snapshot: src/replay/engine.ts).
+    const work = await shardWork(catalogue, { process: d, since, keysExpr: null, keySet: lineage.keys === 'all' ? null : lineage.keys, snapshots: new Map() });
     const followers = work.shards.filter((s) => s.affected);
-    const dVolumes = await streamVolumes(catalogue, d);
-    const tasks = withReads(cost, followers.map((s) => cheaperTask(cost, s)), followers.map((s) => s.events), dVolumes, DEFAULT_ROUTE_POLICY, false);
-    const cpu = tasks.reduce((n, t) => n + t.cpuMs, 0);
-    const wall = makespan(tasks.map((t) => t.cpuMs), workers).wallMs;
+    const dInputs = inputsOf(d);
+    const views = dInputs.filter((i) => changed.has(i.stream));
+    const fromViews = views.length === dInputs.length;
+    const base = await outputVolume(catalogue, d.output.name);
+    const inputEvents = work.shards.reduce((n, s) => n + s.events, 0);
+    const dVolumes = fromViews ? undefined : await streamVolumes(catalogue, d);
+    // The shards' tasks, and what the process's run does once (not split over workers): a scan of its old output.
+    const costed = (shards: readonly ShardWork[]): { tasks: ShardTask[]; serialMs: number } => {
+      if (dVolumes !== undefined) return { tasks: withReads(cost, shards.map((s) => scratchTask(cost, s)), shards.map((s) => s.events), dVolumes, DEFAULT_ROUTE_POLICY, false), serialMs: 0 };
+      // Inputs from version views, in memory: per event only the handler; the views' reading is paid once (below).
+      const scanned = scansBase(DEFAULT_ROUTE_POLICY, shards.length, base);
+      const basePerInput = inputEvents > 0 ? base.events / inputEvents : 0;
+      const baseReadNs = base.events > 0 ? (cost.nsPerReadEvent ?? 0) + (base.bytes / base.events) * cost.nsPerByte : 0;
+      const tasks = shards.map((s) => {
+        const baseNs = scanned ? 0 : cost.nsPerShard + s.events * basePerInput * baseReadNs;
+        return { ...scratchTask(cost, s), cpuMs: (s.events * nsPerHandledEvent(cost) + baseNs + shardWriteNs(cost)) / 1e6 };
+      });
+      return { tasks, serialMs: scanned && shards.length > 0 ? readWholeMs(cost, base) : 0 };
+    };
+    const { tasks, serialMs } = costed(followers);
+    if (followers.length > 0) {
+      const fresh = views.filter((i) => !viewed.has(i.stream));
+      for (const i of fresh) viewed.add(i.stream);
+      const read = await volumeOf(catalogue, fresh.map((i) => i.stream));
+      const routed = await volumeOf(catalogue, views.filter((i) => i.rekeyed).map((i) => i.stream));
+      fixedMs += viewsMs(cost, read, routed.events);
+    }
+    const cpu = tasks.reduce((n, t) => n + t.cpuMs, 0) + serialMs;
+    const wall = makespan(tasks.map((t) => t.cpuMs), workers).wallMs + serialMs;
     rows.push({
       process: d.name,
       output: d.output.name,
@@ -331,18 +379,17 @@ async function planDownstream(
     sum.shards += followers.length;
     sum.events += tasks.reduce((n, t) => n + t.events, 0);
     sum.bytes += tasks.reduce((n, t) => n + t.bytes, 0);
-    sum.snapshotBytes += tasks.reduce((n, t) => n + (t.snapshot?.sizeBytes ?? 0), 0);
     sum.cpuMs += cpu;
     sum.wallMs += wall;
-    const everything = withReads(cost, work.shards.map((s) => scratchTask(cost, s)), work.shards.map((s) => s.events), dVolumes, DEFAULT_ROUTE_POLICY, false).map((t) => t.cpuMs);
+    const everything = costed(work.shards);
     all.shards += work.shards.length;
     all.events += work.shards.reduce((n, s) => n + s.events, 0);
     all.bytes += work.shards.reduce((n, s) => n + s.bytes, 0);
-    all.cpuMs += everything.reduce((n, c) => n + c, 0);
-    all.wallMs += makespan(everything, workers).wallMs;
+    all.cpuMs += everything.tasks.reduce((n, t) => n + t.cpuMs, 0) + everything.serialMs;
+    all.wallMs += makespan(everything.tasks.map((t) => t.cpuMs), workers).wallMs + everything.serialMs;
     changed.set(d.output.name, { stream: d.output.name, keys: new Set(followers.map((s) => s.key)), since });
   }
-  return { rows, processes, lineage: sum, all };
+  return { rows, processes, lineage: sum, all, fixedMs };
 }
 
 function whyChosen(chosen: StrategyEstimate | undefined, rows: readonly StrategyEstimate[]): string {

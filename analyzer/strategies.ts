@@ -4,6 +4,7 @@
  * also rebuilds every downstream shard) is compared on equal terms.
  */
 import type { RoutePolicy } from '../src/replay/shard-inputs.ts';
+import { shardWriteNs } from './cost/run-overheads.ts';
 import { makespan } from './makespan.ts';
 import type { ShardWork } from './shard-work.ts';
 import type { CostModel, ShardTask, StrategyEstimate, StrategyName } from './types.ts';
@@ -122,8 +123,14 @@ export interface StreamVolumes {
  * Otherwise each shard is read on its own: its inputs (as `cpuMs` counts them) and its old output
  * (estimated at the streams' output-per-input ratio), each a separate shard read. `held[i]` is all
  * events of task i's shard (what the engine's rule counts). Columnar folds (`columnar`) keep `cpuMs`.
+ * Either way every task then writes: its fork record appended (shardWriteNs).
  */
 export function withReads(cost: CostModel, tasks: readonly ShardTask[], held: readonly number[], v: StreamVolumes, policy: RoutePolicy, columnar: boolean): ShardTask[] {
+  const writeMs = shardWriteNs(cost) / 1e6;
+  return readsOf(cost, tasks, held, v, policy, columnar).map((t) => (writeMs === 0 ? t : { ...t, cpuMs: t.cpuMs + writeMs }));
+}
+
+function readsOf(cost: CostModel, tasks: readonly ShardTask[], held: readonly number[], v: StreamVolumes, policy: RoutePolicy, columnar: boolean): ShardTask[] {
   if (columnar || tasks.length === 0) return [...tasks];
   const readNs = cost.nsPerReadEvent ?? 0;
   const heldTotal = held.reduce((n, e) => n + e, 0);

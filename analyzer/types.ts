@@ -90,6 +90,20 @@ export interface CostModel {
   readonly nsPerSnapshot: number;
   /** Fixed cost per shard task read on its own (finding and reading the shard, state creation, output flush). */
   readonly nsPerShard: number;
+  /*
+   * What the replay engine pays besides reading and handling (src/replay): measured by calibrate on
+   * the engine's own write path and inputs. Absent in older calibrations: 0 (not modelled).
+   */
+  /** Per rebuilt shard: its fork record appended, conditionally, with its share of an fsync (group commit). */
+  readonly nsPerShardWrite?: number;
+  /** Per new output event appended. */
+  readonly nsPerWrittenEvent?: number;
+  /** Output events per handled input event (the sample's), to estimate what a rebuilt suffix writes. */
+  readonly outputsPerEvent?: number;
+  /** Per event of a re-keyed input routed to its shards (the key function), once decoded. */
+  readonly nsPerRoutedEvent?: number;
+  /** Per input event, reading its key, time and type columns to number the inputs (once per run). */
+  readonly nsPerColumnEvent?: number;
   /** Where the figures come from: `sample` (handler run on real events), `replay` (actual runs), `default`. */
   readonly source: 'sample' | 'replay' | 'default';
   /** Events the calibration ran over. */

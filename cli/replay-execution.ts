@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { StatsCatalogue } from '../analyzer/catalogue/catalogue.ts';
 import { storeHistory } from '../analyzer/catalogue/store-source.ts';
 import { planReplay } from '../analyzer/plan.ts';
+import { scaledEngineFigures } from '../analyzer/cost/engine-figures.ts';
 import type { CostModel, StrategyName } from '../analyzer/types.ts';
 import { loadApp, type LoadedApp } from '../src/app/load-app.ts';
 import { realRandom } from '../src/random/real-random.ts';
@@ -191,10 +192,15 @@ async function recordCosts(catalogueDir: string, plan: PlanFile, result: ReplayR
     const planned = plan.downstream.find((d) => d.process === report.process);
     const base = planned?.cost as CostModel | undefined;
     if (planned === undefined || base === undefined || !((planned.eventsToRead ?? 0) > 0) || !((planned.estimatedCpuMs ?? 0) > 0) || report.eventsRead === 0) continue;
-    const perEvent = report.wallMs / report.eventsRead / ((planned.estimatedCpuMs as number) / (planned.eventsToRead as number));
-    models.push({ model: scaled(base, perEvent, report.eventsRead), version: planned.version ?? report.version });
+    // Time over estimated time, as for the changed process: per event read would not compare like with
+    // like (the run counts each routed view event once, the plan each shard's inputs, a payer-and-payee
+    // event twice).
+    const measuredOverEstimated = report.wallMs / (planned.estimatedCpuMs as number);
+    models.push({ model: scaled(base, measuredOverEstimated, report.eventsRead), version: planned.version ?? report.version });
   }
-  const fixedMs = Math.max(0, result.wallMs - result.processes.reduce((n, p) => n + p.wallMs, 0));
+  // Beyond the changed process's measured time (its inputs' reading included, scaled into its model
+  // above) and the downstream processes' runs: their version views and routing.
+  const fixedMs = Math.max(0, result.wallMs - measured.actualMs - result.processes.slice(1).reduce((n, p) => n + p.wallMs, 0));
   hooks.step('recording the measured cost…');
   const catalogue = await StatsCatalogue.open(join(catalogueDir, 'stats.duckdb'));
   try {
@@ -210,6 +216,7 @@ async function recordCosts(catalogueDir: string, plan: PlanFile, result: ReplayR
 function scaled(cost: CostModel, factor: number, samples: number): CostModel {
   return {
     process: cost.process,
+    ...scaledEngineFigures(cost, factor),
     nsPerEvent: cost.nsPerEvent * factor,
     nsPerByte: cost.nsPerByte * factor,
     nsPerSnapshotByte: cost.nsPerSnapshotByte * factor,

@@ -11,6 +11,7 @@ import type { StoredEvent } from '../../src/model/event.ts';
 import type { SealedHistoryFile } from '../../src/store/event-store.ts';
 import { realClock, type Clock } from '../../src/time/clock.ts';
 import { assert } from '../../src/util/assert.ts';
+import { engineFigures, parseEngineFigures } from '../cost/engine-figures.ts';
 import { Duck, sqlString } from '../duckdb.ts';
 import type { CostModel } from '../types.ts';
 
@@ -88,6 +89,8 @@ export class StatsCatalogue {
     await db.run(SCHEMA);
     // Added after spive-stats-3 shipped: older catalogues gain the column (0: not measured) and keep their statistics.
     await db.run('ALTER TABLE calibration ADD COLUMN IF NOT EXISTS ns_per_read_event DOUBLE DEFAULT 0');
+    // Likewise the replay engine's own figures (analyzer/cost/engine-figures.ts), as JSON (NULL: not measured).
+    await db.run('ALTER TABLE calibration ADD COLUMN IF NOT EXISTS engine VARCHAR DEFAULT NULL');
     return new StatsCatalogue(db, bucketMs);
   }
 
@@ -157,9 +160,9 @@ export class StatsCatalogue {
   async recordCalibration(model: CostModel, version: string, recordedAt: number): Promise<void> {
     await this.db.run(
       `DELETE FROM calibration WHERE process = ${sqlString(model.process)} AND version = ${sqlString(version)} AND source = ${sqlString(model.source)};
-       INSERT INTO calibration (process, version, source, ns_per_event, ns_per_byte, ns_per_snapshot_byte, ns_per_snapshot, ns_per_shard, samples, recorded_at, ns_per_read_event)
+       INSERT INTO calibration (process, version, source, ns_per_event, ns_per_byte, ns_per_snapshot_byte, ns_per_snapshot, ns_per_shard, samples, recorded_at, ns_per_read_event, engine)
        VALUES (${sqlString(model.process)}, ${sqlString(version)}, ${sqlString(model.source)}, ${model.nsPerEvent}, ${model.nsPerByte},
-         ${model.nsPerSnapshotByte}, ${model.nsPerSnapshot}, ${model.nsPerShard}, ${model.samples}, ${recordedAt}, ${model.nsPerReadEvent ?? 0})`,
+         ${model.nsPerSnapshotByte}, ${model.nsPerSnapshot}, ${model.nsPerShard}, ${model.samples}, ${recordedAt}, ${model.nsPerReadEvent ?? 0}, ${sqlString(JSON.stringify(engineFigures(model)))})`,
     );
   }
 
@@ -179,7 +182,7 @@ export class StatsCatalogue {
 
   /** The newest recorded cost model of a process version from `source`, if any. */
   async calibrationFor(process: string, version: string, source: CostModel['source']): Promise<CostModel | undefined> {
-    const [row] = await this.db.rows<{ ns_per_event: number; ns_per_read_event: number | null; ns_per_byte: number; ns_per_snapshot_byte: number; ns_per_snapshot: number; ns_per_shard: number; samples: number }>(
+    const [row] = await this.db.rows<{ ns_per_event: number; ns_per_read_event: number | null; ns_per_byte: number; ns_per_snapshot_byte: number; ns_per_snapshot: number; ns_per_shard: number; samples: number; engine: string | null }>(
       `SELECT * FROM calibration WHERE process = ${sqlString(process)} AND version = ${sqlString(version)} AND source = ${sqlString(source)} ORDER BY recorded_at DESC LIMIT 1`,
     );
     if (row === undefined) return undefined;
@@ -191,6 +194,7 @@ export class StatsCatalogue {
       nsPerSnapshotByte: row.ns_per_snapshot_byte,
       nsPerSnapshot: row.ns_per_snapshot,
       nsPerShard: row.ns_per_shard,
+      ...parseEngineFigures(row.engine),
       source,
       samples: row.samples,
     };

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ProcessDef } from '../app/define.ts';
 import { loadApp } from '../app/load-app.ts';
+import { withLazyColumns } from '../store/embedded/lean-column-batch.ts';
 import { assert } from '../util/assert.ts';
 import { ColumnFold } from './columnar-fold.ts';
 import { runShard } from './shard-run.ts';
@@ -40,7 +41,7 @@ try {
           return reply({ kind: 'ok' });
         case 'fold.batch':
           assert(fold !== undefined, 'fold.batch after fold.start');
-          fold.batch(request.batch, request.n, request.g0);
+          fold.batch(withLazyColumns(request.batch), request.n, request.g0);
           return reply({ kind: 'ok' });
         case 'fold.end': {
           assert(fold !== undefined, 'fold.end after fold.start');

@@ -89,30 +89,37 @@ export class ReplayWorkers {
   /**
    * The columnar fold (columnar-fold.ts) with the shards shared out among the workers: every worker
    * sees every batch and folds its own shards' rows. The next batch is read while the workers fold
-   * this one (a shared scan keeps two batches valid); the result is foldColumns's.
+   * this one and the one before (a shared scan keeps two batches valid); the result is foldColumns's.
    */
   async fold(o: ParallelFoldOptions): Promise<FoldResult> {
     const parts = shareOut(o.shards, o.weights, this.workers.length);
     const m = o.m === null ? null : sharedCopy(o.m);
     await Promise.all(this.workers.map((w, i) => w.request({ kind: 'fold.start', process: o.process, version: o.version, shards: parts[i] as Map<string, FoldStart>, m, check: o.check })));
     let g0 = 0;
-    let folding: Promise<unknown> = Promise.resolve();
+    // Folds of the batches posted, by batch number. Workers take their requests in order, so a batch is
+    // posted while the one before is still folding: a worker that finishes one goes on with the next
+    // at once, instead of waiting for the slower worker and then for the post.
+    const folds: Array<Promise<unknown>> = [];
     const batches = o.batches[Symbol.asyncIterator]();
     try {
-      for (;;) {
+      for (let j = 0; ; j++) {
+        // The j-th batch's read starts the next one's into the buffer of batch j - 2 (a shared scan
+        // keeps a batch valid until two more have been read): that batch must be folded by then.
+        if (j >= 2) await folds[j - 2];
         const next = await batches.next();
-        await folding; // the previous batch is folded: its buffer may be read into again
         if (next.done === true || g0 >= o.limit) break;
         const batch = next.value;
         const n = Math.min(batch.length, o.limit - g0);
         const request: WorkerRequest = { kind: 'fold.batch', batch, n, g0 };
-        folding = Promise.all(this.workers.map((w) => w.request(request))).then(() => o.onEvents?.(n));
-        // Awaited before the next batch; until then a worker's failure must not count as unhandled.
+        const folding = Promise.all(this.workers.map((w) => w.request(request))).then(() => o.onEvents?.(n));
+        // Awaited later; until then a worker's failure must not count as unhandled.
         folding.catch(() => undefined);
+        folds.push(folding);
         g0 += batch.length;
       }
+      await Promise.all(folds);
     } finally {
-      await folding.catch(() => undefined);
+      await Promise.all(folds.map((f) => f.catch(() => undefined)));
       await batches.return?.();
     }
     const shards = new Map<string, FoldedShard>();

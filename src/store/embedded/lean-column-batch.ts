@@ -8,16 +8,58 @@
  */
 import type { ColumnBatch } from '../event-store.ts';
 import { CorruptDataError } from '../../model/errors.ts';
-import type { ColumnFileBlocks } from './column-blocks.ts';
+import { ColumnFileBlocks } from './column-blocks.ts';
+import type { ColumnFileInfo } from './columnar-segment.ts';
 import type { ColumnFileLayout, ColumnRegion } from './column-layout.ts';
 
 const FIELD_PREFIX = 'f.'; // columnar-segment.ts's name of a payload field's column
 
 /**
+ * Where a shared lean batch's seq and position columns lie in its file. A batch for worker threads
+ * (a shared scan) crosses as a structured clone, which would call accessors (reading both columns on
+ * the main thread): it carries this instead, plain data, and the worker that first uses a column reads
+ * and verifies it from the file itself (withLazyColumns).
+ */
+export interface LazyColumns {
+  readonly path: string;
+  readonly info: ColumnFileInfo;
+  readonly seq: ColumnRegion;
+  readonly position: ColumnRegion;
+}
+
+/** The property a shared lean batch carries its LazyColumns in (seq and position are not enumerable then). */
+export const LAZY_COLUMNS = 'lazyColumns';
+
+/**
+ * A shared lean batch received in a worker: seq and position become accessors that read and verify
+ * them from the file on first use (into memory of the worker's own: the file never changes). Any other
+ * batch is returned as it is.
+ */
+export function withLazyColumns<B extends object>(batch: B): B {
+  const lazy = (batch as { [LAZY_COLUMNS]?: LazyColumns })[LAZY_COLUMNS];
+  if (lazy === undefined || Object.prototype.hasOwnProperty.call(batch, 'seq')) return batch;
+  const n = lazy.info.rows;
+  let blocks: ColumnFileBlocks | undefined;
+  const read = (r: ColumnRegion): (() => Float64Array) => {
+    let values: Float64Array | undefined;
+    return () => {
+      if (values !== undefined) return values;
+      blocks ??= new ColumnFileBlocks(lazy.path, lazy.info, new Uint8Array(lazy.info.bytes));
+      blocks.loadSync([[r.offset, r.offset + r.length]]);
+      values = new Float64Array(blocks.buffer.buffer, blocks.buffer.byteOffset + r.offset, n);
+      return values;
+    };
+  };
+  Object.defineProperty(batch, 'seq', { enumerable: true, get: read(lazy.seq) });
+  Object.defineProperty(batch, 'position', { enumerable: true, get: read(lazy.position) });
+  return batch;
+}
+
+/**
  * Reads the columns a batch hands out now and returns the batch. `valid` tells whether the batch's
  * buffer still holds this file (a batch is valid until the scan has handed out the next ones).
  */
-export async function readLeanBatch(blocks: ColumnFileBlocks, fd: number, layout: ColumnFileLayout, wanted: readonly string[] | undefined, valid: () => boolean): Promise<ColumnBatch> {
+export async function readLeanBatch(blocks: ColumnFileBlocks, fd: number, layout: ColumnFileLayout, wanted: readonly string[] | undefined, valid: () => boolean, shared = false): Promise<ColumnBatch> {
   const { info, buffer } = blocks;
   const names = wanted ?? info.fields;
   const now = ['key', 'type', 'time', ...names.map((f) => FIELD_PREFIX + f)].map((c) => layout.columns.get(c)).filter((r) => r !== undefined);
@@ -44,7 +86,15 @@ export async function readLeanBatch(blocks: ColumnFileBlocks, fd: number, layout
     };
   };
   const batch = { stream: info.stream, length: n, keys: layout.keys, keyIndex: i32(column('key')), types: layout.types, typeIndex: i32(column('type')), time: f64(column('time')), fields };
-  Object.defineProperty(batch, 'seq', { enumerable: true, get: later('seq') });
-  Object.defineProperty(batch, 'position', { enumerable: true, get: later('position') });
+  if (shared) {
+    const lazy: LazyColumns = { path: blocks.path, info, seq: column('seq'), position: column('position') };
+    Object.defineProperty(batch, LAZY_COLUMNS, { enumerable: true, value: lazy });
+    // Not enumerable here: a structured clone to a worker must not read them (withLazyColumns there).
+    Object.defineProperty(batch, 'seq', { enumerable: false, get: later('seq') });
+    Object.defineProperty(batch, 'position', { enumerable: false, get: later('position') });
+  } else {
+    Object.defineProperty(batch, 'seq', { enumerable: true, get: later('seq') });
+    Object.defineProperty(batch, 'position', { enumerable: true, get: later('position') });
+  }
   return batch as typeof batch & Pick<ColumnBatch, 'seq' | 'position'>;
 }

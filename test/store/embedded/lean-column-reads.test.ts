@@ -17,6 +17,7 @@ import { CorruptDataError } from '../../../src/model/errors.ts';
 import { foldColumns, type FoldStart } from '../../../src/replay/columnar-fold.ts';
 import { ColumnFileBlocks } from '../../../src/store/embedded/column-blocks.ts';
 import { readColumnLayout, type ColumnFileLayout } from '../../../src/store/embedded/column-layout.ts';
+import { withLazyColumns } from '../../../src/store/embedded/lean-column-batch.ts';
 import { COLUMN_BLOCK_BYTES, decodeColumnFile, type ColumnFileInfo } from '../../../src/store/embedded/columnar-segment.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
@@ -118,6 +119,28 @@ describe('lean column scans', () => {
         const expected = f === 'missing' ? new Float64Array(EVENTS).fill(Number.NaN) : (whole.fields[f] as Float64Array);
         expect(bytesOf(b.fields[f] as Float64Array).equals(bytesOf(expected)), f).toBe(true);
       }
+    }
+  });
+
+  it('cross to a worker (a structured clone) without seq and position, which the worker reads and checks from the file', async () => {
+    const whole = decodeColumnFile(file, info, new Uint8Array(readFileSync(file)));
+    const store = await reopen();
+    const seq = blockInside('seq');
+    for await (const b of store.scanColumns('ticks', { fields: ['price'], shared: true })) {
+      expect(b.keyIndex.buffer).toBeInstanceOf(SharedArrayBuffer);
+      const posted = structuredClone(b); // what postMessage does: seq and position are not read here
+      expect(Object.keys(posted)).not.toContain('seq');
+      const received = withLazyColumns(posted);
+      expect(bytesOf(received.time).equals(bytesOf(whole.time))).toBe(true);
+      expect(bytesOf(received.seq).equals(bytesOf(whole.seq))).toBe(true);
+      expect(bytesOf(received.position).equals(bytesOf(whole.position))).toBe(true);
+      // On the main thread the batch reads them too.
+      expect(bytesOf(b.seq).equals(bytesOf(whole.seq))).toBe(true);
+      await flipped(seq + 5, async () => {
+        const again = withLazyColumns(structuredClone(b));
+        expect(bytesOf(again.time).equals(bytesOf(whole.time))).toBe(true);
+        expect(() => again.seq).toThrow(`corrupt data in ${file} at offset ${seq}: checksum mismatch`);
+      });
     }
   });
 

@@ -14,6 +14,7 @@
  */
 import type { ColumnBatch } from '../event-store.ts';
 import { TextRanges } from './text-ranges.ts';
+import { TypedColumns } from './typed-columns.ts';
 
 /** Record layout: these fixed slots, then `fields` pairs of (field name id, value). */
 export const REC_STREAM = 0;
@@ -131,28 +132,14 @@ export function addRecord(
   writer.length = at + REC_FIXED + 2 * fields;
 }
 
-const INITIAL_ROWS = 1024;
-
-/** One stream's columns of one segment, built from records. */
-class StreamColumns {
-  length = 0;
-  private capacity = INITIAL_ROWS;
-  readonly keys: string[] = [];
+/** One stream's columns of one segment, built from records (fields named by string id). */
+class StreamColumns extends TypedColumns<number> {
   /** Global string id → index in `keys` (this segment's numbering). */
   private readonly keyIds = new Map<number, number>();
-  readonly types: string[] = [];
   private readonly typeIds = new Map<number, number>();
-  private keyIndex = new Int32Array(INITIAL_ROWS);
-  private typeIndex = new Int32Array(INITIAL_ROWS);
-  private seq = new Float64Array(INITIAL_ROWS);
-  private time = new Float64Array(INITIAL_ROWS);
-  private position = new Float64Array(INITIAL_ROWS);
-  private readonly fields = new Map<number, Float64Array>();
   private lastKey = -1;
   private lastKeyIndex = -1;
   readonly texts = new TextRanges();
-
-  constructor(readonly stream: string) {}
 
   add(records: Float64Array, r: number, strings: readonly string[]): void {
     if (this.length === this.capacity) this.grow();
@@ -180,57 +167,17 @@ class StreamColumns {
     this.position[i] = records[r + REC_POSITION] as number;
     const fields = records[r + REC_FIELDS] as number;
     for (let f = 0; f < fields; f++) {
-      const name = records[r + REC_FIXED + 2 * f] as number;
-      let column = this.fields.get(name);
-      if (column === undefined) {
-        column = new Float64Array(this.capacity).fill(Number.NaN);
-        this.fields.set(name, column);
-      }
-      column[i] = records[r + REC_FIXED + 2 * f + 1] as number;
+      this.field(records[r + REC_FIXED + 2 * f] as number)[i] = records[r + REC_FIXED + 2 * f + 1] as number;
     }
     this.texts.add(records[r + REC_DATA_OFFSET] as number, records[r + REC_DATA_LENGTH] as number, records[r + REC_META_OFFSET] as number, records[r + REC_META_LENGTH] as number);
   }
 
   batch(strings: readonly string[]): ColumnBatch {
-    const n = this.length;
-    const named = [...this.fields].map(([id, column]) => [strings[id] as string, column] as const);
-    // Sorted by name, as ColumnBuilder does (a field name is one string id, so names are distinct).
-    named.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const fields: Record<string, Float64Array> = {};
-    for (const [name, column] of named) fields[name] = column.subarray(0, n);
-    return {
-      stream: this.stream,
-      length: n,
-      keys: this.keys,
-      keyIndex: this.keyIndex.subarray(0, n),
-      types: this.types,
-      typeIndex: this.typeIndex.subarray(0, n),
-      seq: this.seq.subarray(0, n),
-      time: this.time.subarray(0, n),
-      position: this.position.subarray(0, n),
-      fields,
-    };
-  }
-
-  private grow(): void {
-    const capacity = this.capacity * 2;
-    const grown = <T extends Int32Array | Float64Array>(a: T, fill?: number): T => {
-      const b = (a instanceof Int32Array ? new Int32Array(capacity) : new Float64Array(capacity)) as T;
-      if (fill !== undefined) b.fill(fill, this.capacity);
-      b.set(a);
-      return b;
-    };
-    this.keyIndex = grown(this.keyIndex);
-    this.typeIndex = grown(this.typeIndex);
-    this.seq = grown(this.seq);
-    this.time = grown(this.time);
-    this.position = grown(this.position);
-    for (const [name, column] of this.fields) this.fields.set(name, grown(column, Number.NaN));
-    this.capacity = capacity;
+    // A field's name is one string id, so names are distinct.
+    return this.columns((id) => strings[id] as string);
   }
 }
 
-/** The sink's side: the string table, and the current segment's columns per stream. */
 export class SegmentColumns {
   private readonly strings: string[] = [];
   private streams = new Map<number, StreamColumns>();

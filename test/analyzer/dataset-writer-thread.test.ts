@@ -2,25 +2,11 @@
  * A dataset written with the bulk writer's sink on its own thread (frames and column records moved to
  * it) is byte for byte the store written with the sink in the folding thread, across segment ends.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_START_MS, generateDataset } from '../../analyzer/dataset/generate.ts';
 import { bankExample } from '../../analyzer/dataset/examples/bank.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-
-function files(root: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name !== 'LOCK') out.set(relative(root, path), readFileSync(path));
-    }
-  };
-  walk(root);
-  return out;
-}
+import { storeFiles } from '../helpers/store-files.ts';
 
 describe('dataset sink thread', () => {
   it('generates the same store, byte for byte, as a writer in the folding thread', async () => {
@@ -30,8 +16,8 @@ describe('dataset sink thread', () => {
       const threaded = await generateDataset({ ...options, out: `${dir.path}/threaded` });
       const inline = await generateDataset({ ...options, out: `${dir.path}/inline`, thread: false });
       expect({ ...threaded, path: '', wallMs: 0 }).toEqual({ ...inline, path: '', wallMs: 0 });
-      const a = files(`${dir.path}/threaded`);
-      const b = files(`${dir.path}/inline`);
+      const a = storeFiles(`${dir.path}/threaded`);
+      const b = storeFiles(`${dir.path}/inline`);
       expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
       expect([...a.keys()].filter((name) => name.endsWith('.parquet')).length).toBeGreaterThan(3);
       for (const [name, bytes] of a) expect(bytes.equals(b.get(name) as Buffer), name).toBe(true);

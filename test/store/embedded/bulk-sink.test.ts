@@ -9,13 +9,12 @@
  * here seals first on the test's thread, the sink thread starts afresh. The in-thread sink comes after
  * them on the test's thread, so its Arrow files are compared by content.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedStore, type JsonValue, type StoredEvent } from 'spive';
 import { BulkWriter } from '../../../src/store/embedded/bulk-writer.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
+import { storeFiles } from '../../helpers/store-files.ts';
 
 interface Batch {
   stream: string;
@@ -39,20 +38,6 @@ function batches(): Batch[] {
       })),
     });
   }
-  return out;
-}
-
-/** Every file of a store but the lock, by path, as bytes. */
-function files(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (name !== 'LOCK') out.set(relative(dir, path), readFileSync(path));
-    }
-  };
-  walk(dir);
   return out;
 }
 
@@ -93,12 +78,12 @@ describe('bulk sink', () => {
       await store.close();
       await bulk(`${d.path}/thread`, true);
       await bulk(`${d.path}/inline`, false);
-      const expected = files(`${d.path}/appended`);
+      const expected = storeFiles(`${d.path}/appended`);
       expect([...expected.keys()].filter((p) => p.endsWith('.parquet')).length).toBeGreaterThan(4); // several segments, both streams
-      const thread = files(`${d.path}/thread`);
+      const thread = storeFiles(`${d.path}/thread`);
       expect([...thread.keys()].sort()).toEqual([...expected.keys()].sort());
       for (const [path, bytes] of expected) expect((thread.get(path) as Buffer).equals(bytes), `thread: ${path}`).toBe(true);
-      const inline = files(`${d.path}/inline`);
+      const inline = storeFiles(`${d.path}/inline`);
       expect([...inline.keys()].sort()).toEqual([...expected.keys()].sort());
       for (const [path, bytes] of expected) {
         const got = inline.get(path) as Buffer;

@@ -25,6 +25,7 @@ export { ManualTimers } from './time/manual-timers.ts';
 export { deriveSeed, seededRandom, type Random } from './random/random.ts';
 export { realRandom } from './random/real-random.ts';
 export type * from './store/event-store.ts';
+export { ScanBuffers } from './store/scan-buffers.ts';
 export { MemoryStore, type MemoryStoreOptions } from './store/memory/memory-store.ts';
 export { EmbeddedStore, STORE_FORMAT, type EmbeddedStoreOptions } from './store/embedded/embedded-store.ts';
 export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';

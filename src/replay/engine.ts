@@ -18,6 +18,7 @@ import { keysOf } from './shard-run.ts';
 import type { ReplayJob, ReplayProgress, ReplayResult, ShardJob, SuppressedEffect, VerifyReport } from './types.ts';
 import type { TaskClaims } from './task-claims.ts';
 import { verifyUnaffected } from './verify.ts';
+import { ScanBuffers } from '../store/scan-buffers.ts';
 import { ReplayWorkers } from './worker-pool.ts';
 import { versionView, type VersionView } from './view.ts';
 
@@ -146,6 +147,8 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
     throw new InvalidInputError('change.toVersion', `the app's current version of ${p.name} (${version}): the app changed since the plan was made; plan again`, job.toVersion);
   }
   const downstream = job.downstream.map((name, i) => find(name, `downstream[${i}].process`));
+  // The fold's scans (one at a time: claimed batches run in turn) reuse one set of buffers.
+  const scanBuffers = workers?.scanBuffers ?? new ScanBuffers(false);
 
   let eventsTotal = job.tasks.reduce((n, t) => n + (t.estimatedEvents ?? 0), 0);
   let shardsTotal = job.tasks.length;
@@ -191,7 +194,7 @@ async function replayOn(o: ReplayOptions, workers: ReplayWorkers | undefined): P
     // Only the changed process reads a stream as stored; downstream ones read version views.
     const columnar: ColumnarInput | undefined = folds
       ? {
-          batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [], shared: workers !== undefined }),
+          batches: store.scanColumns((sequences[0] as InputSequence).stream, { fields: p.reads ?? [], buffers: scanBuffers }),
           m: inputs.numbering.m[0] as Float64Array,
           limit: (sequences[0] as InputSequence).length,
           check: o.checkReads ?? (o.verify !== undefined && o.verify !== false),

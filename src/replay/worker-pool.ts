@@ -7,12 +7,17 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ColumnBatch } from '../store/event-store.ts';
+import { ScanBuffers } from '../store/scan-buffers.ts';
+import { assert } from '../util/assert.ts';
 import type { FoldedShard, FoldResult, FoldStart } from './columnar-fold.ts';
 import type { ShardInput, ShardRun } from './shard-run.ts';
 import type { ProcessRef, WorkerReply, WorkerRequest, WorkerSetup } from './worker-protocol.ts';
 
 export interface ParallelFoldOptions extends ProcessRef {
-  /** The input's columns; scan them with `shared: true` so batches reach the workers without a copy. */
+  /**
+   * The input's columns; scan them with `buffers: workers.scanBuffers` so batches reach the workers
+   * without a copy (shared memory), in buffers kept from the last fold (`shared: true`: fresh ones).
+   */
   readonly batches: AsyncIterable<ColumnBatch>;
   readonly m: Float64Array | null;
   readonly limit: number;
@@ -66,6 +71,13 @@ class ReplayWorker {
 }
 
 export class ReplayWorkers {
+  /**
+   * Shared scan buffers for this pool's folds, kept between them. Safe because folds run one at a
+   * time and a fold returns only after every worker is done with every batch (ScanBuffers' rule).
+   */
+  readonly scanBuffers = new ScanBuffers(true);
+  private folding = false;
+
   private constructor(private readonly workers: readonly ReplayWorker[]) {}
 
   /** Starts `count` worker threads, each loading `appFile`; resolves when all are ready. */
@@ -92,6 +104,17 @@ export class ReplayWorkers {
    * this one and the one before (a shared scan keeps two batches valid); the result is foldColumns's.
    */
   async fold(o: ParallelFoldOptions): Promise<FoldResult> {
+    // The workers' fold state and the scan buffers serve one fold at a time.
+    assert(!this.folding, 'ReplayWorkers.fold: one fold at a time');
+    this.folding = true;
+    try {
+      return await this.foldOnce(o);
+    } finally {
+      this.folding = false;
+    }
+  }
+
+  private async foldOnce(o: ParallelFoldOptions): Promise<FoldResult> {
     const parts = shareOut(o.shards, o.weights, this.workers.length);
     const m = o.m === null ? null : sharedCopy(o.m);
     await Promise.all(this.workers.map((w, i) => w.request({ kind: 'fold.start', process: o.process, version: o.version, shards: parts[i] as Map<string, FoldStart>, m, check: o.check })));
@@ -142,6 +165,7 @@ export class ReplayWorkers {
   }
 
   async close(): Promise<void> {
+    this.scanBuffers.clear();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

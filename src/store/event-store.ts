@@ -16,6 +16,7 @@ import type {
   StreamName,
 } from '../model/event.ts';
 import type { ShardRange } from '../model/shard.ts';
+import type { ScanBuffers } from './scan-buffers.ts';
 
 /** An appendIf condition: every given field must equal the shard's head, or the append fails with CONFLICT. */
 export interface AppendCondition {
@@ -146,8 +147,14 @@ export interface ScanColumnsOptions {
    * batches are then copied when posted. The embedded store may leave seq and position out of a
    * shared batch's enumerable columns, with where they lie in its file: a worker passes the batch it
    * receives through `withLazyColumns` (src/store/embedded/lean-column-batch.ts) to read them on use.
+   * With `buffers`, their `shared` decides (a different `shared` here is an error).
    */
   readonly shared?: boolean;
+  /**
+   * Buffers the consumer lends the scan and keeps from its last one (see ScanBuffers for the rule):
+   * fresh memory per scan costs more than reading the files. A store may ignore them.
+   */
+  readonly buffers?: ScanBuffers;
 }
 
 /** A sealed, immutable range of one stream's history as a Parquet file (columns: `PARQUET_COLUMNS`). */

@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EmbeddedStore } from '../../src/index.ts';
+import { EmbeddedStore, ScanBuffers } from '../../src/index.ts';
 import { foldColumns, type FoldStart } from '../../src/replay/columnar-fold.ts';
 import { ReplayWorkers } from '../../src/replay/worker-pool.ts';
 import { totals, type Totals } from './replay-totals-app.ts';
@@ -27,13 +27,16 @@ import { fmt, info, median, readInto, STREAM, tick, type BenchResult } from './u
 const ACCOUNTS = 1000; // scan.ts builds acct-0 … acct-999
 const REPS = 5;
 
+/** The one-thread fold's scan buffers, kept between its scans as the engine keeps them for a replay (the workers keep their own). */
+const oneThread = new ScanBuffers(false);
+
 const APP_FILE = fileURLToPath(new URL('./replay-totals-app.ts', import.meta.url));
 
 /** The fold on this thread, or shared out among worker threads (src/replay/worker-pool.ts). */
 async function fold(store: EmbeddedStore, events: number, workers?: ReplayWorkers): Promise<Map<string, Totals>> {
   const shards = new Map<string, FoldStart>();
   for (let a = 0; a < ACCOUNTS; a++) shards.set(`acct-${a}`, { state: totals.initial(`acct-${a}`), afterM: 0 });
-  const batches = store.scanColumns(STREAM, { fields: ['amount'], shared: workers !== undefined });
+  const batches = store.scanColumns(STREAM, { fields: ['amount'], buffers: workers?.scanBuffers ?? oneThread });
   const r =
     workers === undefined
       ? await foldColumns({ process: totals, version: 'bench', batches, m: null, limit: events, shards })

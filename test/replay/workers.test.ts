@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedStore, isCorrupt, isInvalidInput, MemoryStore, Platform, type EventStore } from 'spive';
 import { runReplay, type ReplayOptions } from '../../src/replay/engine.ts';
 import type { ReplayJob } from '../../src/replay/types.ts';
-import { shareOut } from '../../src/replay/worker-pool.ts';
+import { ReplayWorkers, shareOut } from '../../src/replay/worker-pool.ts';
+import type { ProcessDef } from '../../src/app/define.ts';
 import { realClock } from '../../src/time/clock.ts';
 import { totalsApp } from './fixtures/totals.ts';
 import { copyStore } from './helpers.ts';
@@ -123,6 +124,40 @@ describe('replay on worker threads', () => {
     const scratch: ReplayJob = { ...(await job(store)), tasks: ACCOUNTS.map((key) => ({ key, mode: 'scratch' })) };
     const run = runReplay({ store, app: buggy, appVersion: 'x', job: scratch, clock: realClock, workers: 2, appFile: BUGGY_APP });
     await expect(run).rejects.toThrow(/process totals stopped: its handler for payments\/c#\d+ .* in shard c threw: planted: account c cannot be totalled/);
+  }, 60_000);
+
+  it('folds again into the shared buffers of its last fold, to the same result, one fold at a time', async () => {
+    const store = await EmbeddedStore.open(join(dir, 'refold'), { segmentBytes: 16 * 1024 });
+    const workers = await ReplayWorkers.start(2, V2_APP);
+    try {
+      await copyStore(original, store);
+      await store.seal();
+      const p = totalsApp('v2').processes.find((q) => q.name === 'totals') as ProcessDef<unknown>;
+      const fold = () =>
+        workers.fold({
+          process: 'totals',
+          version: 'v2',
+          batches: store.scanColumns('payments', { fields: ['amount'], buffers: workers.scanBuffers }),
+          m: null,
+          limit: 700,
+          shards: new Map(ACCOUNTS.map((a) => [a, { state: p.initial(a), afterM: 0 }])),
+          check: false,
+        });
+      const first = await fold();
+      const memory = workers.scanBuffers.slots.map((b) => b?.bytes.buffer);
+      expect(memory.filter((b) => b instanceof SharedArrayBuffer).length).toBeGreaterThan(1);
+      const second = await fold();
+      expect(workers.scanBuffers.slots.map((b) => b?.bytes.buffer)).toEqual(memory);
+      expect(first.scanned).toBe(700);
+      expect([...second.shards].map(([k, s]) => [k, s.state, s.outputs])).toEqual([...first.shards].map(([k, s]) => [k, s.state, s.outputs]));
+      // A second fold while one runs would mix both in the workers' state and buffers.
+      const running = fold();
+      await expect(fold()).rejects.toThrow(/one fold at a time/);
+      await running;
+    } finally {
+      await workers.close();
+      await store.close();
+    }
   }, 60_000);
 
   it('rejects a worker count below 1 and workers without the app file', async () => {

@@ -13,18 +13,14 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import type { ColumnBatch } from '../event-store.ts';
+import type { ScanBuffer, ScanBuffers } from '../scan-buffers.ts';
 import { ColumnFileBlocks } from './column-blocks.ts';
 import { readColumnLayout, type ColumnLayoutCache } from './column-layout.ts';
 import { decodeColumnFile, type ColumnFileInfo } from './columnar-segment.ts';
 import type { FileSystem } from './file-system.ts';
 import { nodeFileSystem } from './node-file-system.ts';
+import { assert } from '../../util/assert.ts';
 import { readLeanBatch } from './lean-column-batch.ts';
-
-/** A scan buffer and how many files have been read into it (a lean batch's lazy columns check it). */
-interface ScanBuffer {
-  readonly bytes: Uint8Array;
-  uses: number;
-}
 
 /**
  * Buffers a store keeps from one scan to the next: a fresh 26 MiB buffer costs ~90 ms of page faults
@@ -49,6 +45,7 @@ export class ScanBufferPool {
 
 export class ColumnFileReads {
   private readonly slots: Array<ScanBuffer | undefined>;
+  private readonly shared: boolean;
   private readonly lean: boolean;
   private turn = 0;
   private failed = false;
@@ -56,16 +53,21 @@ export class ColumnFileReads {
   /**
    * `shared`: SharedArrayBuffers, three in turn (the batch being folded, the one handed out next, the
    * one being read), so a batch stays valid until two more have been handed out. Otherwise two: the
-   * batch handed out and the one being read, so a batch is valid until the next one is handed out;
-   * those come from and go back to `pool`.
+   * batch handed out and the one being read, so a batch is valid until the next one is handed out.
+   * They are the consumer's `lent` buffers, filled in place so that its next scan finds them; or else
+   * they come from and go back to `pool` (not shared ones: see release).
    */
   constructor(
     private readonly fs: FileSystem,
-    private readonly shared: boolean,
+    shared: boolean,
     private readonly pool?: ScanBufferPool,
     private readonly layouts?: ColumnLayoutCache,
+    private readonly lent?: ScanBuffers,
   ) {
-    this.slots = new Array<ScanBuffer | undefined>(shared ? 3 : 2).fill(undefined);
+    this.shared = shared;
+    this.slots = lent?.slots ?? new Array<ScanBuffer | undefined>(shared ? 3 : 2).fill(undefined);
+    assert(lent === undefined || lent.shared === shared, 'lent scan buffers are shared exactly when the scan is');
+    assert(this.slots.length === (shared ? 3 : 2), 'a shared scan takes three buffers in turn, any other two');
     this.lean = fs === nodeFileSystem;
   }
 
@@ -74,7 +76,7 @@ export class ColumnFileReads {
     const slot = this.turn++ % this.slots.length;
     let buffer = this.slots[slot];
     if (buffer === undefined || buffer.bytes.byteLength < info.bytes) {
-      buffer = this.slots[slot] = (this.shared ? undefined : this.pool?.take(info.bytes)) ?? this.allocate(info.bytes);
+      buffer = this.slots[slot] = (this.shared || this.lent !== undefined ? undefined : this.pool?.take(info.bytes)) ?? this.allocate(info.bytes);
     }
     const into = buffer;
     const use = ++into.uses;
@@ -95,7 +97,7 @@ export class ColumnFileReads {
    * still hold the batch before it).
    */
   release(ahead: boolean): void {
-    if (this.pool === undefined || this.shared || this.failed) return;
+    if (this.pool === undefined || this.shared || this.lent !== undefined || this.failed) return;
     const last = this.turn - (ahead ? 2 : 1);
     this.slots.forEach((buffer, slot) => {
       if (buffer !== undefined && (last < 0 || slot !== last % this.slots.length)) (this.pool as ScanBufferPool).give(buffer);

@@ -50,6 +50,7 @@ import {
   validateTtl,
 } from '../validate.ts';
 import { ColumnFileReads, ScanBufferPool } from './column-reads.ts';
+import { scanIsShared } from '../scan-buffers.ts';
 import { ColumnLayoutCache } from './column-layout.ts';
 import { closeParquetSession } from './parquet-writer.ts';
 import type { ColumnFileInfo } from './columnar-segment.ts';
@@ -660,7 +661,7 @@ export class EmbeddedStore implements EventStore {
   async *scanColumns(stream: string, options?: ScanColumnsOptions): AsyncIterable<ColumnBatch> {
     validateStream(stream);
     const parts = this.columnParts(stream);
-    const reads = new ColumnFileReads(this.fs, options?.shared === true, this.scanBuffers, this.columnLayouts);
+    const reads = new ColumnFileReads(this.fs, scanIsShared(options), this.scanBuffers, this.columnLayouts, options?.buffers);
     const pathOf = (info: ColumnFileInfo) => `${this.dir}/${info.file}`;
     let ahead: Promise<ColumnBatch> | undefined; // the read of the next part, when it is a column file
     try {

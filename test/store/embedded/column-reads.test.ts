@@ -7,7 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedStore, type ColumnBatch, type StoredEvent } from 'spive';
+import { EmbeddedStore, ScanBuffers, type ColumnBatch, type ScanColumnsOptions, type StoredEvent } from 'spive';
 import { readPieces } from '../../../src/store/embedded/node-file-system.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
@@ -40,6 +40,12 @@ async function sealedStore(n: number): Promise<EmbeddedStore> {
 /** The rows of a batch as [key, seq, position, amount]. */
 function rows(c: ColumnBatch): Array<[string, number, number, number]> {
   return Array.from({ length: c.length }, (_, i) => [c.keys[c.keyIndex[i] as number] as string, c.seq[i] as number, c.position[i] as number, c.fields.amount?.[i] as number]);
+}
+
+async function scanRows(store: EmbeddedStore, options: ScanColumnsOptions): Promise<unknown[]> {
+  const got: unknown[] = [];
+  for await (const c of store.scanColumns('a', options)) got.push(...rows(c));
+  return got;
 }
 
 const turn = () => new Promise((resolve) => setTimeout(resolve, 5));
@@ -79,6 +85,35 @@ describe('column file reads', () => {
       }
       expect(got).toEqual(expected);
     }
+  });
+
+  it("reads a consumer's next scan into the buffers it lent, with the same rows, shared or not", async () => {
+    const store = await sealedStore(600);
+    const expected = await scanRows(store, { fields: ['amount'] });
+    for (const shared of [false, true]) {
+      const lent = new ScanBuffers(shared);
+      const memory: ArrayBufferLike[][] = [];
+      for (let scan = 0; scan < 2; scan++) {
+        const buffers: ArrayBufferLike[] = [];
+        const got: unknown[] = [];
+        for await (const c of store.scanColumns('a', { fields: ['amount'], buffers: lent })) {
+          buffers.push(c.time.buffer);
+          got.push(...rows(c)); // seq and position too: lazy columns, read on use, checked still theirs
+        }
+        expect(got).toEqual(expected);
+        memory.push(buffers);
+      }
+      const [first, second] = memory as [ArrayBufferLike[], ArrayBufferLike[]];
+      expect(first.every((b) => b instanceof SharedArrayBuffer)).toBe(shared);
+      expect(new Set(first).size).toBe(shared ? 3 : 2); // in turn
+      expect(second.every((b, i) => b === first[i])).toBe(true); // no new memory: the same ones, in the same turn
+    }
+  });
+
+  it('rejects a `shared` that disagrees with the lent buffers', async () => {
+    const store = await sealedStore(100);
+    await expect(scanRows(store, { shared: false, buffers: new ScanBuffers(true) })).rejects.toThrow(/shared: expected true or nothing/);
+    expect(await scanRows(store, { shared: true, buffers: new ScanBuffers(true) })).toEqual(await scanRows(store, {}));
   });
 
   it('stops early without a read left running', async () => {

@@ -6,7 +6,7 @@
  *
  * How: each step runs in its own `setImmediate` callback, and Node drains the nextTick and microtask
  * queues completely after every immediate callback, also between two callbacks of the same
- * event-loop turn (since Node 11). `run` queues them in batches of STEPS_PER_TURN, so a step costs
+ * event-loop turn (since Node 11). `run` queues them in batches (of up to STEPS_PER_TURN), so a step costs
  * one immediate callback rather than a whole event-loop turn (a promise, an immediate, an async
  * resumption and a libuv poll). Callbacks left over when a run ends are cleared.
  */
@@ -17,7 +17,7 @@ import { TimeQueue } from './time-queue.ts';
 /** Simulated time starts at this wall-clock instant (2026-01-01T00:00:00Z), so event times look real. */
 export const SIM_EPOCH_MS = Date.UTC(2026, 0, 1);
 
-/** Immediate callbacks queued at a time by `run` (one step each); more are queued as the last one runs. */
+/** The most immediate callbacks queued at a time by `run` (one step each); more are queued as the last one runs. */
 const STEPS_PER_TURN = 32;
 
 /**
@@ -113,6 +113,9 @@ export class Scheduler {
     if (this.running !== undefined) return Promise.reject(new Error('scheduler: run() while a run is going on'));
     return new Promise<void>((resolve, reject) => {
       this.running = { untilMs, stop, resolve, reject };
+      // As many immediates as the last run took steps (one more to find nothing due), within bounds.
+      this.turnSize = Math.max(2, Math.min(STEPS_PER_TURN, this.stepsOfLastRun + 1));
+      this.runStartedAtStep = this.steps;
       this.queueTurn();
     });
   }
@@ -122,20 +125,38 @@ export class Scheduler {
   /** The immediates of the current turn: those still queued when a run ends are cleared, not left to run for nothing. */
   private readonly turn: NodeJS.Immediate[] = [];
 
+  /**
+   * Immediates the next turn queues. The simulate loop runs 100 simulated ms at a time, and at low
+   * input rates such a run takes a few steps: a run starts with as many as the last one took and
+   * doubles up to STEPS_PER_TURN (immediates a run does not use are allocated, queued and cleared for
+   * nothing; each turn costs an event-loop iteration).
+   */
+  private turnSize = 0;
+  private runStartedAtStep = 0;
+  private stepsOfLastRun = STEPS_PER_TURN;
+
   private queueTurn(): void {
-    for (let i = 1; i <= STEPS_PER_TURN; i++) this.turn[i - 1] = setImmediate(this.next, i === STEPS_PER_TURN);
+    const n = this.turnSize;
+    this.turnSize = Math.min(STEPS_PER_TURN, n * 2);
+    // Two callbacks rather than one with an argument: an argument costs an array per immediate.
+    for (let i = 1; i <= n; i++) this.turn[i - 1] = setImmediate(i === n ? this.nextLastOfTurn : this.nextInTurn);
+    this.turn.length = n;
   }
 
   private endRun(error?: { readonly error: unknown }): void {
     const run = this.running;
     this.running = undefined;
+    this.stepsOfLastRun = this.steps - this.runStartedAtStep;
     for (const immediate of this.turn) clearImmediate(immediate);
     if (error === undefined) run?.resolve();
     else run?.reject(error.error);
   }
 
+  private readonly nextInTurn = (): void => this.next(false);
+  private readonly nextLastOfTurn = (): void => this.next(true);
+
   /** One step per call; every continuation of the previous step has run (Node drained them). */
-  private readonly next = (lastOfTurn: boolean): void => {
+  private next(lastOfTurn: boolean): void {
     const run = this.running;
     if (run === undefined) return;
     try {
@@ -172,7 +193,7 @@ export class Scheduler {
     } catch (error) {
       this.endRun({ error });
     }
-  };
+  }
 
   /** Frees a popped step's slot; its handle no longer cancels anything. */
   private release(slot: number): void {

@@ -91,7 +91,7 @@ export class WorkloadDriver {
   private scheduled = 0;
   private readonly lastSeq = new ShardMap<number>();
   /** Appends not yet acknowledged, per queue (see `chain`); a queue is here while it is being appended. */
-  private readonly queues = new Map<string, PendingAppend[]>();
+  private readonly queues = new Map<string, Map<string, PendingAppend[]>>();
   /** Set when an append failed in a way a client cannot retry (a bug: the run reports it). */
   failure: unknown;
   lastInputTimeMs = 0;
@@ -120,17 +120,23 @@ export class WorkloadDriver {
     const keys = this.random.stream('keys');
     const make = this.random.stream('make');
     let t = this.scheduler.now;
+    // One step object for every arrival, not a closure each: arrivals are scheduled in time order
+    // (ties in the order scheduled), so they run in index order and the step takes the next key.
+    const arrivalKeys: string[] = new Array(this.shape.events);
+    const step = { run: () => this.arrive(this.arrived, arrivalKeys[this.arrived++] as string, make) };
     for (let i = 0; i < this.shape.events; i++) {
       t += exponential(arrivals, 1000 / this.shape.ratePerSecond);
-      const key = keyName(zipf.sample(keys));
+      arrivalKeys[i] = keyName(zipf.sample(keys));
       const at = Math.round(t);
-      const index = i;
       this.scheduled++;
       // Arrivals in the same ms, one right after the other, are one step (a burst from the clients).
-      this.scheduler.at(at, () => this.arrive(index, key, make), 'workload.arrive', this);
+      this.scheduler.at(at, step, 'workload.arrive', this);
     }
     return t;
   }
+
+  /** Arrivals that have happened (the index of the next one). */
+  private arrived = 0;
 
   /** All arrivals happened and every append was acknowledged. */
   get done(): boolean {
@@ -160,30 +166,32 @@ export class WorkloadDriver {
    */
   private chain(append: PendingAppend): void {
     this.inFlight++;
-    const id = this.ordered.has(append.stream) ? append.stream : `${append.stream}\u0000${append.key}`;
-    const queue = this.queues.get(id);
+    // Queues by stream, then by key ('' for an ordered stream's one queue: keys are never empty).
+    let byKey = this.queues.get(append.stream);
+    if (byKey === undefined) this.queues.set(append.stream, (byKey = new Map()));
+    const id = this.ordered.has(append.stream) ? '' : append.key;
+    const queue = byKey.get(id);
     if (queue !== undefined) queue.push(append);
-    else void this.drain(id, [append]);
-  }
-
-  private drain(id: string, queue: PendingAppend[]): void {
-    this.queues.set(id, queue);
-    this.appendFrom(id, queue, 0);
+    else {
+      const started = [append];
+      byKey.set(id, started);
+      this.appendFrom(byKey, id, started, 0);
+    }
   }
 
   /**
    * Appends `queue[i]`, then the rest in turn: a chain of callbacks, so an append costs the store's
    * own promise and one `then`, not an async function and an await per loop.
    */
-  private appendFrom(id: string, queue: PendingAppend[], i: number): void {
+  private appendFrom(byKey: Map<string, PendingAppend[]>, id: string, queue: PendingAppend[], i: number): void {
     if (i >= queue.length) {
-      this.queues.delete(id);
+      byKey.delete(id);
       return;
     }
     const a = queue[i] as PendingAppend;
     this.appendOnce(a, this.lastSeq.get(a.stream, a.key) ?? 0, 1, () => {
       this.inFlight--;
-      this.appendFrom(id, queue, i + 1);
+      this.appendFrom(byKey, id, queue, i + 1);
     });
   }
 

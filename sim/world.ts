@@ -131,7 +131,7 @@ class Host {
 
   /** A fenced or failed runner is replaced (a supervisor restarts it) after a pause. */
   superviseAfterFence(): void {
-    const mode = this.runner?.status().mode;
+    const mode = this.runner?.currentMode;
     if (mode === 'fenced' && this.restartAt === undefined) this.crash(1000);
   }
 }
@@ -395,8 +395,7 @@ export class World {
   supervise(): void {
     for (const h of this.hosts) {
       h.superviseAfterFence();
-      const s = h.runner?.status();
-      if (s?.mode === 'failed' && this.bug === undefined) this.bug = { process: h.process.name, error: h.runner?.failure };
+      if (h.runner?.currentMode === 'failed' && this.bug === undefined) this.bug = { process: h.process.name, error: h.runner?.failure };
     }
   }
 
@@ -405,8 +404,8 @@ export class World {
     let best: ProcessRunner | undefined;
     for (const h of this.hosts) {
       if (h.process.name !== process || h.runner === undefined || h.node.dead) continue;
-      const s = h.runner.status();
-      if ((s.mode === 'live' || s.mode === 'catch-up') && (best === undefined || (s.leaseToken ?? 0) > (best.status().leaseToken ?? 0))) best = h.runner;
+      const mode = h.runner.currentMode;
+      if ((mode === 'live' || mode === 'catch-up') && (best === undefined || (h.runner.currentLeaseToken ?? 0) > (best.currentLeaseToken ?? 0))) best = h.runner;
     }
     return best;
   }
@@ -421,8 +420,7 @@ export class World {
     for (const p of this.options.app.processes) {
       const r = this.activeRunner(p.name);
       if (r === undefined || !r.isIdle()) return false;
-      const s = r.status();
-      if (s.mode !== 'live' || s.overdueSinceMs !== null) return false;
+      if (r.currentMode !== 'live' || r.currentOverdueSinceMs !== null) return false;
       runners.push(r);
     }
     const stats = await this.store.stats();

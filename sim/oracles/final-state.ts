@@ -70,6 +70,7 @@ export class ProcessFold implements Folded {
   private readonly next: number[];
   /** Merged sequence number of the last event taken. */
   private m = 0;
+  private ctx: FoldContext | undefined;
 
   constructor(
     private readonly p: ProcessDef<unknown>,
@@ -124,7 +125,8 @@ export class ProcessFold implements Folded {
 
   private handle(handler: NonNullable<ProcessDef<unknown>['handlers'][number][string]>, key: string, event: StoredEvent, m: number): void {
     const { p, states } = this;
-    const ctx = new FoldContext(p, key, event, m, this.track ? this.effects : undefined, this.output !== undefined);
+    // One context per fold, readied per call: what a call collects is consumed before the next call.
+    const ctx = (this.ctx ??= new FoldContext(p, this.track ? this.effects : undefined, this.output !== undefined)).reset(key, event, m);
     const state = states.get(key);
     states.set(key, handler(state !== undefined || states.has(key) ? state : p.initial(key), event as never, ctx as never));
     if (!ctx.visible) return;
@@ -154,22 +156,35 @@ class FoldContext {
   readonly outputs: Array<{ type: string; data: unknown }> = [];
   private rng: ReturnType<typeof seededRandom> | undefined;
   private ids = 0;
-  readonly time: number;
+  key = '';
+  time = 0;
+  private event!: StoredEvent;
+  private m = 0;
   readonly process: string;
   readonly version: string;
 
   constructor(
     p: ProcessDef<unknown>,
-    readonly key: string,
-    private readonly event: StoredEvent,
-    private readonly m: number,
     /** Where requested effects are recorded (none: not kept). */
     private readonly effects: Map<string, ExpectedEffect> | undefined,
     private readonly keepOutputs: boolean,
   ) {
-    this.time = event.time;
     this.process = p.name;
     this.version = p.version ?? '';
+  }
+
+  /** Readies the context for a call, as a fresh one would be. */
+  reset(key: string, event: StoredEvent, m: number): this {
+    this.key = key;
+    this.event = event;
+    this.time = event.time;
+    this.m = m;
+    this.visible = false;
+    this.effectCount = 0;
+    this.rng = undefined;
+    this.ids = 0;
+    if (this.outputs.length > 0) this.outputs.length = 0;
+    return this;
   }
 
   emit(type: string, data: unknown): void {

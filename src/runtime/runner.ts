@@ -25,7 +25,7 @@ import type { TimerHandle, Timers } from '../time/timers.ts';
 import { assert, AssertionError } from '../util/assert.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { EffectBugError, type GatewayRuntime } from './gateway-runtime.ts';
-import { HandlerCallContext } from './handler-context.ts';
+import { HandlerCallContext, type CollectedEffect } from './handler-context.ts';
 import { InFlight } from './in-flight.ts';
 import { InputCursor } from './input-cursor.ts';
 import type { RuntimeLog } from './log.ts';
@@ -54,6 +54,11 @@ export function roundShard(range: ShardRange): string {
 export function isRoundShard(shard: string): boolean {
   return shard === ROUND_SHARD || shard.startsWith(`${ROUND_SHARD}/`);
 }
+
+const NO_KEYS: readonly string[] = [];
+
+/** What the runner's loop awaits after an event handled without waiting (see `incarnation`). */
+const HANDLED: Promise<void> = Promise.resolve();
 
 /** Output appends a runner may have submitted and not yet seen acknowledged. */
 const MAX_IN_FLIGHT = 256;
@@ -155,6 +160,9 @@ interface Shard {
   lastSeq: number;
   dirty: boolean;
 }
+
+/** A process's handler for one input event type. */
+type Handler = NonNullable<ProcessDef<unknown>['handlers'][number][string]>;
 
 interface Round {
   readonly m: number;
@@ -262,6 +270,21 @@ export class ProcessRunner {
       overdueSinceMs: this.overdueSinceMs,
       error: this.error === undefined ? null : this.error instanceof Error ? this.error.message : String(this.error),
     };
+  }
+
+  /** `status().mode`, without building the status (a supervisor asks often). */
+  get currentMode(): RunnerMode {
+    return this.mode;
+  }
+
+  /** `status().leaseToken`, without building the status. */
+  get currentLeaseToken(): number | null {
+    return this.lease?.token ?? null;
+  }
+
+  /** `status().overdueSinceMs`, without building the status. */
+  get currentOverdueSinceMs(): number | null {
+    return this.overdueSinceMs;
   }
 
   /** The failure that stopped the runner, if any. */
@@ -423,7 +446,7 @@ export class ProcessRunner {
             // The store closed under a running runner (its machine restarted): a fault, retried.
             throw new UnavailableError(`reading ${this.cursors.find((c) => c.isEnded)?.stream}`, 'the store closed the subscription');
           }
-          await this.drainAppends();
+          if (this.inFlight.size > 0 || this.inFlightError !== undefined) await this.drainAppends();
           this.goLive();
           this.lastProgressMs = this.options.clock.monotonicMs();
           this.idle = true;
@@ -442,7 +465,10 @@ export class ProcessRunner {
         if (!event.type.startsWith('$')) this.m++;
         this.eventsIn++;
         this.eventsSinceRound++;
-        await this.handle(next, event);
+        // One microtask turn per event even when handling did not wait (on a promise that is already
+        // settled: no new one per event): an append the store refused at once is seen (inFlightError)
+        // before the next event's outputs go out (see the exactly-once test of a found counterexample).
+        await (this.handle(next, event) ?? HANDLED);
         this.handled[next] = event.position;
         if (this.snapshotDue()) await this.takeSnapshotRound();
       }
@@ -512,11 +538,18 @@ export class ProcessRunner {
     this.options.log.write({ level: 'info', kind: 'runner.live', message: `${this.def.name}: caught up at input #${this.m}; live`, fields: { ...this.fields(), m: this.m } });
   }
 
-  private async waitForInput(): Promise<void> {
+  private waitForInput(): Promise<void> {
     const waiting = this.cursors.filter((c) => c.head() === undefined).map((c) => c.fill());
     // A shadow held back by its limit looks again shortly: the old runner moves on without telling it.
     if (this.capped) waiting.push(this.options.timers.sleep(SHADOW_POLL_MS, this.incarnationAbort.signal).catch(() => undefined));
     const idle = this.options.idle === false ? undefined : this.idleTimer();
+    // One input to wait for and no idle timer (the common case): its fill itself, no race.
+    if (idle === undefined && waiting.length === 1) return waiting[0] as Promise<void>;
+    return this.waitForFirst(waiting, idle);
+  }
+
+  /** Waits for the first of several inputs or the idle timer; emits an idle event when the timer wins. */
+  private async waitForFirst(waiting: Promise<void>[], idle: { fired: Promise<'idle'>; handle: TimerHandle } | undefined): Promise<void> {
     try {
       const woke = await Promise.race([...waiting.map((p) => p.then(() => 'input' as const)), ...(idle === undefined ? [] : [idle.fired])]);
       if (woke === 'idle') await this.emitIdle();
@@ -527,61 +560,98 @@ export class ProcessRunner {
 
   // ------------------------------------------------------------------ handling one input event
 
-  private async handle(inputIndex: number, event: StoredEvent): Promise<void> {
-    if (event.type.startsWith('$')) return; // platform events only move watermarks
+  /**
+   * Handles one input event in every shard it goes to. Synchronous while nothing needs waiting (a
+   * known shard, no live effect, room for the append): this runs once per input event, and an async
+   * function costs its promise and frame per call; the rest continues after the first wait. Returns
+   * that wait, or undefined when the event is fully handled.
+   */
+  private handle(inputIndex: number, event: StoredEvent): Promise<void> | undefined {
+    if (event.type.startsWith('$')) return undefined; // platform events only move watermarks
     const input = this.def.inputs[inputIndex];
     const handler = this.def.handlers[inputIndex]?.[event.type];
     assert(input !== undefined, 'inputs and cursors line up');
-    if (handler === undefined) return;
-    for (const key of this.keysOf(inputIndex, event)) {
-      // A known shard costs no await (this runs once per input event).
-      const shard = this.shards.get(key) ?? (await this.shard(key));
-      const ctx = new HandlerCallContext(this.def.name, this.options.version, key, event.time, this.m);
-      let next: unknown;
-      try {
-        next = handler(shard.state, event as InputEvent<string, unknown>, ctx);
-      } catch (e) {
-        throw new HandlerBugError(this.def.name, key, event, e);
-      }
-      if (next === undefined) throw new HandlerBugError(this.def.name, key, event, 'returned undefined instead of the new state');
-      shard.state = next;
-      shard.dirty = true;
-      if (this.m <= shard.lastOutM) {
-        this.caughtUp++;
-        if (this.options.mutations?.has('effects-during-catch-up')) {
-          for (const effect of ctx.effects) await this.gatewayFor(effect.gateway).perform(effect.request, this.effectCall(key, inputIndex, event, effect.index), this.abort.signal);
-          continue;
-        }
-        for (const effect of ctx.effects) {
-          this.gatewayFor(effect.gateway).suppress(effect.request, this.effectCall(key, inputIndex, event, effect.index));
-        }
-        continue;
-      }
-      if (this.inFlightError !== undefined) throw this.inFlightError;
-      // A shadow's effects, and a promoted one's for inputs the old version handled, are the old version's.
-      const oldVersions = this.shadow !== undefined || event.position <= (this.effectsDoneUpTo?.[inputIndex] ?? 0);
-      for (const effect of ctx.effects) {
-        const call = this.effectCall(key, inputIndex, event, effect.index);
-        if (oldVersions) this.gatewayFor(effect.gateway).suppress(effect.request, call);
-        else await this.gatewayFor(effect.gateway).perform(effect.request, call, this.abort.signal);
-      }
-      if (ctx.outputs.length > 0 || ctx.effects.length > 0) {
-        const full = this.appendOutputs(key, shard, inputIndex, event, ctx);
-        if (full !== undefined) await full;
-      }
-    }
+    if (handler === undefined) return undefined;
+    return this.handleKeys(inputIndex, event, handler, this.keysOf(inputIndex, event), 0);
   }
 
-  private keysOf(inputIndex: number, event: StoredEvent): string[] {
+  /** Handles `keys[from..]` of one input event, in order (see `handle`). */
+  private handleKeys(inputIndex: number, event: StoredEvent, handler: Handler, keys: readonly string[], from: number): Promise<void> | undefined {
+    for (let k = from; k < keys.length; k++) {
+      const key = keys[k] as string;
+      const shard = this.shards.get(key);
+      if (shard === undefined) return this.shard(key).then(() => this.handleKeys(inputIndex, event, handler, keys, k));
+      const wait = this.handleShard(inputIndex, event, handler, key, shard);
+      if (wait !== undefined) return wait.then(() => this.handleKeys(inputIndex, event, handler, keys, k + 1));
+    }
+    return undefined;
+  }
+
+  /** The handler's call in one shard, its effects and its outputs; a promise only when it must wait. */
+  private handleShard(inputIndex: number, event: StoredEvent, handler: Handler, key: string, shard: Shard): Promise<void> | undefined {
+    const ctx = this.context(key, event.time);
+    let next: unknown;
+    try {
+      next = handler(shard.state, event as InputEvent<string, unknown>, ctx);
+    } catch (e) {
+      throw new HandlerBugError(this.def.name, key, event, e);
+    }
+    if (next === undefined) throw new HandlerBugError(this.def.name, key, event, 'returned undefined instead of the new state');
+    shard.state = next;
+    shard.dirty = true;
+    if (this.m <= shard.lastOutM) {
+      this.caughtUp++;
+      if (this.options.mutations?.has('effects-during-catch-up') && ctx.effects.length > 0) return this.performEffects(key, inputIndex, event, [...ctx.effects]);
+      for (const effect of ctx.effects) {
+        this.gatewayFor(effect.gateway).suppress(effect.request, this.effectCall(key, inputIndex, event, effect.index));
+      }
+      return undefined;
+    }
+    if (this.inFlightError !== undefined) throw this.inFlightError;
+    if (ctx.outputs.length === 0 && ctx.effects.length === 0) return undefined;
+    // A shadow's effects, and a promoted one's for inputs the old version handled, are the old version's.
+    const oldVersions = this.shadow !== undefined || event.position <= (this.effectsDoneUpTo?.[inputIndex] ?? 0);
+    if (ctx.effects.length > 0 && !oldVersions) return this.performThenAppend(key, shard, inputIndex, event, ctx);
+    for (const effect of ctx.effects) this.gatewayFor(effect.gateway).suppress(effect.request, this.effectCall(key, inputIndex, event, effect.index));
+    return this.appendOutputs(key, shard, inputIndex, event, ctx);
+  }
+
+  /** Live effects are performed (in order, each after the last succeeded) before the outputs are appended. */
+  private async performThenAppend(key: string, shard: Shard, inputIndex: number, event: StoredEvent, ctx: HandlerCallContext): Promise<void> {
+    // `ctx` is not reset meanwhile: the runner handles the next event only after this one.
+    await this.performEffects(key, inputIndex, event, ctx.effects);
+    const full = this.appendOutputs(key, shard, inputIndex, event, ctx);
+    if (full !== undefined) await full;
+  }
+
+  private async performEffects(key: string, inputIndex: number, event: StoredEvent, effects: readonly CollectedEffect[]): Promise<void> {
+    for (const effect of effects) await this.gatewayFor(effect.gateway).perform(effect.request, this.effectCall(key, inputIndex, event, effect.index), this.abort.signal);
+  }
+
+  /**
+   * The handler context for one call: one per runner, reset per call (a handler call runs once per
+   * input event and shard). Its outputs and effects are consumed before the next call: appendOutputs
+   * copies the outputs into events, and effects keep only their requests.
+   */
+  private ctx: HandlerCallContext | undefined;
+
+  private context(key: string, time: number): HandlerCallContext {
+    if (this.ctx === undefined) this.ctx = new HandlerCallContext(this.def.name, this.options.version, key, time, this.m);
+    else this.ctx.reset(key, time, this.m);
+    return this.ctx;
+  }
+
+  /** The shards of this runner's range an input event goes to, each once, in order. */
+  private keysOf(inputIndex: number, event: StoredEvent): readonly string[] {
     const keyFn = this.def.inputs[inputIndex]?.key;
-    let keys: readonly string[];
-    if (keyFn === undefined) keys = [event.key];
-    else {
-      const k = keyFn(event as never);
-      keys = typeof k === 'string' ? [k] : k;
+    const k = keyFn === undefined ? event.key : keyFn(event as never);
+    if (typeof k === 'string') {
+      // One key (the common case): no array but the result.
+      if (k === '') throw new HandlerBugError(this.def.name, k, event, `its input key function returned ${JSON.stringify(k)}, not a non-empty string`);
+      return rangeContains(this.range, bucketOf(k)) ? [k] : NO_KEYS;
     }
     const out: string[] = [];
-    for (const key of keys) {
+    for (const key of k) {
       if (typeof key !== 'string' || key === '') throw new HandlerBugError(this.def.name, String(key), event, `its input key function returned ${JSON.stringify(key)}, not a non-empty string`);
       if (rangeContains(this.range, bucketOf(key)) && !out.includes(key)) out.push(key);
     }

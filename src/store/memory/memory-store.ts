@@ -88,13 +88,14 @@ export class MemoryStore implements EventStore {
     validateEvents(events);
     validateAppendOptions(options);
     // Copies first: a value that is not JSON fails with INVALID_INPUT before any CONFLICT or FENCED.
+    // Data and meta of event i at 2i and 2i + 1: one array per append, not two (every append the
+    // simulator makes comes through here).
     const n = events.length;
-    const data = new Array<StoredEvent['data']>(n);
-    const metas = new Array<StoredEvent['meta']>(n);
+    const copies = new Array<unknown>(2 * n);
     for (let i = 0; i < n; i++) {
       const e = events[i] as NewEvent<unknown>;
-      data[i] = copyJson(e.data, () => `events[${i}].data`) as StoredEvent['data'];
-      metas[i] = e.meta === undefined ? undefined : (copyJson(e.meta, () => `events[${i}].meta`) as StoredEvent['meta']);
+      copies[2 * i] = copyJson(e.data, () => `events[${i}].data`);
+      copies[2 * i + 1] = e.meta === undefined ? undefined : copyJson(e.meta, () => `events[${i}].meta`);
     }
     const plan = this.state.planAppend(stream, key, events, options);
     let maxTime = Number.NEGATIVE_INFINITY;
@@ -104,18 +105,20 @@ export class MemoryStore implements EventStore {
       if (e.time > maxTime) maxTime = e.time;
       const seq = plan.firstSeq + i;
       const position = plan.firstPosition + i;
-      const meta = metas[i];
+      const data = copies[2 * i] as StoredEvent['data'];
+      const meta = copies[2 * i + 1] as StoredEvent['meta'];
       stored[i] = Object.freeze(
         meta === undefined
-          ? { stream, key, seq, position, type: e.type, time: e.time, data: data[i] as StoredEvent['data'] }
-          : { stream, key, seq, position, type: e.type, time: e.time, data: data[i] as StoredEvent['data'], meta },
+          ? { stream, key, seq, position, type: e.type, time: e.time, data }
+          : { stream, key, seq, position, type: e.type, time: e.time, data, meta },
       );
     }
     this.state.applyAppend(plan, maxTime);
-    for (const e of stored) this.all.push(e);
+    const all = this.all;
+    for (let i = 0; i < n; i++) all.push(stored[i] as StoredEvent);
     const shard = this.shards.get(stream, key);
     if (shard === undefined) this.shards.set(stream, key, stored.slice());
-    else for (const e of stored) shard.push(e);
+    else for (let i = 0; i < n; i++) shard.push(stored[i] as StoredEvent);
     push(this.streams, stream, stored);
     this.onAppend?.(stored, options);
     this.commits.notify();
@@ -272,7 +275,7 @@ export function snapshotInfo(snapshot: Omit<Snapshot, 'sizeBytes'>): SnapshotInf
 function push<T>(map: Map<string, T[]>, id: string, items: readonly T[]): void {
   const list = map.get(id);
   if (list === undefined) map.set(id, items.slice());
-  else for (const item of items) list.push(item);
+  else for (let i = 0; i < items.length; i++) list.push(items[i] as T);
 }
 
 function* batches(

@@ -24,6 +24,8 @@ import { ingressStreams } from '../../src/app/define.ts';
 import type { EventMeta, JsonValue, Snapshot, StoredEvent } from '../../src/model/event.ts';
 import { HandlerBugError, PROGRESS_EVENT, ROUND_SHARD } from '../../src/runtime/runner.ts';
 import { HandlerCallContext } from '../../src/runtime/handler-context.ts';
+import type { OutputMeta } from '../../src/store/embedded/bulk-writer.ts';
+import { jsonCopy } from './json-copy.ts';
 
 /**
  * One append as the store receives it: events already placed (seq, position) and serialized. An
@@ -35,8 +37,16 @@ export interface FoldedBatch {
   readonly key: string;
   readonly events: readonly StoredEvent[];
   readonly dataTexts: readonly string[];
-  /** The meta of each event as JSON (undefined for input events, which carry none). */
-  readonly metaTexts: ReadonlyArray<string | undefined>;
+  /** Outputs: the meta every event of the batch carries (`{v, m, in}`; each event's `meta` too); none for input events. */
+  readonly outputMeta?: OutputMeta;
+  /** The shard's cell, the same object with every batch of the shard (a bulk writer keeps its entry there: `BulkBatch.cell`). */
+  readonly cell: ShardCell;
+}
+
+/** One shard of a stream as the fold places it: its last seq, and a slot a sink may use (`BulkShardCell`). */
+export interface ShardCell {
+  seq: number;
+  bulk?: unknown;
 }
 
 export interface FoldSink {
@@ -77,12 +87,14 @@ export interface ProcessFoldStats {
 interface ShardState {
   state: unknown;
   dirty: boolean;
+  /** The cell of this key in the process's output stream, once it has appended (spares a lookup per append). */
+  out: ShardCell | undefined;
 }
 
 /** A stream's placement: last seq per key, events so far, and who reads it. */
 interface StreamPlace {
-  /** Last seq per key, in a mutable cell: one lookup per append. */
-  readonly shards: Map<string, { seq: number }>;
+  /** Each key's cell: one lookup per append, or none when the caller holds the cell. */
+  readonly shards: Map<string, ShardCell>;
   events: number;
   /** The processes reading the stream (undefined: none), resolved once per stream. */
   readonly readers: ReadonlyArray<{ fold: ProcessFold; inputIndex: number }> | undefined;
@@ -95,10 +107,15 @@ class Placement {
   readonly streams = new Map<string, StreamPlace>();
   firstSeq = 0;
 
-  /** Places `count` events; returns the first position and sets `firstSeq`. */
-  place(place: StreamPlace, key: string, count: number): number {
+  /** The cell of `key` in a stream, made when the key first appears. */
+  cell(place: StreamPlace, key: string): ShardCell {
     let shard = place.shards.get(key);
     if (shard === undefined) place.shards.set(key, (shard = { seq: 0 }));
+    return shard;
+  }
+
+  /** Places `count` events in a shard (`shard` is its cell in `place`); returns the first position and sets `firstSeq`. */
+  place(place: StreamPlace, shard: ShardCell, count: number): number {
     const seq = shard.seq;
     shard.seq = seq + count;
     place.events += count;
@@ -113,11 +130,10 @@ class Placement {
 type Outputs = ReadonlyArray<{ readonly type: string; readonly data: unknown }>;
 
 /** Appends one handler call's outputs (a `$progress` marker when there are none) to the sink and delivers them to readers. */
-type Emit = (process: string, stream: string, key: string, outputs: Outputs, time: number, meta: EventMeta, metaText: string) => void;
+type Emit = (process: string, stream: string, key: string, shard: ShardState, outputs: Outputs, time: number, meta: OutputMeta) => void;
 
 class ProcessFold {
   readonly version: string;
-  private readonly versionJson: string;
   private readonly everyEvents: number;
   private readonly queues: StoredEvent[][];
   private readonly heads: number[];
@@ -141,7 +157,6 @@ class ProcessFold {
     private readonly sink: FoldSink,
   ) {
     this.version = def.version ?? version;
-    this.versionJson = JSON.stringify(this.version);
     this.everyEvents = snapshotEvery === undefined ? def.snapshots.everyEvents : typeof snapshotEvery === 'number' ? snapshotEvery : snapshotEvery(def);
     this.queues = def.inputs.map(() => []);
     this.heads = def.inputs.map(() => 0);
@@ -210,7 +225,7 @@ class ProcessFold {
     for (const key of this.keysOf(inputIndex, event)) {
       let shard = this.shards.get(key);
       if (shard === undefined) {
-        shard = { state: this.def.initial(key), dirty: false };
+        shard = { state: this.def.initial(key), dirty: false, out: undefined };
         this.shards.set(key, shard);
       }
       // One context per fold, readied for each call as a fresh one would be (no allocation per call).
@@ -227,10 +242,10 @@ class ProcessFold {
       // A generated history's effects never happened: they are counted, not performed.
       this.effects += ctx.effects.length;
       if (ctx.outputs.length === 0 && ctx.effects.length === 0) continue;
-      const meta = { v: this.version, m: this.m, in: [inputIndex, event.position] };
-      const metaText = `{"v":${this.versionJson},"m":${this.m},"in":[${inputIndex},${event.position}]}`; // JSON.stringify(meta), faster
+      // The runner's meta, fields in its order: the writer writes its JSON from the parts (OutputMeta).
+      const meta: OutputMeta = { v: this.version, m: this.m, in: [inputIndex, event.position] };
       this.eventsOut += ctx.outputs.length > 0 ? ctx.outputs.length : 1;
-      this.emit(this.def.name, this.def.output.name, key, ctx.outputs, event.time, meta, metaText);
+      this.emit(this.def.name, this.def.output.name, key, shard, ctx.outputs, event.time, meta);
     }
   }
 
@@ -341,7 +356,7 @@ export class AppFold {
   private readonly ingress: Set<string>;
 
   constructor(private readonly options: FoldOptions) {
-    const emit: Emit = (process, stream, key, outputs, time, meta, metaText) => this.appendOutputs(process, stream, key, outputs, time, meta, metaText);
+    const emit: Emit = (process, stream, key, shard, outputs, time, meta) => this.appendOutputs(process, stream, key, shard, outputs, time, meta);
     this.folds = graphOrder(options.app).map((def) => new ProcessFold(def, options.version, options.snapshotEvery, emit, options.sink));
     for (const fold of this.folds) {
       fold.def.inputs.forEach((input, inputIndex) => {
@@ -357,10 +372,11 @@ export class AppFold {
   input(stream: string, key: string, type: string, time: number, data: JsonValue): void {
     if (!this.ingress.has(stream)) throw new TypeError(`stream ${stream} is not an input stream of app ${this.options.app.name}`);
     const place = this.place(stream);
-    const position = this.placement.place(place, key, 1);
+    const cell = this.placement.cell(place, key);
+    const position = this.placement.place(place, cell, 1);
     // Input events carry no meta, and readers get the payload as given (it is plain JSON already).
     const event: StoredEvent = { stream, key, seq: this.placement.firstSeq, position, time, type, data };
-    this.options.sink.batch({ stream, key, events: [event], dataTexts: [JSON.stringify(data)], metaTexts: [undefined] });
+    this.options.sink.batch({ stream, key, events: [event], dataTexts: [JSON.stringify(data)], cell });
     if (place.readers !== undefined) for (const { fold, inputIndex } of place.readers) fold.deliver(inputIndex, event);
     for (const fold of this.folds) fold.pump();
   }
@@ -403,31 +419,31 @@ export class AppFold {
     return place;
   }
 
-  private appendOutputs(process: string, stream: string, key: string, outputs: Outputs, time: number, meta: EventMeta, metaText: string): void {
+  private appendOutputs(process: string, stream: string, key: string, shard: ShardState, outputs: Outputs, time: number, meta: OutputMeta): void {
     const place = this.place(stream);
     const readers = place.readers;
     const n = outputs.length > 0 ? outputs.length : 1;
-    const firstPosition = this.placement.place(place, key, n);
+    const cell = (shard.out ??= this.placement.cell(place, key));
+    const firstPosition = this.placement.place(place, cell, n);
     const firstSeq = this.placement.firstSeq;
     const stored: StoredEvent[] = new Array(n);
     const dataTexts: string[] = new Array(n);
-    const metaTexts: string[] = new Array(n);
+    const eventMeta = meta as unknown as EventMeta;
     if (outputs.length === 0) {
-      stored[0] = { stream, key, seq: firstSeq, position: firstPosition, time, type: PROGRESS_EVENT, data: null, meta };
+      stored[0] = { stream, key, seq: firstSeq, position: firstPosition, time, type: PROGRESS_EVENT, data: null, meta: eventMeta };
       dataTexts[0] = 'null';
-      metaTexts[0] = metaText;
     }
     for (let i = 0; i < outputs.length; i++) {
       const o = outputs[i] as Outputs[number];
       const text = stringify(o.data, process, o.type);
-      // Readers see what the store would hand back: the payload as parsed from its JSON. A stream
-      // nobody reads (the end of the graph) keeps the emitted values: only its texts are written.
-      const data = (readers === undefined && numbersSurviveJson(o.data) ? o.data : JSON.parse(text)) as JsonValue;
-      stored[i] = { stream, key, seq: firstSeq + i, position: firstPosition + i, time, type: o.type, data, meta };
+      // Readers see what the store would hand back: the payload as parsed from its JSON (a copy is
+      // the same and cheaper, json-copy.ts). A stream nobody reads (the end of the graph) keeps the
+      // emitted values: only its texts are written.
+      const data = (readers === undefined ? (numbersSurviveJson(o.data) ? o.data : JSON.parse(text)) : (jsonCopy(o.data) ?? JSON.parse(text))) as JsonValue;
+      stored[i] = { stream, key, seq: firstSeq + i, position: firstPosition + i, time, type: o.type, data, meta: eventMeta };
       dataTexts[i] = text;
-      metaTexts[i] = metaText;
     }
-    this.options.sink.batch({ stream, key, events: stored, dataTexts, metaTexts });
+    this.options.sink.batch({ stream, key, events: stored, dataTexts, outputMeta: meta, cell });
     if (readers === undefined) return;
     for (const { fold, inputIndex } of readers) for (const e of stored) fold.deliver(inputIndex, e);
   }

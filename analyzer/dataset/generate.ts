@@ -22,7 +22,10 @@ export interface GenerateOptions {
   readonly example: DatasetExample;
   /** Folder of the new store (must not exist, or be empty). */
   readonly out: string;
-  /** Input events to generate. */
+  /**
+   * Input events to generate. The store holds more: every process's outputs too (`storeEvents` of the
+   * result; the bank writes ~3.6 store events per input, so 10M store events are ~2.8M inputs).
+   */
   readonly events: number;
   readonly keys: number;
   readonly skew: number;

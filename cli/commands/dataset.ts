@@ -48,7 +48,7 @@ export function registerDataset(program: Command, context: CommandContext): void
     .description("make a ready embedded store for an example: realistic inputs, then the example's processes run over them (outputs, snapshots), sealed")
     .argument('<example>', `the example: ${DATASET_EXAMPLES.map((e) => e.name).join(' or ')}`)
     .requiredOption('--out <dir>', 'folder of the new embedded store (must not exist, or be empty); for PostgreSQL or JetStream, copy it there with spive store copy')
-    .option('--events <n>', 'input events to generate', positiveInt('--events'), 100_000)
+    .option('--events <n>', "input events to generate; the store holds more: the processes' outputs too (bank: ~3.6 store events per input)", positiveInt('--events'), 100_000)
     .option('--keys <k>', 'distinct keys of the Zipf law: accounts (bank) or players (game); default per example', positiveInt('--keys'))
     .option('--skew <s>', 'Zipf skew of key popularity (0 = uniform; YCSB default 0.99)', nonNegativeNumber('--skew'), 0.99)
     .option('--seed <n>', 'seed: the same options give the same store', integer('--seed'), 1)

@@ -21,9 +21,13 @@ export const bankExample: DatasetExample = {
     const lastTransfer: Array<ExampleInput | undefined> = new Array(keys);
     const memo = new FillerText(random.stream('memo-corpus'), 8192);
     const amount = () => Math.max(1, Math.round(Math.exp(3.5 + normal(random))));
+    // One string per account, made once: every map keyed by account (the fold's shards, the writer's)
+    // then meets the same string again — its hash kept, compared by identity — not a fresh copy per event.
+    const names: string[] = new Array(keys);
+    const name = (rank: number): string => (names[rank] ??= `acct-${rank}`);
     return (i): ExampleInput => {
       const rank = zipf.sample(random);
-      const account = `acct-${rank}`;
+      const account = name(rank);
       if (opened[rank] === 0) {
         opened[rank] = 1;
         return { stream: 'transfers', key: account, type: 'AccountOpened', data: { account, overdraftLimit: OVERDRAFT_LIMITS[random.int(0, OVERDRAFT_LIMITS.length - 1)] as number } };
@@ -34,7 +38,7 @@ export const bankExample: DatasetExample = {
       }
       const previous = lastTransfer[rank];
       if (previous !== undefined && random.chance(0.01)) return previous;
-      const to = `acct-${zipf.sample(random)}`;
+      const to = name(zipf.sample(random));
       const event: ExampleInput = { stream: 'transfers', key: account, type: 'TransferRequested', data: { id: `t${i}`, from: account, to, amount: amount(), memo: text } };
       lastTransfer[rank] = event;
       return event;

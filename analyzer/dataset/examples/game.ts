@@ -26,13 +26,16 @@ export const gameExample: DatasetExample = {
     const slots: Array<Match | undefined> = new Array(CONCURRENT);
     const note = new FillerText(random.stream('note-corpus'), 4096);
     let matches = 0;
+    // One string per player, made once (as in bank.ts: maps keyed by player meet the same string).
+    const names: string[] = new Array(keys);
+    const playerName = (rank: number): string => (names[rank] ??= `player-${rank}`);
     return (i): ExampleInput => {
       const slot = random.int(0, CONCURRENT - 1);
       const match = slots[slot];
       if (match === undefined) {
         const size = Math.min(keys, random.int(2, 4));
         const players = new Set<string>();
-        while (players.size < size) players.add(`player-${zipf.sample(random)}`);
+        while (players.size < size) players.add(playerName(zipf.sample(random)));
         const id = `match-${matches++}`;
         slots[slot] = { id, players: [...players], reportsLeft: logNormalLength(random, 6, 0.6, 1, 60), lastReport: undefined };
         return { stream: 'matches', key: id, type: 'MatchStarted', data: { match: id, players: [...players] } };
@@ -45,7 +48,7 @@ export const gameExample: DatasetExample = {
       const retry = match.lastReport !== undefined && random.chance(0.02);
       const id = retry ? (match.lastReport as string) : `r${i}`;
       match.lastReport = id;
-      const player = random.chance(0.01) ? `player-${zipf.sample(random)}` : (match.players[random.int(0, match.players.length - 1)] as string);
+      const player = random.chance(0.01) ? playerName(zipf.sample(random)) : (match.players[random.int(0, match.players.length - 1)] as string);
       const text = note.take(random, logNormalLength(random, 12, 1.2, 0, 4096));
       return { stream: 'matches', key: match.id, type: 'ScoreReported', data: { match: match.id, player, points: random.int(1, 10), id, note: text } };
     };

@@ -31,6 +31,7 @@ import { EmbeddedStore } from './embedded-store.ts';
 import type { FileSystem } from './file-system.ts';
 import { LockFile } from './lock-file.ts';
 import { nodeFileSystem } from './node-file-system.ts';
+import { asciiBytes, putAsciiText, putBytes, putInteger } from './bulk-ascii.ts';
 import { addRecord, RecordWriter } from './bulk-records.ts';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC } from './wal-frame.ts';
 import { RecordKind } from './wal-records.ts';
@@ -58,7 +59,38 @@ export interface BulkBatch {
   readonly key: string;
   readonly events: readonly StoredEvent[];
   readonly dataTexts: readonly string[];
-  readonly metaTexts: ReadonlyArray<string | undefined>;
+  /** Per event, its meta as JSON (undefined: none). Absent: no event has a meta, or `outputMeta` gives it. */
+  readonly metaTexts?: ReadonlyArray<string | undefined>;
+  /**
+   * The one meta every event of the batch has, as a process's outputs carry it (`{v, m, in}`,
+   * src/runtime/runner.ts), written in place from its parts: building its text per handler call and
+   * transcoding it cost the folding thread of a bulk load more than writing the numbers. Not with `metaTexts`.
+   */
+  readonly outputMeta?: OutputMeta;
+  /**
+   * The caller's cell for this shard, if it keeps one: the writer remembers its own entry for the
+   * shard there, sparing a map lookup per batch (a caller placing millions of batches already holds
+   * one object per shard). Pass the same cell with every batch of the shard, and with no other shard.
+   */
+  readonly cell?: BulkShardCell;
+}
+
+/**
+ * A process output's meta as the runner makes it: written as `{"v":v,"m":m,"in":[in[0],in[1]]}`, which
+ * is its `JSON.stringify` when it has just these fields in this order (the runner's and the fold's do).
+ */
+export interface OutputMeta {
+  /** The process's version. */
+  readonly v: string;
+  /** Its merged input number. */
+  readonly m: number;
+  /** Which of its inputs, and the position of the event consumed there. */
+  readonly in: readonly [number, number];
+}
+
+/** See `BulkBatch.cell`: the writer's slot in a caller's per-shard object. */
+export interface BulkShardCell {
+  bulk?: unknown;
 }
 
 export interface BulkWriteSummary {
@@ -97,7 +129,7 @@ export class BulkWriter {
   private readonly inFlight: Array<{ done: Promise<void>; bytes: number }> = [];
   private inFlightBytes = 0;
   /** Per stream, each shard's last seq, key JSON and record id: one lookup per batch. */
-  private readonly shards = new Map<string, { readonly json: string; readonly id: number; readonly keys: Map<string, ShardEntry> }>();
+  private readonly shards = new Map<string, StreamEntry>();
   private readonly seal: boolean;
   /** Per event type: its JSON, and its record id (-1 without records). */
   private readonly typeCache = new Map<string, { readonly json: string; readonly id: number }>();
@@ -105,6 +137,9 @@ export class BulkWriter {
   private readonly frameTypes: number[] = [];
   private lastTime = Number.NaN;
   private lastTimeText = 'NaN';
+  private lastTimeBytes = asciiBytes('NaN');
+  /** Output meta versions as JSON (versionJson). */
+  private readonly versions = new Map<string, Uint8Array>();
   private lastPosition = 0;
   private events = 0;
   private snapshots = 0;
@@ -159,17 +194,17 @@ export class BulkWriter {
     const { stream, key, events } = batch;
     assert(!this.finished, 'BulkWriter: append after finish');
     const n = events.length;
-    assert(n > 0 && batch.dataTexts.length === n && batch.metaTexts.length === n, 'BulkWriter: a batch has events, and a data text and meta slot per event');
-    let streamEntry = this.shards.get(stream);
-    if (streamEntry === undefined) {
-      validateStream(stream);
-      this.shards.set(stream, (streamEntry = { json: JSON.stringify(stream), id: this.records?.id(stream) ?? -1, keys: new Map() }));
-    }
-    let shard = streamEntry.keys.get(key);
+    assert(n > 0 && batch.dataTexts.length === n, 'BulkWriter: a batch has events, and a data text per event');
+    assert(batch.metaTexts === undefined ? true : batch.outputMeta === undefined && batch.metaTexts.length === n, 'BulkWriter: a batch has a meta slot per event, or one output meta, or neither');
+    // Checked before anything changes: a refused batch leaves the writer as it was.
+    const outputVersion = batch.outputMeta === undefined ? undefined : this.versionJson(batch.outputMeta);
+    const cell = batch.cell;
+    let shard = cell?.bulk as ShardEntry | undefined;
     if (shard === undefined) {
-      validateKey(key);
-      streamEntry.keys.set(key, (shard = { seq: 0, json: JSON.stringify(key), id: this.records?.id(key) ?? -1 }));
-    }
+      shard = this.shardEntry(stream, key);
+      if (cell !== undefined) cell.bulk = shard;
+    } else if (shard.stream.name !== stream || shard.key !== key) assert(false, `BulkWriter: the cell of ${shard.stream.name}/${shard.key} came with a batch of ${stream}/${key}`);
+    const streamEntry = shard.stream;
     const lastSeq = shard.seq;
     const first = events[0] as StoredEvent;
     const last = events[n - 1] as StoredEvent;
@@ -187,14 +222,7 @@ export class BulkWriter {
     shard.seq = last.seq;
     this.lastPosition = last.position;
     this.events += n;
-    // The same meta and payload JSON that EmbeddedStore.append writes (wal-records.ts).
-    const keyJson = shard.json;
-    let meta: string;
-    if (n === 1) {
-      const t = this.timeText(lo);
-      meta = `{"s":${streamEntry.json},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":1,"lo":${t},"hi":${t},"lt":${t}}`;
-    } else meta = `{"s":${streamEntry.json},"k":${keyJson},"q":${first.seq},"p":${first.position},"n":${n},"lo":${lo},"hi":${hi},"lt":${last.time}}`;
-    this.writeEventsFrame(meta, events, batch.dataTexts, batch.metaTexts);
+    this.writeEventsFrame(shard, lo, hi, events, batch.dataTexts, batch.metaTexts, batch.outputMeta, outputVersion);
     const records = this.records;
     if (records !== undefined) {
       // The frame may have opened a new segment: its place is known only now.
@@ -208,6 +236,21 @@ export class BulkWriter {
         addRecord(records, streamId, keyId, this.frameTypes[i] as number, e.seq, e.position, e.time, base + (t[j] as number), t[j + 1] as number, base + (t[j + 2] as number), t[j + 3] as number, e.data);
       }
     }
+  }
+
+  /** The writer's entry for a shard, made (names validated) when the shard first appears. */
+  private shardEntry(stream: string, key: string): ShardEntry {
+    let streamEntry = this.shards.get(stream);
+    if (streamEntry === undefined) {
+      validateStream(stream);
+      this.shards.set(stream, (streamEntry = { name: stream, json: utf8.encode(JSON.stringify(stream)), id: this.records?.id(stream) ?? -1, keys: new Map() }));
+    }
+    let shard = streamEntry.keys.get(key);
+    if (shard === undefined) {
+      validateKey(key);
+      streamEntry.keys.set(key, (shard = { stream: streamEntry, key, seq: 0, json: utf8.encode(JSON.stringify(key)), id: this.records?.id(key) ?? -1 }));
+    }
+    return shard;
   }
 
   putSnapshot(snapshot: Omit<Snapshot, 'sizeBytes'>): void {
@@ -299,8 +342,29 @@ export class BulkWriter {
     if (time !== this.lastTime) {
       this.lastTime = time;
       this.lastTimeText = String(time);
+      this.lastTimeBytes = asciiBytes(this.lastTimeText);
     }
     return this.lastTimeText;
+  }
+
+  /** `timeText` as bytes (written three times in most events frames' meta). */
+  private timeBytes(time: number): Uint8Array {
+    this.timeText(time);
+    return this.lastTimeBytes;
+  }
+
+  /** An output meta's version as JSON in UTF-8 (cached: a load has a version per process), its numbers checked. */
+  private versionJson(meta: OutputMeta): Uint8Array {
+    const { v: version, m, in: consumed } = meta;
+    // Integers, or the text would not be the meta's JSON (putInteger writes String(n)).
+    if (!(Number.isSafeInteger(m) && Number.isSafeInteger(consumed[0]) && Number.isSafeInteger(consumed[1]))) throw new InvalidInputError('outputMeta', 'integers m and in', meta);
+    let json = this.versions.get(version);
+    if (json === undefined) {
+      if (typeof version !== 'string' || version === '') throw new InvalidInputError('outputMeta.v', 'a non-empty string', version);
+      json = utf8.encode(JSON.stringify(version));
+      if (this.versions.size < 4096) this.versions.set(version, json);
+    }
+    return json;
   }
 
   /** JSON and record id of an event type (cached: a load has a few types and millions of events; bounded, in case it has not). */
@@ -351,15 +415,27 @@ export class BulkWriter {
   /**
    * An events frame: meta JSON, then the payload (`eventsPayload`'s JSON) written piece by piece
    * straight into the chunk — no string is built for the body (joining the pieces first made one
-   * string per frame that had to be flattened and collected, a third of this thread's encoding). The
-   * texts' places (bytes from the frame's start) go to `frameTexts`.
+   * string per frame that had to be flattened and collected, a third of this thread's encoding), nor
+   * for the meta (`writeEventsMeta`). The texts' places (bytes from the frame's start) go to
+   * `frameTexts`.
    */
-  private writeEventsFrame(meta: string, events: readonly StoredEvent[], dataTexts: readonly string[], metaTexts: ReadonlyArray<string | undefined>): void {
+  private writeEventsFrame(
+    shard: ShardEntry,
+    lo: number,
+    hi: number,
+    events: readonly StoredEvent[],
+    dataTexts: readonly string[],
+    metaTexts: ReadonlyArray<string | undefined> | undefined,
+    outputMeta: OutputMeta | undefined,
+    /** `outputMeta`'s version as JSON (versionJson). */
+    version: Uint8Array | undefined,
+  ): void {
     const n = events.length;
     // At most 3 bytes per UTF-16 unit; a type's JSON is at most 6 units per unit, plus quotes.
-    let units = meta.length + 2;
-    for (let i = 0; i < n; i++) units += 32 + 6 * (events[i] as StoredEvent).type.length + (dataTexts[i] as string).length + (metaTexts[i]?.length ?? 0);
-    this.reserve(FRAME_HEADER_BYTES + 5 + 3 * units);
+    let units = 2;
+    for (let i = 0; i < n; i++) units += 32 + 6 * (events[i] as StoredEvent).type.length + (dataTexts[i] as string).length + (metaTexts?.[i]?.length ?? 0);
+    const outputMetaBytes = version === undefined ? 0 : n * (OUTPUT_META_FIXED_BYTES + version.length);
+    this.reserve(FRAME_HEADER_BYTES + 5 + META_FIXED_BYTES + shard.stream.json.length + shard.json.length + outputMetaBytes + 3 * units);
     const chunk = this.chunk as RawBuffer;
     const o = this.used;
     const bodyStart = o + FRAME_HEADER_BYTES;
@@ -368,7 +444,7 @@ export class BulkWriter {
     const types = this.frameTypes;
     types.length = 0;
     chunk[bodyStart] = RecordKind.Events;
-    const metaBytes = chunk.utf8Write(meta, bodyStart + 5);
+    const metaBytes = this.writeEventsMeta(chunk, bodyStart + 5, shard, events, lo, hi);
     let p = bodyStart + 5 + metaBytes;
     chunk[p++] = 0x5b; // [
     for (let i = 0; i < n; i++) {
@@ -384,12 +460,12 @@ export class BulkWriter {
       const dataStart = p;
       p += chunk.utf8Write(dataTexts[i] as string, p);
       texts.push(dataStart - o, p - dataStart);
-      const metaText = metaTexts[i];
-      if (metaText === undefined) texts.push(0, -1);
+      const metaText = metaTexts?.[i];
+      if (version === undefined && metaText === undefined) texts.push(0, -1);
       else {
         chunk[p++] = 0x2c;
         const metaStart = p;
-        p += chunk.utf8Write(metaText, p);
+        p += version === undefined ? chunk.utf8Write(metaText as string, p) : writeOutputMeta(chunk, p, version, outputMeta as OutputMeta);
         texts.push(metaStart - o, p - metaStart);
       }
       chunk[p++] = 0x5d; // ]
@@ -401,6 +477,37 @@ export class BulkWriter {
     chunk.writeUInt32LE(bodyLength, o + 4);
     chunk.writeUInt32LE(0, o + 8);
     this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
+  }
+
+  /**
+   * The meta JSON of an events frame at `at` — exactly what EmbeddedStore.append writes
+   * (wal-records.ts): `{"s":stream,"k":key,"q":seq,"p":position,"n":n,"lo":lo,"hi":hi,"lt":lastTime}`
+   * — byte by byte (bulk-ascii.ts); returns its length. Room for it was reserved (META_FIXED_BYTES).
+   */
+  private writeEventsMeta(chunk: RawBuffer, at: number, shard: ShardEntry, events: readonly StoredEvent[], lo: number, hi: number): number {
+    const first = events[0] as StoredEvent;
+    const n = events.length;
+    let p = at;
+    p += putBytes(chunk, p, META_S);
+    p += putBytes(chunk, p, shard.stream.json);
+    p += putBytes(chunk, p, META_K);
+    p += putBytes(chunk, p, shard.json);
+    p += putBytes(chunk, p, META_Q);
+    p += putInteger(chunk, p, first.seq);
+    p += putBytes(chunk, p, META_P);
+    p += putInteger(chunk, p, first.position);
+    p += putBytes(chunk, p, META_N);
+    p += putInteger(chunk, p, n);
+    p += putBytes(chunk, p, META_LO);
+    p += putBytes(chunk, p, this.timeBytes(lo));
+    p += putBytes(chunk, p, META_HI);
+    if (n === 1) p += putBytes(chunk, p, this.timeBytes(lo));
+    else p += putAsciiText(chunk, p, String(hi));
+    p += putBytes(chunk, p, META_LT);
+    if (n === 1) p += putBytes(chunk, p, this.timeBytes(lo));
+    else p += putAsciiText(chunk, p, String((events[n - 1] as StoredEvent).time));
+    chunk[p++] = 0x7d; // }
+    return p - at;
   }
 
   /** Makes room for a frame of at most `bytes` at `used`. */
@@ -444,17 +551,63 @@ export class BulkWriter {
  * `write`'s argument handling cost more than the copy for the short texts of a frame. The caller
  * has reserved room, so a text is never cut short.
  */
-/** A shard as the writer knows it: its last seq, its key as JSON, its key's record id (-1 without records). */
+/** A stream as the writer knows it: its name as JSON (UTF-8), its record id (-1 without records), its shards. */
+interface StreamEntry {
+  readonly name: string;
+  readonly json: Uint8Array;
+  readonly id: number;
+  readonly keys: Map<string, ShardEntry>;
+}
+
+/** A shard as the writer knows it: its last seq, its key as JSON (UTF-8), its key's record id (-1 without records). */
 interface ShardEntry {
+  readonly stream: StreamEntry;
+  readonly key: string;
   seq: number;
-  readonly json: string;
+  readonly json: Uint8Array;
   readonly id: number;
 }
+
+// The constant pieces of an events frame's meta (writeEventsMeta).
+const META_S = asciiBytes('{"s":');
+const META_K = asciiBytes(',"k":');
+const META_Q = asciiBytes(',"q":');
+const META_P = asciiBytes(',"p":');
+const META_N = asciiBytes(',"n":');
+const META_LO = asciiBytes(',"lo":');
+const META_HI = asciiBytes(',"hi":');
+const META_LT = asciiBytes(',"lt":');
+const OUTPUT_META_V = asciiBytes('{"v":');
+const OUTPUT_META_M = asciiBytes(',"m":');
+const OUTPUT_META_IN = asciiBytes(',"in":[');
+/** Bound on an output meta's bytes besides its version's JSON: its constants and three integers of at most 24 characters. */
+const OUTPUT_META_FIXED_BYTES = 24 + 3 * 24;
+
+/** `{"v":v,"m":m,"in":[a,b]}` at `at` (`version`: v's JSON); returns the bytes written. */
+function writeOutputMeta(chunk: Uint8Array, at: number, version: Uint8Array, meta: OutputMeta): number {
+  let p = at;
+  p += putBytes(chunk, p, OUTPUT_META_V);
+  p += putBytes(chunk, p, version);
+  p += putBytes(chunk, p, OUTPUT_META_M);
+  p += putInteger(chunk, p, meta.m);
+  p += putBytes(chunk, p, OUTPUT_META_IN);
+  p += putInteger(chunk, p, meta.in[0]);
+  chunk[p++] = 0x2c; // ,
+  p += putInteger(chunk, p, meta.in[1]);
+  chunk[p++] = 0x5d; // ]
+  chunk[p++] = 0x7d; // }
+  return p - at;
+}
+
+/** Bound on an events meta's bytes besides the stream and key JSON: its constants, five integers and three times of at most 24 characters each. */
+const META_FIXED_BYTES = 64 + 8 * 24;
 
 type RawBuffer = Buffer & {
   utf8Write(text: string, offset: number): number;
   latin1Write(text: string, offset: number): number;
 };
+
+const utf8 = new TextEncoder();
 
 function checkName(field: string, value: unknown): void {
   if (typeof value !== 'string' || value === '') throw new InvalidInputError(`snapshot.${field}`, 'a non-empty string', value);

@@ -10,10 +10,12 @@ import { BulkWriter } from '../../../src/store/embedded/bulk-writer.ts';
 import { collect } from '../../helpers/async.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
 
-type Op = { kind: 'batch'; stream: string; key: string; events: Array<{ type: string; time: number; data: { n: number; s: string }; meta?: { m: number } }> } | { kind: 'snapshot'; shard: string; position: number };
+type Op =
+  | { kind: 'batch'; stream: string; key: string; events: Array<{ type: string; time: number; data: { n: number; s: string }; meta?: { m: number } }>; output?: { v: string; m: number; in: [number, number] } }
+  | { kind: 'snapshot'; shard: string; position: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('batch' as const), stream: fc.constantFrom('s1', 's2'), key: fc.constantFrom('a', 'b', 'ü-ñ', 'k/1'), events: fc.array(fc.record({ type: fc.constantFrom('T', 'U'), time: fc.integer({ min: 0, max: 1e12 }), data: fc.record({ n: fc.integer(), s: fc.string({ maxLength: 300 }) }), meta: fc.option(fc.record({ m: fc.nat() }), { nil: undefined }) }), { minLength: 1, maxLength: 5 }) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('batch' as const), stream: fc.constantFrom('s1', 's2'), key: fc.constantFrom('a', 'b', 'ü-ñ', 'k/1'), events: fc.array(fc.record({ type: fc.constantFrom('T', 'U'), time: fc.integer({ min: 0, max: 1e12 }), data: fc.record({ n: fc.integer(), s: fc.string({ maxLength: 300 }) }), meta: fc.option(fc.record({ m: fc.nat() }), { nil: undefined }) }), { minLength: 1, maxLength: 5 }), output: fc.option(fc.record({ v: fc.constantFrom('v1', 'é"2'), m: fc.maxSafeNat(), in: fc.tuple(fc.nat(3), fc.maxSafeNat()) }), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('snapshot' as const), shard: fc.constantFrom('a', 'b'), position: fc.nat(1000) }) },
 );
 
@@ -26,6 +28,8 @@ describe('BulkWriter', () => {
           const writer = await BulkWriter.create(`${d.path}/s`, { segmentBytes: 4096, parquet: false });
           const expected: StoredEvent[] = [];
           const seqs = new Map<string, number>();
+          // Shard cells (BulkBatch.cell) for some batches: the writer's entry is found either way.
+          const cells = new Map<string, { bulk?: unknown }>();
           const snapshots: Array<{ shard: string; position: number; data: string }> = [];
           for (const o of ops) {
             if (o.kind === 'snapshot') {
@@ -37,8 +41,11 @@ describe('BulkWriter', () => {
             const id = `${o.stream}/${o.key}`;
             const seq = seqs.get(id) ?? 0;
             seqs.set(id, seq + o.events.length);
-            const events = o.events.map((e, i) => ({ stream: o.stream, key: o.key, seq: seq + i + 1, position: expected.length + i + 1, ...e }) as StoredEvent);
-            writer.append({ stream: o.stream, key: o.key, events, dataTexts: o.events.map((e) => JSON.stringify(e.data)), metaTexts: o.events.map((e) => (e.meta === undefined ? undefined : JSON.stringify(e.meta))) });
+            // A batch of outputs carries one meta for all its events (BulkBatch.outputMeta), written from its parts.
+            const events = o.events.map((e, i) => ({ stream: o.stream, key: o.key, seq: seq + i + 1, position: expected.length + i + 1, ...e, ...(o.output === undefined ? {} : { meta: o.output }) }) as StoredEvent);
+            const cell = seq % 2 === 0 ? undefined : (cells.get(id) ?? cells.set(id, {}).get(id));
+            const metas = o.output !== undefined ? { outputMeta: o.output } : { metaTexts: o.events.map((e) => (e.meta === undefined ? undefined : JSON.stringify(e.meta))) };
+            writer.append({ stream: o.stream, key: o.key, events, dataTexts: o.events.map((e) => JSON.stringify(e.data)), ...metas, ...(cell === undefined ? {} : { cell }) });
             expected.push(...events.map((e) => (e.meta === undefined ? (({ meta, ...rest }) => rest)(e) : e)));
             if (writer.buffered > 10_000) await writer.flush();
           }
@@ -92,6 +99,13 @@ describe('BulkWriter', () => {
       writer.append({ stream: 's', key: 'k', events: [e(1, 1)], dataTexts: ['null'], metaTexts: [undefined] });
       expect(() => writer.append({ stream: 's', key: 'k', events: [e(3, 2)], dataTexts: ['null'], metaTexts: [undefined] })).toThrow(/position 3 does not follow 1/);
       expect(() => writer.append({ stream: 's', key: 'k', events: [e(2, 5)], dataTexts: ['null'], metaTexts: [undefined] })).toThrow(/seq 5 does not follow 1/);
+      const cell = {};
+      writer.append({ stream: 's', key: 'k', events: [e(2, 2)], dataTexts: ['null'], metaTexts: [undefined], cell });
+      const other = (position: number) => ({ stream: 's', key: 'j', seq: 1, position, time: 1, type: 'T', data: null }) as StoredEvent;
+      expect(() => writer.append({ stream: 's', key: 'j', events: [other(3)], dataTexts: ['null'], metaTexts: [undefined], cell })).toThrow(/the cell of s\/k came with a batch of s\/j/);
+      expect(() => writer.append({ stream: 's', key: 'j', events: [other(3)], dataTexts: ['null'], outputMeta: { v: 'v', m: 1.5, in: [0, 1] } })).toThrow(/integers m and in/);
+      expect(() => writer.append({ stream: 's', key: 'j', events: [other(3)], dataTexts: ['null'], metaTexts: ['{}'], outputMeta: { v: 'v', m: 1, in: [0, 1] } })).toThrow(/one output meta, or neither/);
+      writer.append({ stream: 's', key: 'j', events: [other(3)], dataTexts: ['null'], outputMeta: { v: 'v', m: 1, in: [0, 1] } }); // refused batches changed nothing
       await writer.abort();
     } finally {
       d.cleanup();

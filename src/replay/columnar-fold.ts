@@ -132,11 +132,15 @@ export class ColumnFold {
     this.ctx = new HandlerCallContext(p.name, o.version, '', 0, 0);
   }
 
-  batch(batch: ColumnBatch, n: number, g0: number): void {
+  /**
+   * Folds the first `n` rows of a batch whose first row is input event `g0`. `picked`: the rows among
+   * them of this fold's shards, in order, when the caller has picked them (worker-pool.ts).
+   */
+  batch(batch: ColumnBatch, n: number, g0: number, picked?: Int32Array): void {
     const slots = Int32Array.from(batch.keys, (k) => this.slotOf.get(k) ?? -1);
-    // A fold of some of the shards (a worker's share) picks its rows first, in a loop of its own: the
-    // main loop below then runs only over them, and skipping a row there costs several times more.
-    const rows = slots.includes(-1) ? this.rowsOf(batch.keyIndex, slots, n) : null;
+    // A fold of some of the shards (a worker's share) runs only over its rows, picked first in a loop
+    // of its own (unless given): skipping a row in the main loop below costs several times more.
+    const rows = picked ?? (slots.includes(-1) ? this.rowsOf(batch.keyIndex, slots, n) : null);
     const count = rows === null ? n : rows.length;
     const byType: Array<AnyHandler | undefined> = batch.types.map((t) => (t.startsWith('$') ? undefined : this.handlers[t]));
     const cursor = this.cursor;

@@ -76,6 +76,8 @@ export class ReplayWorkers {
    * time and a fold returns only after every worker is done with every batch (ScanBuffers' rule).
    */
   readonly scanBuffers = new ScanBuffers(true);
+  /** Where each batch's rows are picked for the workers (shared memory, kept between folds like scanBuffers). */
+  private readonly picks = new RowPicks();
   private folding = false;
 
   private constructor(private readonly workers: readonly ReplayWorker[]) {}
@@ -118,6 +120,10 @@ export class ReplayWorkers {
     const parts = shareOut(o.shards, o.weights, this.workers.length);
     const m = o.m === null ? null : sharedCopy(o.m);
     await Promise.all(this.workers.map((w, i) => w.request({ kind: 'fold.start', process: o.process, version: o.version, shards: parts[i] as Map<string, FoldStart>, m, check: o.check })));
+    const ownerOf = new Map<string, number>();
+    parts.forEach((part, w) => {
+      for (const key of part.keys()) ownerOf.set(key, w);
+    });
     let g0 = 0;
     // Folds of the batches posted, by batch number. Workers take their requests in order, so a batch is
     // posted while the one before is still folding: a worker that finishes one goes on with the next
@@ -133,8 +139,11 @@ export class ReplayWorkers {
         if (next.done === true || g0 >= o.limit) break;
         const batch = next.value;
         const n = Math.min(batch.length, o.limit - g0);
-        const request: WorkerRequest = { kind: 'fold.batch', batch, n, g0 };
-        const folding = Promise.all(this.workers.map((w) => w.request(request))).then(() => o.onEvents?.(n));
+        // Each worker's rows, picked here in one pass (the workers would each pass over every row);
+        // in the picks of batch j - 3, which every worker is done with (see above).
+        const rows = this.picks.rowsFor(j % 3, n, this.workers.length);
+        const counts = pickRows(batch.keyIndex, Int32Array.from(batch.keys, (k) => ownerOf.get(k) ?? -1), n, rows, this.workers.length);
+        const folding = Promise.all(this.workers.map((w, i) => w.request({ kind: 'fold.batch', batch, n, g0, rows: rows.subarray(i * n, i * n + (counts[i] as number)) }))).then(() => o.onEvents?.(n));
         // Awaited later; until then a worker's failure must not count as unhandled.
         folding.catch(() => undefined);
         folds.push(folding);
@@ -182,6 +191,33 @@ export function shareOut<T>(shards: ReadonlyMap<string, T>, weights: ReadonlyMap
     (out[best] as Map<string, T>).set(key, shards.get(key) as T);
   }
   return out;
+}
+
+/**
+ * Picks the first `n` rows for their workers: worker w's rows, in order, at `rows[w * n …]`; returns
+ * how many each got. `ownerOf`: the worker of each of the batch's keys (-1: none).
+ */
+export function pickRows(keyIndex: Int32Array, ownerOf: Int32Array, n: number, rows: Int32Array, workers: number): Int32Array {
+  assert(rows.length >= n * workers, 'room for every worker to take every row');
+  const counts = new Int32Array(workers);
+  for (let i = 0; i < n; i++) {
+    const w = ownerOf[keyIndex[i] as number] as number;
+    if (w >= 0) rows[w * n + (counts[w] as number)++] = i;
+  }
+  return counts;
+}
+
+/** Row lists in shared memory, three in turn (a batch's picks stay valid while two more batches are posted). */
+class RowPicks {
+  private readonly turns: Int32Array[] = [];
+
+  /** Room for `workers` lists of `n` rows in turn `turn` (0..2). */
+  rowsFor(turn: number, n: number, workers: number): Int32Array {
+    const size = Math.max(1, n) * workers;
+    let rows = this.turns[turn];
+    if (rows === undefined || rows.length < size) rows = this.turns[turn] = new Int32Array(new SharedArrayBuffer(size * 4));
+    return rows.subarray(0, size);
+  }
 }
 
 /** The numbering in shared memory, so every worker reads one copy. */

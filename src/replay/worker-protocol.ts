@@ -22,8 +22,8 @@ export interface ProcessRef {
 export type WorkerRequest =
   /** Starts a columnar fold of these shards (the worker's share); `m` is shared memory when it can be. */
   | (ProcessRef & { readonly kind: 'fold.start'; readonly shards: ReadonlyMap<string, FoldStart>; readonly m: Float64Array | null; readonly check: boolean })
-  /** Folds the first `n` rows of a batch whose first row is input event `g0` (0-based). */
-  | { readonly kind: 'fold.batch'; readonly batch: ColumnBatch; readonly n: number; readonly g0: number }
+  /** Folds the worker's `rows` (picked by the main thread) among the first `n` of a batch whose first row is input event `g0` (0-based). */
+  | { readonly kind: 'fold.batch'; readonly batch: ColumnBatch; readonly n: number; readonly g0: number; readonly rows: Int32Array }
   /** Ends the fold and returns its shards. */
   | { readonly kind: 'fold.end' }
   /** Runs one shard over its inputs (the object path). */

@@ -25,7 +25,7 @@ import type { EventMeta, JsonValue, Snapshot, StoredEvent } from '../../src/mode
 import { HandlerBugError, PROGRESS_EVENT, ROUND_SHARD } from '../../src/runtime/runner.ts';
 import { HandlerCallContext } from '../../src/runtime/handler-context.ts';
 import type { OutputMeta } from '../../src/store/embedded/bulk-writer.ts';
-import { jsonCopy } from './json-copy.ts';
+import { copyJson } from '../../src/store/json-copy.ts';
 
 /**
  * One append as the store receives it: events already placed (seq, position) and serialized. An
@@ -437,9 +437,9 @@ export class AppFold {
       const o = outputs[i] as Outputs[number];
       const text = stringify(o.data, process, o.type);
       // Readers see what the store would hand back: the payload as parsed from its JSON (a copy is
-      // the same and cheaper, json-copy.ts). A stream nobody reads (the end of the graph) keeps the
+      // the same and cheaper, src/store/json-copy.ts). A stream nobody reads (the end of the graph) keeps the
       // emitted values: only its texts are written.
-      const data = (readers === undefined ? (numbersSurviveJson(o.data) ? o.data : JSON.parse(text)) : (jsonCopy(o.data) ?? JSON.parse(text))) as JsonValue;
+      const data = (readers === undefined ? (numbersSurviveJson(o.data) ? o.data : JSON.parse(text)) : copyJson(o.data, () => `${process}: ${o.type}`)) as JsonValue;
       stored[i] = { stream, key, seq: firstSeq + i, position: firstPosition + i, time, type: o.type, data, meta: eventMeta };
       dataTexts[i] = text;
     }

@@ -32,6 +32,7 @@ function direct(value: unknown, depth: number): unknown {
       if (value === null) return null;
       if (depth >= MAX_DEPTH) return BAIL;
       if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype || typeof (value as { toJSON?: unknown }).toJSON === 'function') return BAIL;
         const out = new Array<unknown>(value.length);
         for (let i = 0; i < value.length; i++) {
           const c = direct(value[i], depth + 1);

@@ -5,7 +5,8 @@
  * last time per account, 1000 accounts), through the engine's reused event view and context.
  * Warm: the history is in the page cache (an untimed first pass). Cold: before every run the store's
  * column files (and the baseline's file) are dropped from the page cache (`dd iflag=nocache
- * count=0` per file). Median of 5 each.
+ * count=0` per file). Median of 5 each. Measured in a fresh process (replay-process.ts), as `spive
+ * replay` runs, the fold's runs before the baseline's (see measureReplay).
  *
  * replay.fold.10m.warm.2-workers: see workersBench below.
  *
@@ -155,6 +156,7 @@ export async function measureReplay(dir: string, events: number, results: (r: Be
         info(`fold ${cold ? 'cold' : 'warm'} rep ${rep + 1}: ${fmt(ms)} ms = ${fmt((events / ms) * 1000)} events/s`);
       }
       if (!cold) await workersBench(store, events, reference, results);
+      if (!cold) same(reference, await foldRaw(rawPath, events, rawBuffer)); // warm-up (its buffer's first touch)
       const rawRates: number[] = [];
       for (let rep = 0; rep < REPS; rep++) {
         drop();

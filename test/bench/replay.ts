@@ -138,8 +138,9 @@ export async function measureReplay(dir: string, events: number, results: (r: Be
     await writeRaw(store, rawPath, events);
     const rawBuffer = new Uint8Array(rawLayout(events).bytes);
     // A figure's runs go together, the fold's before the raw loop's. Interleaved, the fold ran ~1.5x
-    // slower once the raw loop had run in the process (380–400 ms against 250–260 ms for 10M events,
-    // reproducibly: V8 then keeps the fold in slower optimized code), which measured the benchmark.
+    // slower after the raw loop had run in the process (380–400 ms against 250–260 ms for 10M events,
+    // in 4 of 4 processes). Not settled whose doing that is (V8's optimized code, or this virtual
+    // machine, where a plain compute loop also swings 2x for seconds), so they no longer mix.
     const reference = await fold(store, events); // warm-up; checked against the raw loop below
     for (const cold of [false, true]) {
       const drop = () => (cold ? dropFromCache([...arrowFiles, rawPath]) : undefined);

@@ -116,10 +116,22 @@ export function isWin(s: Standing): boolean {
 
 /** The board: highest rating first, ties by name. */
 export function topOf(ratings: Readonly<Record<string, number>>, n = TOP_N): BoardEntry[] {
-  return Object.entries(ratings)
-    .map(([player, rating]) => ({ player, rating }))
-    .sort((a, b) => b.rating - a.rating || (a.player < b.player ? -1 : a.player > b.player ? 1 : 0))
-    .slice(0, n);
+  // The n best in one pass, kept in order (sorting every player per rating change grew with the game).
+  const top: BoardEntry[] = [];
+  for (const player in ratings) {
+    const rating = ratings[player] as number;
+    if (top.length === n && !ahead(rating, player, top[n - 1] as BoardEntry)) continue;
+    let at = top.length;
+    while (at > 0 && ahead(rating, player, top[at - 1] as BoardEntry)) at--;
+    top.splice(at, 0, { player, rating });
+    if (top.length > n) top.pop();
+  }
+  return top;
+}
+
+/** Whether (rating, player) ranks above `entry` on the board. */
+function ahead(rating: number, player: string, entry: BoardEntry): boolean {
+  return rating > entry.rating || (rating === entry.rating && player < entry.player);
 }
 
 // ---------------------------------------------------------------- processes
@@ -206,10 +218,13 @@ export const leaderboard = defineProcess({
   initial: (): PlayerState => ({ rating: INITIAL_RATING, wins: 0, games: 0, points: 0, applied: {}, appliedTwice: 0 }),
   on: {
     results: {
+      // `applied` grows with every result: it is updated in place (copying it per event made a
+      // player's events cost more the more they had played).
       PlayerScored(state, e) {
         const entry = `${e.data.match}/${e.data.id}`;
         if (Object.hasOwn(state.applied, entry)) return { ...state, appliedTwice: state.appliedTwice + 1 };
-        return { ...state, points: state.points + e.data.points, applied: { ...state.applied, [entry]: true as const } };
+        state.applied[entry] = true;
+        return { ...state, points: state.points + e.data.points };
       },
       MatchFinished(state, e, ctx) {
         const { match, standings } = e.data;
@@ -217,13 +232,8 @@ export const leaderboard = defineProcess({
         if (mine === undefined) return state; // cannot happen: the key function chose this shard from the standings
         if (Object.hasOwn(state.applied, match)) return { ...state, appliedTwice: state.appliedTwice + 1 };
         const won = isWin(mine);
-        const next: PlayerState = {
-          ...state,
-          rating: state.rating + mine.delta,
-          wins: state.wins + (won ? 1 : 0),
-          games: state.games + 1,
-          applied: { ...state.applied, [match]: true as const },
-        };
+        state.applied[match] = true;
+        const next: PlayerState = { ...state, rating: state.rating + mine.delta, wins: state.wins + (won ? 1 : 0), games: state.games + 1 };
         if (won && WIN_MILESTONES.includes(next.wins)) {
           ctx.effect(achievements, { player: ctx.key, achievement: `${next.wins} ${next.wins === 1 ? 'win' : 'wins'}`, match });
         }

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedStore, MemoryGateway, MemoryLog, MemoryStore, Platform, seededRandom, type AppDef, type AppView, type EventStore, type JsonValue } from 'spive';
-import game, { leaderboard, rankings, scoring, WIN_MILESTONES, type Achievement, type MatchEvents } from '../../examples/game/app.ts';
+import game, { leaderboard, rankings, scoring, topOf, WIN_MILESTONES, type Achievement, type MatchEvents } from '../../examples/game/app.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 type MatchInput = { [T in keyof MatchEvents]: { type: T; data: MatchEvents[T] } }[keyof MatchEvents];
@@ -202,6 +202,18 @@ async function expectMatchesReference(platform: Platform, store: EventStore, gat
 // ---------------------------------------------------------------- tests
 
 describe('examples/game', () => {
+  it('puts on the board the n highest ratings, ties by name: the first n of all players sorted (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 3 }), fc.integer({ min: 900, max: 1100 })), fc.integer({ min: 1, max: 12 }), (ratings, n) => {
+        const sorted = Object.entries(ratings)
+          .map(([player, rating]) => ({ player, rating }))
+          .sort((a, b) => b.rating - a.rating || (a.player < b.player ? -1 : a.player > b.player ? 1 : 0));
+        expect(topOf(ratings, n)).toEqual(sorted.slice(0, n));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('scores a match, ranks it, rates its players and puts them on the board', async () => {
     const store = new MemoryStore();
     const gateway = new MemoryGateway<Achievement>();

@@ -162,7 +162,7 @@ export async function calibrate(options: CalibrateOptions): Promise<CostModel> {
   }
 
   // 6. The engine's writes: appends of fork records and new events, measured in a throwaway store.
-  const probe = (options.probeWrites ?? store instanceof EmbeddedStore) ? await probeWrites(clock, outputs) : undefined;
+  const probe = (options.probeWrites ?? store instanceof EmbeddedStore) ? await probeWrites(clock, outputs, store instanceof EmbeddedStore ? store.dir : undefined) : undefined;
 
   const n = samples.length;
   const nsPerByte = bytes > 0 ? (parseMs / bytes) * 1e6 : 0;

@@ -1,14 +1,14 @@
 /**
  * What a replay pays to write a rebuilt shard, measured by doing it: appends into a throwaway
- * embedded store (a temporary folder, removed afterwards), shaped like the engine's writes
- * (src/replay/shard-write.ts) — per shard one conditional append of a small fork record plus the
+ * embedded store (a hidden folder beside the store, see probeWrites; removed afterwards), shaped like
+ * the engine's writes (src/replay/shard-write.ts) — per shard one conditional append of a small fork record plus the
  * shard's new events, up to 8 shards in flight (process-replay.ts) so that they share fsyncs
  * (the store's group commit). Sample calibration missed this entirely: it times handlers and reads,
  * while every rebuilt shard also costs an append and its share of an fsync.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { NewEvent } from '../../src/model/event.ts';
 import { EmbeddedStore } from '../../src/store/embedded/embedded-store.ts';
 import type { Clock } from '../../src/time/clock.ts';
@@ -30,15 +30,14 @@ const REPEAT = 5;
 
 /**
  * `outputs`: example output events of the process (payload sizes matter); none: a small record.
- * Returns undefined when the probe cannot run (no writable temporary folder).
+ * `near`: the store's folder. The probe's store is made beside it (a hidden folder, removed after), so
+ * that it pays the store's disk's fsyncs: the OS temporary folder is often another disk, or memory
+ * (tmpfs), where an fsync costs nothing. Where that folder is not writable, the temporary folder.
+ * Returns undefined when the probe cannot run (no writable folder).
  */
-export async function probeWrites(clock: Clock, outputs: readonly NewEvent<unknown>[]): Promise<WriteCost | undefined> {
-  let dir: string;
-  try {
-    dir = mkdtempSync(join(tmpdir(), 'spive-calibrate-'));
-  } catch {
-    return undefined;
-  }
+export async function probeWrites(clock: Clock, outputs: readonly NewEvent<unknown>[], near?: string): Promise<WriteCost | undefined> {
+  const dir = probeFolder(near);
+  if (dir === undefined) return undefined;
   const examples = outputs.length > 0 ? outputs : [{ type: 'Probed', data: { account: 'acct-0', amount: 1, id: 'probe-0' } }];
   let store: EmbeddedStore | undefined;
   try {
@@ -78,6 +77,19 @@ export async function probeWrites(clock: Clock, outputs: readonly NewEvent<unkno
     await store?.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A fresh folder beside `near` when it can be made there, else in the OS temporary folder. */
+function probeFolder(near: string | undefined): string | undefined {
+  const candidates = near === undefined ? [tmpdir()] : [dirname(resolve(near)), tmpdir()];
+  for (const parent of candidates) {
+    try {
+      return mkdtempSync(join(parent, parent === tmpdir() ? 'spive-calibrate-' : '.spive-calibrate-'));
+    } catch {
+      // not writable: the next candidate
+    }
+  }
+  return undefined;
 }
 
 async function inPool(n: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {

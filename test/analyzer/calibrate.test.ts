@@ -4,6 +4,9 @@
  * plan made from it predicts a real replay of an embedded bank store within a factor (the machine may
  * be busy: the bound is loose on purpose; the replay-matrix benchmark measures the error itself).
  */
+import { mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedStore } from 'spive';
 import { StatsCatalogue } from '../../analyzer/catalogue/catalogue.ts';
@@ -46,6 +49,28 @@ describe('sample calibration', () => {
     const w = await probeWrites(realClock, [{ type: 'Credited', time: 0, data: { account: 'a', amount: 1, id: 'x' } }]);
     expect(w?.nsPerShardWrite).toBeGreaterThan(0);
     expect(w?.nsPerWrittenEvent).toBeGreaterThanOrEqual(0);
+  });
+
+  it("probes beside the store (its disk's fsyncs), and in the temporary folder where that is not writable", async () => {
+    const dir = tempDir();
+    try {
+      const store = join(dir.path, 'store');
+      mkdirSync(store);
+      const seen: string[][] = [];
+      const clock = { ...realClock, monotonicMs: () => (seen.push(readdirSync(dir.path)), realClock.monotonicMs()) };
+      const w = await probeWrites(clock, [], store);
+      expect(w?.nsPerShardWrite).toBeGreaterThan(0);
+      expect(seen.some((names) => names.some((n) => n.startsWith('.spive-calibrate-')))).toBe(true);
+      expect(readdirSync(dir.path)).toEqual(['store']); // removed afterwards
+      // Beside a store whose folder cannot hold one (here: a parent that does not exist), the temporary folder.
+      const before = readdirSync(tmpdir()).filter((n) => n.startsWith('spive-calibrate-')).length;
+      const inTemp: number[] = [];
+      const counting = { ...realClock, monotonicMs: () => (inTemp.push(readdirSync(tmpdir()).filter((n) => n.startsWith('spive-calibrate-')).length), realClock.monotonicMs()) };
+      expect((await probeWrites(counting, [], join(dir.path, 'missing', 'store')))?.nsPerShardWrite).toBeGreaterThan(0);
+      expect(Math.max(...inTemp)).toBeGreaterThan(before);
+    } finally {
+      dir.cleanup();
+    }
   });
 
   it('calibrates every figure on an embedded store, and a first plan predicts the real replay within a factor', { timeout: 240_000 }, async () => {

@@ -17,6 +17,7 @@ import { HandlerBugError, PROGRESS_EVENT } from '../runtime/runner.ts';
 import type { StoredEvent } from '../model/event.ts';
 import { checkedEvent, cursorAt, dataView, eventView, newCursor, NOT_COLUMNAR, UndeclaredReadError, type ColumnEvent } from './column-view.ts';
 import type { CollectedShardEffect, ShardRun } from './shard-run.ts';
+import { assert } from '../util/assert.ts';
 
 /** Where a shard's fold starts: its initial or restored state, and the last merged input it reflects. */
 export interface FoldStart {
@@ -188,10 +189,8 @@ export class ColumnFold {
   /** The rows among the first `n` whose key is one of this fold's shards, in order (a view of a reused array). */
   private rowsOf(keyIndex: Int32Array, slots: Int32Array, n: number): Int32Array {
     if (this.rows.length < n) this.rows = new Int32Array(n);
-    const rows = this.rows;
-    let count = 0;
-    for (let i = 0; i < n; i++) if ((slots[keyIndex[i] as number] as number) >= 0) rows[count++] = i;
-    return rows.subarray(0, count);
+    const count = pickRows(keyIndex, slots.map((s) => (s < 0 ? -1 : 0)), n, this.rows, 1)[0] as number;
+    return this.rows.subarray(0, count);
   }
 
   /** Checking mode: a guarded event; a broken declaration or a failing handler is an error. */
@@ -254,6 +253,21 @@ export class ColumnFold {
     });
     return { shards, fallback };
   }
+}
+
+/**
+ * Picks the first `n` rows of a batch for the folds they belong to: fold w's rows, in order, at
+ * `rows[w * n …]`; returns how many each got. `ownerOf`: the fold of each of the batch's keys (-1:
+ * none). The worker pool picks for all its workers at once; a fold of some shards, for itself.
+ */
+export function pickRows(keyIndex: Int32Array, ownerOf: Int32Array, n: number, rows: Int32Array, folds: number): Int32Array {
+  assert(rows.length >= n * folds, 'room for every fold to take every row');
+  const counts = new Int32Array(folds);
+  for (let i = 0; i < n; i++) {
+    const w = ownerOf[keyIndex[i] as number] as number;
+    if (w >= 0) rows[w * n + (counts[w] as number)++] = i;
+  }
+  return counts;
 }
 
 /** A checking-mode payload proxy, revoked after its call: any use of it throws a TypeError. */

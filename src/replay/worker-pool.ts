@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { ColumnBatch } from '../store/event-store.ts';
 import { ScanBuffers } from '../store/scan-buffers.ts';
 import { assert } from '../util/assert.ts';
-import type { FoldedShard, FoldResult, FoldStart } from './columnar-fold.ts';
+import { pickRows, type FoldedShard, type FoldResult, type FoldStart } from './columnar-fold.ts';
 import type { ShardInput, ShardRun } from './shard-run.ts';
 import type { ProcessRef, WorkerReply, WorkerRequest, WorkerSetup } from './worker-protocol.ts';
 
@@ -191,20 +191,6 @@ export function shareOut<T>(shards: ReadonlyMap<string, T>, weights: ReadonlyMap
     (out[best] as Map<string, T>).set(key, shards.get(key) as T);
   }
   return out;
-}
-
-/**
- * Picks the first `n` rows for their workers: worker w's rows, in order, at `rows[w * n …]`; returns
- * how many each got. `ownerOf`: the worker of each of the batch's keys (-1: none).
- */
-export function pickRows(keyIndex: Int32Array, ownerOf: Int32Array, n: number, rows: Int32Array, workers: number): Int32Array {
-  assert(rows.length >= n * workers, 'room for every worker to take every row');
-  const counts = new Int32Array(workers);
-  for (let i = 0; i < n; i++) {
-    const w = ownerOf[keyIndex[i] as number] as number;
-    if (w >= 0) rows[w * n + (counts[w] as number)++] = i;
-  }
-  return counts;
 }
 
 /** Row lists in shared memory, three in turn (a batch's picks stay valid while two more batches are posted). */

@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ProcessDef } from 'spive';
 import type { ColumnBatch } from '../../src/store/event-store.ts';
-import { ColumnFold, type FoldStart } from '../../src/replay/columnar-fold.ts';
-import { pickRows, shareOut } from '../../src/replay/worker-pool.ts';
+import { ColumnFold, pickRows, type FoldStart } from '../../src/replay/columnar-fold.ts';
+import { shareOut } from '../../src/replay/worker-pool.ts';
 import { totalsApp } from './fixtures/totals.ts';
 
 const KEYS = ['a', 'b', 'c', 'd', 'e', 'f'];

@@ -10,6 +10,7 @@
  * Feed it:      npx spive append transfers '{"type":"AccountOpened","data":{"account":"alice","overdraftLimit":100}}'
  */
 import { defineApp, defineGateway, defineInvariant, defineProcess, defineStream, keyedBy, MemoryGateway, httpGateway } from 'spive';
+import { emptyRecord, slotFor, windowFromHours, type HourWindow } from './hour-window.ts';
 
 // ---------------------------------------------------------------- streams
 
@@ -71,29 +72,44 @@ export interface LedgerState {
   available: number;
   /** Request ids applied in the window (see DEDUPE_HOUR_MS): a retried request is not applied twice. */
   seen: Record<string, true>;
-  /** The ids in `seen` by the hour they were remembered (a state without it starts the window now). */
+  /** The ids in `seen` by the hour they were remembered (none yet: the window starts at the first id). */
+  seenWindow?: HourWindow<string[]>;
+  /** The window as states of earlier versions kept it, by hour; moved into `seenWindow` when next used. */
   seenHours?: Record<string, string[]>;
 }
 
-/** Remembers a request id (in place) and forgets the ids of hours before the window. */
+/**
+ * Remembers a request id (in place) and forgets the ids of hours before the window. An id older
+ * than the window is not remembered: a retry comes soon, so a request that old is not a retry.
+ */
 export function remember(state: LedgerState, id: string, time: number): void {
-  const hours = (state.seenHours ??= {});
-  let hour = Math.floor(time / DEDUPE_HOUR_MS);
-  for (const h of Object.keys(hours)) if (Number(h) > hour) hour = Number(h);
-  for (const h of Object.keys(hours)) {
-    if (Number(h) >= hour - 1) continue;
-    for (const old of hours[h] as string[]) delete state.seen[old];
-    delete hours[h];
+  const hour = Math.floor(time / DEDUPE_HOUR_MS);
+  if (state.seenWindow === undefined) {
+    const earlier = state.seenHours === undefined ? undefined : windowFromHours(state.seenHours, noIds, forget, state);
+    delete state.seenHours;
+    state.seenWindow = earlier ?? { hour, latest: [], before: [] };
   }
+  const slot = slotFor(state.seenWindow, hour, noIds, forget, state);
+  if (slot === undefined) return;
   state.seen[id] = true;
-  (hours[hour] ??= []).push(id);
+  slot.push(id);
+}
+
+// Named functions rather than arrows made per call: a handler's closures each cost an allocation
+// (and, loaded through tsx, a `__name` call).
+function noIds(): string[] {
+  return [];
+}
+
+function forget(ids: string[], state: LedgerState): void {
+  for (const old of ids) delete state.seen[old];
 }
 
 export const ledger = defineProcess({
   name: 'ledger',
   inputs: { transfers },
   output: ledgerStream,
-  initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: {}, seenHours: {} }),
+  initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: emptyRecord() }),
   on: {
     transfers: {
       AccountOpened(state, e, ctx) {
@@ -142,12 +158,15 @@ export interface BalanceState {
   /** Money that entered the bank through this account (for the conservation invariant). */
   deposited: number;
   /**
-   * Ledger entries applied, by id and side, per hour of event time: the latest hour and the one before
-   * (DEDUPE_HOUR_MS). An entry seen again is a platform bug (a redelivery), counted in `appliedTwice`.
-   * Entries are filed under their own time, so the state is the same whatever order entries from
-   * different payers arrive in; the platform's duplicates come soon after the original.
+   * Ledger entries applied, by id and side, in the latest hour of event time and the one before
+   * (DEDUPE_HOUR_MS; none yet: the window starts at the first entry). An entry seen again is a platform
+   * bug (a redelivery), counted in `appliedTwice`. Entries are filed under their own time, so the state
+   * is the same whatever order entries from different payers arrive in; the platform's duplicates come
+   * soon after the original.
    */
-  applied: Record<string, Record<string, true>>;
+  entries?: HourWindow<Record<string, true>>;
+  /** The window as states of earlier versions kept it, by hour; moved into `entries` when next used. */
+  applied?: Record<string, Record<string, true>>;
   appliedTwice: number;
 }
 
@@ -158,12 +177,12 @@ export const balances = defineProcess({
     ledger: keyedBy(ledgerStream, (e) => (e.type === 'Debited' ? [e.data.account, e.data.to] : e.data.account)),
   },
   output: balancesStream,
-  initial: (): BalanceState => ({ balance: 0, overdraftLimit: 0, deposited: 0, applied: {}, appliedTwice: 0 }),
+  initial: (): BalanceState => ({ balance: 0, overdraftLimit: 0, deposited: 0, appliedTwice: 0 }),
   on: {
     ledger: {
       Opened: (state, e) => ({ ...state, overdraftLimit: e.data.overdraftLimit }),
       Credited(state, e, ctx) {
-        const next = apply(state, `${e.data.id}@${e.data.account}:credit`, e.time, e.data.amount);
+        const next = applyEntry(state, `${e.data.id}@${e.data.account}:credit`, e.time, e.data.amount);
         next.deposited += e.data.amount;
         ctx.emit('BalanceChanged', { account: ctx.key, balance: next.balance });
         return next;
@@ -174,7 +193,7 @@ export const balances = defineProcess({
         // Request ids are unique per payer account (the ledger dedupes per account), so entries are named
         // by both. (A request resent after the ledger's window is a new one; entries are filed by time,
         // so by then the balances have forgotten the first.)
-        const next = apply(state, `${e.data.id}@${e.data.account}:${payer ? 'out' : 'in'}`, e.time, payer ? -e.data.amount : e.data.amount);
+        const next = applyEntry(state, `${e.data.id}@${e.data.account}:${payer ? 'out' : 'in'}`, e.time, payer ? -e.data.amount : e.data.amount);
         if (payer && next.balance < 0 && before >= 0) {
           ctx.effect(notifications, { account: ctx.key, message: `account ${ctx.key} is overdrawn: ${next.balance}` });
         }
@@ -185,17 +204,23 @@ export const balances = defineProcess({
   },
 });
 
+function noEntries(): Record<string, true> {
+  return emptyRecord();
+}
+
 /**
  * Applies a ledger entry once (in place); an entry seen again within the window is counted, not
  * applied. Hours before the window are dropped; an entry older than the window cannot be checked and
  * is applied.
  */
-function apply(state: BalanceState, entry: string, time: number, delta: number): BalanceState {
+export function applyEntry(state: BalanceState, entry: string, time: number, delta: number): BalanceState {
   const hour = Math.floor(time / DEDUPE_HOUR_MS);
-  let latest = hour;
-  for (const h of Object.keys(state.applied)) if (Number(h) > latest) latest = Number(h);
-  for (const h of Object.keys(state.applied)) if (Number(h) < latest - 1) delete state.applied[h];
-  const filed = hour >= latest - 1 ? (state.applied[hour] ??= {}) : undefined;
+  if (state.entries === undefined) {
+    const earlier = state.applied === undefined ? undefined : windowFromHours(state.applied, noEntries);
+    delete state.applied;
+    state.entries = earlier ?? { hour, latest: noEntries(), before: noEntries() };
+  }
+  const filed = slotFor(state.entries, hour, noEntries);
   if (filed?.[entry]) state.appliedTwice++;
   else {
     state.balance += delta;

@@ -12,6 +12,7 @@
  */
 import { defineApp, defineProcess } from 'spive';
 import { balances, balancesStream, ledgerStream, notifications, remember, transfers, type LedgerState } from './app.ts';
+import { emptyRecord } from './hour-window.ts';
 
 export const TRANSFER_LIMIT = 100;
 
@@ -30,7 +31,7 @@ export function bankWithTransferLimit(o: TransferLimitOptions) {
     inputs: { transfers },
     output: ledgerStream,
     snapshots: { everyEvents: o.snapshotEvery ?? 1000 },
-    initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: {}, seenHours: {} }),
+    initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: emptyRecord() }),
     on: {
       transfers: {
         AccountOpened(state, e, ctx) {

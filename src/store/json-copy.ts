@@ -43,8 +43,11 @@ function direct(value: unknown, depth: number): unknown {
       }
       if (Object.getPrototypeOf(value) !== Object.prototype || typeof (value as { toJSON?: unknown }).toJSON === 'function') return BAIL;
       const out: Record<string, unknown> = {};
-      for (const key of Object.keys(value)) {
-        if (key === '__proto__') return BAIL;
+      // for…in rather than Object.keys: no array of keys per object copied (every event's data and
+      // meta come through here). It also walks inherited enumerable keys, which JSON would not copy:
+      // there are none unless Object.prototype was extended, and then the round trip decides.
+      for (const key in value) {
+        if (key === '__proto__' || !Object.hasOwn(value, key)) return BAIL;
         const c = direct((value as Record<string, unknown>)[key], depth + 1);
         if (c === BAIL) return BAIL;
         out[key] = c;

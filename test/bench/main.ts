@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   const size = (n: number): number => (quick ? Math.round(n / 10) : n);
   const appendSizes: AppendSizes = { batchedEvents: size(1_500_000), batchedReps: 3, singleAppends: size(2000) };
   const bigSizes: BigStoreSizes = { events: size(10_000_000), scanReps: 5, openReps: 3 };
-  const simSizes: SimSizes = { seeds: quick ? 3 : 7, inputSeconds: quick ? 1 : 10 };
+  const simSizes: SimSizes = { seeds: quick ? 3 : 7, inputSeconds: quick ? 1 : 10, warmUpEvents: quick ? 30_000 : 300_000 };
 
   let big: BigStore | undefined;
   const bigStore = async (): Promise<BigStore> => (big ??= await buildBigStore(bigSizes.events));
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     { names: ['replay.fold.10m.warm', 'replay.fold.10m.cold', 'replay.fold.10m.warm.2-workers'], run: async (r) => replayBench(await bigStore(), r) },
     { names: ['runtime.bank.ledger.live', 'runtime.bank.ledger.backlog'], run: (r) => bankLive({ events: size(200_000), accounts: 1000 }, r) },
     {
-      names: ['sim.bank.platform-events', 'sim.bank.platform-events.faulty-run', 'sim.compression.100-per-s', 'sim.compression.100-per-s.faulty-run'],
+      names: ['sim.bank.platform-events', 'sim.bank.platform-events.faulty-run', 'sim.bank.platform-events.first-run', 'sim.compression.100-per-s', 'sim.compression.100-per-s.faulty-run'],
       run: (r) => simBank(simSizes, r),
     },
     { names: ['analyzer.stats.build.100m', 'analyzer.plan.100m', 'analyzer.stats.update.1m'], run: (r) => planBench(size(100_000_000), r) },

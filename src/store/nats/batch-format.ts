@@ -34,7 +34,8 @@
  * (subject-token.ts); the placement rides there so that readers never parse headers (the NATS client's
  * header parsing cost a third of a read of small messages). The CRC makes a torn or altered message a
  * CORRUPT error instead of wrong events; the lengths are checked too, so the error says what is off.
- * (The CRC is about a sixth of the CPU of decoding a 100-event message, measured here; crc32.ts.)
+ * (The CRC is about a fifth of the CPU of decoding a 100-event message, 6.7 of 33 ns per event measured
+ * here; crc32.ts.)
  */
 import { CorruptDataError, InvalidInputError } from '../../model/errors.ts';
 import type { EventMeta, JsonValue, NewEvent, StoredEvent } from '../../model/event.ts';

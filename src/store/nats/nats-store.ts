@@ -214,13 +214,13 @@ export class NatsStore implements EventStore {
     validateStream(stream);
     const batchSize = validateBatchSize(options?.batchSize);
     this.ensureOpen();
-    yield* this.readEvents(this.layout.streamEvents(stream), positionFilter(options?.fromPosition, options?.fromTime), batchSize, false, undefined);
+    yield* this.readEvents(this.layout.streamEvents(stream), positionFilter(options?.fromPosition, options?.fromTime), batchSize, false, undefined, true);
   }
 
   async *readAll(options?: { fromPosition?: number; batchSize?: number }): AsyncIterable<StoredEvent[]> {
     const batchSize = validateBatchSize(options?.batchSize);
     this.ensureOpen();
-    yield* this.readEvents(this.layout.allEvents, positionFilter(options?.fromPosition, undefined), batchSize, false, undefined);
+    yield* this.readEvents(this.layout.allEvents, positionFilter(options?.fromPosition, undefined), batchSize, false, undefined, true);
   }
 
   async *subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent[]> {
@@ -241,15 +241,15 @@ export class NatsStore implements EventStore {
    * up). Each batch is allocated at its size up front (up to PREALLOCATED_MAX) and filled by index:
    * growing it event by event allocated a tenth of a read's memory, and a read's time goes largely to
    * allocation. (The public reads delegate here directly: each generator in between cost every batch
-   * another promise and turn.)
+   * another promise and turn.) `eager`: for reads that are seldom empty (OrderedRead.eager).
    */
-  private async *readEvents(subjects: string, filter: EventFilter, batchSize: number, live: boolean, signal: AbortSignal | undefined): AsyncIterable<StoredEvent[]> {
+  private async *readEvents(subjects: string, filter: EventFilter, batchSize: number, live: boolean, signal: AbortSignal | undefined, eager = false): AsyncIterable<StoredEvent[]> {
     const startSeq = await sequenceOfPosition(this.handles.jsm, this.layout.eventsStream, filter.fromPosition);
     // Live reads mostly flush a commit's few events: they start small and grow.
     const size = live ? 0 : Math.min(batchSize, PREALLOCATED_MAX);
     let out = new Array<StoredEvent>(size);
     let n = 0;
-    const read = { stream: this.layout.eventsStream, filter: subjects, startSeq, live, ...(signal === undefined ? {} : { signal }), chunk: Math.max(64, Math.min(batchSize, 4096)) };
+    const read = { stream: this.layout.eventsStream, filter: subjects, startSeq, live, eager, ...(signal === undefined ? {} : { signal }), chunk: Math.max(64, Math.min(batchSize, 4096)) };
     for await (const chunk of orderedChunks(this.handles.js, this.handles.jsm, read, this.reads)) {
       for (const msg of chunk) {
         n = decodeBatch(msg, msg.data, filter, out, n);

@@ -56,7 +56,14 @@ export interface FoldSink {
    * When present, takes every snapshot instead of `snapshot`, its data as the JSON text (UTF-8 encoding
    * it is left to the sink, which can write it in place).
    */
-  snapshotText?(snapshot: Omit<Snapshot, 'sizeBytes' | 'data'>, text: string): void;
+  snapshotText?(process: string, version: string, shard: string, position: number, time: number, text: string): void;
+  /**
+   * When present, takes every append of a single event instead of `batch` (inputs, and handler calls
+   * with one output or none: nearly all appends), from its parts: the fold then makes no batch, and no
+   * event object or meta for a stream nobody reads (`BulkWriter.appendEvent`). `data` is as in
+   * `FoldedBatch.events`; `version` undefined: no meta, else the meta is `{v: version, m, in: [in0, in1]}`.
+   */
+  event?(cell: ShardCell, stream: string, key: string, seq: number, position: number, time: number, type: string, dataText: string, data: unknown, version: string | undefined, m: number, in0: number, in1: number): void;
 }
 
 export interface FoldOptions {
@@ -85,10 +92,18 @@ export interface ProcessFoldStats {
 }
 
 interface ShardState {
+  /** Its key (a round walks the states, not the map's entries: no pair per shard and round). */
+  readonly key: string;
   state: unknown;
   dirty: boolean;
   /** The cell of this key in the process's output stream, once it has appended (spares a lookup per append). */
   out: ShardCell | undefined;
+}
+
+/** A process reading a stream, and which of its inputs the stream is. */
+interface Reader {
+  readonly fold: ProcessFold;
+  readonly inputIndex: number;
 }
 
 /** A stream's placement: last seq per key, events so far, and who reads it. */
@@ -97,7 +112,7 @@ interface StreamPlace {
   readonly shards: Map<string, ShardCell>;
   events: number;
   /** The processes reading the stream (undefined: none), resolved once per stream. */
-  readonly readers: ReadonlyArray<{ fold: ProcessFold; inputIndex: number }> | undefined;
+  readonly readers: readonly Reader[] | undefined;
 }
 
 /** Places events: the next global position and each shard's next seq, as a store would. */
@@ -129,8 +144,11 @@ class Placement {
 /** A handler call's outputs as the fold collects them (`HandlerCallContext.outputs`). */
 type Outputs = ReadonlyArray<{ readonly type: string; readonly data: unknown }>;
 
-/** Appends one handler call's outputs (a `$progress` marker when there are none) to the sink and delivers them to readers. */
-type Emit = (process: string, stream: string, key: string, shard: ShardState, outputs: Outputs, time: number, meta: OutputMeta) => void;
+/**
+ * Appends one handler call's outputs (a `$progress` marker when there are none) to the sink and
+ * delivers them to readers; their meta is `{v: version, m, in: [inputIndex, inputPosition]}`.
+ */
+type Emit = (process: string, stream: string, key: string, shard: ShardState, outputs: Outputs, time: number, version: string, m: number, inputIndex: number, inputPosition: number) => void;
 
 class ProcessFold {
   readonly version: string;
@@ -225,7 +243,7 @@ class ProcessFold {
     for (const key of this.keysOf(inputIndex, event)) {
       let shard = this.shards.get(key);
       if (shard === undefined) {
-        shard = { state: this.def.initial(key), dirty: false, out: undefined };
+        shard = { key, state: this.def.initial(key), dirty: false, out: undefined };
         this.shards.set(key, shard);
       }
       // One context per fold, readied for each call as a fresh one would be (no allocation per call).
@@ -242,10 +260,8 @@ class ProcessFold {
       // A generated history's effects never happened: they are counted, not performed.
       this.effects += ctx.effects.length;
       if (ctx.outputs.length === 0 && ctx.effects.length === 0) continue;
-      // The runner's meta, fields in its order: the writer writes its JSON from the parts (OutputMeta).
-      const meta: OutputMeta = { v: this.version, m: this.m, in: [inputIndex, event.position] };
       this.eventsOut += ctx.outputs.length > 0 ? ctx.outputs.length : 1;
-      this.emit(this.def.name, this.def.output.name, key, shard, ctx.outputs, event.time, meta);
+      this.emit(this.def.name, this.def.output.name, key, shard, ctx.outputs, event.time, this.version, this.m, inputIndex, event.position);
     }
   }
 
@@ -278,9 +294,9 @@ class ProcessFold {
   /** The runner's `takeSnapshotRound`: changed shards first, the round marker last. */
   round(): void {
     const time = this.watermark() ?? 0;
-    for (const [key, shard] of this.shards) {
+    for (const shard of this.shards.values()) {
       if (!shard.dirty) continue;
-      this.snapshot(key, time, JSON.stringify({ state: shard.state }));
+      this.snapshot(shard.key, time, JSON.stringify({ state: shard.state }));
       shard.dirty = false;
     }
     const round = { m: this.m, consumed: [...this.lastPosition] };
@@ -290,13 +306,21 @@ class ProcessFold {
   }
 
   private snapshot(shard: string, time: number, text: string): void {
-    const info = { process: this.def.name, version: this.version, shard, position: this.m, time };
-    if (this.sink.snapshotText !== undefined) this.sink.snapshotText(info, text);
-    else this.sink.snapshot({ ...info, data: encoder.encode(text) });
+    if (this.sink.snapshotText !== undefined) this.sink.snapshotText(this.def.name, this.version, shard, this.m, time, text);
+    else this.sink.snapshot({ process: this.def.name, version: this.version, shard, position: this.m, time, data: encoder.encode(text) });
   }
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * An output's payload for a stream nobody reads (the end of the graph): only its text is written, and
+ * the sink takes its top-level numbers from this value for the typed columns, so the emitted value
+ * serves unless its numbers would not survive the JSON round trip.
+ */
+function emittedData(data: unknown, text: string): JsonValue {
+  return (numbersSurviveJson(data) ? data : JSON.parse(text)) as JsonValue;
+}
 
 function stringify(data: unknown, process: string, type: string): string {
   const text = JSON.stringify(data);
@@ -352,11 +376,14 @@ export function graphOrder(app: AppDef): ProcessDef<unknown>[] {
 export class AppFold {
   private readonly placement = new Placement();
   private readonly folds: ProcessFold[];
-  private readonly readers = new Map<string, Array<{ fold: ProcessFold; inputIndex: number }>>();
+  private readonly readers = new Map<string, Reader[]>();
   private readonly ingress: Set<string>;
+  /** The sink takes one-event appends from their parts (FoldSink.event). */
+  private readonly sinkEvent: boolean;
 
   constructor(private readonly options: FoldOptions) {
-    const emit: Emit = (process, stream, key, shard, outputs, time, meta) => this.appendOutputs(process, stream, key, shard, outputs, time, meta);
+    this.sinkEvent = options.sink.event !== undefined;
+    const emit: Emit = (process, stream, key, shard, outputs, time, version, m, inputIndex, inputPosition) => this.appendOutputs(process, stream, key, shard, outputs, time, version, m, inputIndex, inputPosition);
     this.folds = graphOrder(options.app).map((def) => new ProcessFold(def, options.version, options.snapshotEvery, emit, options.sink));
     for (const fold of this.folds) {
       fold.def.inputs.forEach((input, inputIndex) => {
@@ -374,11 +401,15 @@ export class AppFold {
     const place = this.place(stream);
     const cell = this.placement.cell(place, key);
     const position = this.placement.place(place, cell, 1);
+    const seq = this.placement.firstSeq;
     // Input events carry no meta, and readers get the payload as given (it is plain JSON already).
-    const event: StoredEvent = { stream, key, seq: this.placement.firstSeq, position, time, type, data };
-    this.options.sink.batch({ stream, key, events: [event], dataTexts: [JSON.stringify(data)], cell });
-    if (place.readers !== undefined) for (const { fold, inputIndex } of place.readers) fold.deliver(inputIndex, event);
-    for (const fold of this.folds) fold.pump();
+    const readers = place.readers;
+    const event: StoredEvent | undefined = readers === undefined && this.sinkEvent ? undefined : { stream, key, seq, position, time, type, data };
+    const text = JSON.stringify(data);
+    if (this.sinkEvent) (this.options.sink as Required<FoldSink>).event(cell, stream, key, seq, position, time, type, text, data, undefined, 0, 0, 0);
+    else this.options.sink.batch({ stream, key, events: [event as StoredEvent], dataTexts: [text], cell });
+    if (readers !== undefined) for (let r = 0; r < readers.length; r++) (readers[r] as Reader).fold.deliver((readers[r] as Reader).inputIndex, event as StoredEvent);
+    for (let f = 0; f < this.folds.length; f++) (this.folds[f] as ProcessFold).pump();
   }
 
   /** Global position of the last event placed. */
@@ -419,13 +450,43 @@ export class AppFold {
     return place;
   }
 
-  private appendOutputs(process: string, stream: string, key: string, shard: ShardState, outputs: Outputs, time: number, meta: OutputMeta): void {
+  /** What `copyOutput` is copying, for its error message (one closure per fold, not one per output). */
+  private readonly copying = { process: '', type: '' };
+  private readonly copyingField = () => `${this.copying.process}: ${this.copying.type}`;
+
+  /**
+   * An output as its readers get it: what the store would hand back, the payload parsed from its JSON
+   * (a copy is the same and cheaper, src/store/json-copy.ts).
+   */
+  private copyOutput(data: unknown, process: string, type: string): JsonValue {
+    this.copying.process = process;
+    this.copying.type = type;
+    return copyJson(data, this.copyingField) as JsonValue;
+  }
+
+  private appendOutputs(process: string, stream: string, key: string, shard: ShardState, outputs: Outputs, time: number, version: string, m: number, inputIndex: number, inputPosition: number): void {
     const place = this.place(stream);
     const readers = place.readers;
     const n = outputs.length > 0 ? outputs.length : 1;
     const cell = (shard.out ??= this.placement.cell(place, key));
     const firstPosition = this.placement.place(place, cell, n);
     const firstSeq = this.placement.firstSeq;
+    if (n === 1 && this.sinkEvent) {
+      // One event (nearly every handler call): no batch, and for a stream nobody reads no event or meta object.
+      const o = outputs[0];
+      const type = o === undefined ? PROGRESS_EVENT : o.type;
+      const text = o === undefined ? 'null' : stringify(o.data, process, o.type);
+      const data = o === undefined ? null : readers === undefined ? emittedData(o.data, text) : this.copyOutput(o.data, process, o.type);
+      (this.options.sink as Required<FoldSink>).event(cell, stream, key, firstSeq, firstPosition, time, type, text, data, version, m, inputIndex, inputPosition);
+      if (readers === undefined) return;
+      // The runner's meta, fields in its order.
+      const meta = { v: version, m, in: [inputIndex, inputPosition] } as unknown as EventMeta;
+      const event: StoredEvent = { stream, key, seq: firstSeq, position: firstPosition, time, type, data, meta };
+      for (let r = 0; r < readers.length; r++) (readers[r] as Reader).fold.deliver((readers[r] as Reader).inputIndex, event);
+      return;
+    }
+    // The runner's meta, fields in its order: the writer writes its JSON from the parts (OutputMeta).
+    const meta: OutputMeta = { v: version, m, in: [inputIndex, inputPosition] };
     const stored: StoredEvent[] = new Array(n);
     const dataTexts: string[] = new Array(n);
     const eventMeta = meta as unknown as EventMeta;
@@ -436,10 +497,7 @@ export class AppFold {
     for (let i = 0; i < outputs.length; i++) {
       const o = outputs[i] as Outputs[number];
       const text = stringify(o.data, process, o.type);
-      // Readers see what the store would hand back: the payload as parsed from its JSON (a copy is
-      // the same and cheaper, src/store/json-copy.ts). A stream nobody reads (the end of the graph) keeps the
-      // emitted values: only its texts are written.
-      const data = (readers === undefined ? (numbersSurviveJson(o.data) ? o.data : JSON.parse(text)) : copyJson(o.data, () => `${process}: ${o.type}`)) as JsonValue;
+      const data = readers === undefined ? emittedData(o.data, text) : this.copyOutput(o.data, process, o.type);
       stored[i] = { stream, key, seq: firstSeq + i, position: firstPosition + i, time, type: o.type, data, meta: eventMeta };
       dataTexts[i] = text;
     }

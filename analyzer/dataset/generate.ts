@@ -176,7 +176,8 @@ async function openWriter(options: GenerateOptions, command: string): Promise<Da
   return {
     batch: (batch) => writer.append(batch),
     snapshot: (snapshot) => writer.putSnapshot(snapshot),
-    snapshotText: (snapshot, text) => writer.putSnapshotText(snapshot, text),
+    snapshotText: (process, version, shard, position, time, text) => writer.putSnapshotText(process, version, shard, position, time, text),
+    event: (cell, stream, key, seq, position, time, type, dataText, data, version, m, in0, in1) => writer.appendEvent(cell, stream, key, seq, position, time, type, dataText, data, version, m, in0, in1),
     get buffered() {
       return writer.buffered;
     },

@@ -90,6 +90,45 @@ describe('offline fold', () => {
     );
   }, 60_000);
 
+  it('hands a sink taking single appends from their parts (FoldSink.event) the same appends and snapshots as batches', () => {
+    type Flat = { stream: string; key: string; seq: number; position: number; time: number; type: string; text: string; data: unknown; meta: unknown };
+    const collector = (appends: Flat[], snapshots: unknown[][]) => ({
+      batch: (b: FoldedBatch) => b.events.forEach((e, i) => appends.push({ stream: e.stream, key: e.key, seq: e.seq, position: e.position, time: e.time, type: e.type, text: b.dataTexts[i] as string, data: e.data, meta: b.outputMeta })),
+      snapshot: (s: Omit<Snapshot, 'sizeBytes'>) => snapshots.push([s.process, s.version, s.shard, s.position, s.time, new TextDecoder().decode(s.data)]),
+    });
+    fc.assert(
+      fc.property(fc.array(input, { minLength: 1, maxLength: 60 }), (inputs) => {
+        const batches: Flat[] = [];
+        const parts: Flat[] = [];
+        const batchSnapshots: unknown[][] = [];
+        const partSnapshots: unknown[][] = [];
+        let single = 0;
+        const a = new AppFold({ app, version: 'unused', sink: collector(batches, batchSnapshots) });
+        const b = new AppFold({
+          app,
+          version: 'unused',
+          sink: {
+            ...collector(parts, []), // appends of several events still come as batches
+            event: (_cell, stream, key, seq, position, time, type, text, data, v, m, in0, in1) => {
+              single++;
+              parts.push({ stream, key, seq, position, time, type, text, data, meta: v === undefined ? undefined : { v, m, in: [in0, in1] } });
+            },
+            snapshotText: (...s) => partSnapshots.push(s),
+          },
+        });
+        for (const i of inputs) {
+          a.input(i.stream, i.key, i.type, i.time, { k: i.key, n: i.n });
+          b.input(i.stream, i.key, i.type, i.time, { k: i.key, n: i.n });
+        }
+        expect(single).toBeGreaterThan(0);
+        expect(parts).toEqual(batches);
+        expect(partSnapshots).toEqual(batchSnapshots);
+        expect(b.stats()).toEqual(a.stats());
+      }),
+      { numRuns: 30 },
+    );
+  });
+
   it('reports a handler that throws as the runner does, naming the process and the event', () => {
     const bad = { ...app, processes: [{ ...draw, handlers: [{ Tick: () => { throw new Error('boom'); } }] }] } as typeof app;
     const fold = new AppFold({ app: bad, version: 'v', sink: { batch: () => undefined, snapshot: () => undefined } });

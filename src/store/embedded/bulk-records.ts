@@ -118,9 +118,12 @@ export function addRecord(
   records[at + REC_META_LENGTH] = metaLength;
   let fields = 0;
   if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
-    for (const name of Object.keys(data)) {
+    // for-in, not Object.keys: no array per event. On a plain object (a payload parsed or copied from
+    // JSON, or emitted as such) it visits the same names; the order does not matter (fields are sorted).
+    const plain = Object.getPrototypeOf(data) === Object.prototype;
+    for (const name in data) {
       const v = (data as Record<string, unknown>)[name];
-      if (typeof v !== 'number') continue;
+      if (typeof v !== 'number' || !(plain || Object.hasOwn(data, name))) continue;
       const id = writer.id(name);
       records = writer.reserve(REC_FIXED + 2 * fields + 2);
       records[at + REC_FIXED + 2 * fields] = id;
@@ -134,9 +137,13 @@ export function addRecord(
 
 /** One stream's columns of one segment, built from records (fields named by string id). */
 class StreamColumns extends TypedColumns<number> {
-  /** Global string id → index in `keys` (this segment's numbering). */
-  private readonly keyIds = new Map<number, number>();
-  private readonly typeIds = new Map<number, number>();
+  /**
+   * Global string id → 1 + its index in `keys` (this segment's numbering), 0: not yet seen. An array
+   * indexed by id, not a map: one lookup per event, and the ids are dense (every string of the load).
+   */
+  private keyIds = new Int32Array(1024);
+  /** The same for `types`. */
+  private typeIds = new Int32Array(16);
   private lastKey = -1;
   private lastKeyIndex = -1;
   readonly texts = new TextRanges();
@@ -146,19 +153,21 @@ class StreamColumns extends TypedColumns<number> {
     const i = this.length++;
     const key = records[r + REC_KEY] as number;
     if (key !== this.lastKey) {
-      let k = this.keyIds.get(key);
-      if (k === undefined) {
+      if (key >= this.keyIds.length) this.keyIds = widened(this.keyIds, key);
+      let k = (this.keyIds[key] as number) - 1;
+      if (k < 0) {
         k = this.keys.push(strings[key] as string) - 1;
-        this.keyIds.set(key, k);
+        this.keyIds[key] = k + 1;
       }
       this.lastKey = key;
       this.lastKeyIndex = k;
     }
     const type = records[r + REC_TYPE] as number;
-    let t = this.typeIds.get(type);
-    if (t === undefined) {
+    if (type >= this.typeIds.length) this.typeIds = widened(this.typeIds, type);
+    let t = (this.typeIds[type] as number) - 1;
+    if (t < 0) {
       t = this.types.push(strings[type] as string) - 1;
-      this.typeIds.set(type, t);
+      this.typeIds[type] = t + 1;
     }
     this.keyIndex[i] = this.lastKeyIndex;
     this.typeIndex[i] = t;
@@ -176,6 +185,13 @@ class StreamColumns extends TypedColumns<number> {
     // A field's name is one string id, so names are distinct.
     return this.columns((id) => strings[id] as string);
   }
+}
+
+/** `ids` grown to hold index `id`, zeros added. */
+function widened(ids: Int32Array, id: number): Int32Array<ArrayBuffer> {
+  const out = new Int32Array(Math.max(2 * ids.length, id + 1));
+  out.set(ids);
+  return out;
 }
 
 export class SegmentColumns {

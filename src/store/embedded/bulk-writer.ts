@@ -31,7 +31,7 @@ import { EmbeddedStore } from './embedded-store.ts';
 import type { FileSystem } from './file-system.ts';
 import { LockFile } from './lock-file.ts';
 import { nodeFileSystem } from './node-file-system.ts';
-import { asciiBytes, putAsciiText, putBytes, putInteger } from './bulk-ascii.ts';
+import { asciiBytes, putAsciiJsonString, putBytes, putInteger, putPrefix } from './bulk-ascii.ts';
 import { addRecord, RecordWriter } from './bulk-records.ts';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC } from './wal-frame.ts';
 import { RecordKind } from './wal-records.ts';
@@ -132,14 +132,20 @@ export class BulkWriter {
   private readonly shards = new Map<string, StreamEntry>();
   private readonly seal: boolean;
   /** Per event type: its JSON, and its record id (-1 without records). */
-  private readonly typeCache = new Map<string, { readonly json: string; readonly id: number }>();
+  private readonly typeCache = new Map<string, TypeEntry>();
   /** The record ids of the types of the frame just encoded. */
   private readonly frameTypes: number[] = [];
+  /** The last event time written, as text in `timeDigits` (one conversion per distinct time: see putTime). */
   private lastTime = Number.NaN;
-  private lastTimeText = 'NaN';
-  private lastTimeBytes = asciiBytes('NaN');
-  /** Output meta versions as JSON (versionJson). */
+  private readonly timeDigits = Buffer.alloc(24); // a Buffer like the chunks: putInteger then stores into one kind of array
+  private timeLength = 0;
+  /** Per process and version, the start of its snapshots' meta (snapshotHead). */
+  private readonly snapshotHeads = new Map<string, Map<string, Uint8Array>>();
+  /** Per output meta version, the start of the meta's JSON, `{"v":version,"m":` (versionJson). */
   private readonly versions = new Map<string, Uint8Array>();
+  /** The last version asked for (a load's processes mostly share one: the app's source hash). */
+  private lastVersion: string | undefined;
+  private lastVersionHead: Uint8Array = new Uint8Array(0);
   private lastPosition = 0;
   private events = 0;
   private snapshots = 0;
@@ -198,12 +204,7 @@ export class BulkWriter {
     assert(batch.metaTexts === undefined ? true : batch.outputMeta === undefined && batch.metaTexts.length === n, 'BulkWriter: a batch has a meta slot per event, or one output meta, or neither');
     // Checked before anything changes: a refused batch leaves the writer as it was.
     const outputVersion = batch.outputMeta === undefined ? undefined : this.versionJson(batch.outputMeta);
-    const cell = batch.cell;
-    let shard = cell?.bulk as ShardEntry | undefined;
-    if (shard === undefined) {
-      shard = this.shardEntry(stream, key);
-      if (cell !== undefined) cell.bulk = shard;
-    } else if (shard.stream.name !== stream || shard.key !== key) assert(false, `BulkWriter: the cell of ${shard.stream.name}/${shard.key} came with a batch of ${stream}/${key}`);
+    const shard = this.cellEntry(batch.cell, stream, key);
     const streamEntry = shard.stream;
     const lastSeq = shard.seq;
     const first = events[0] as StoredEvent;
@@ -238,6 +239,87 @@ export class BulkWriter {
     }
   }
 
+  /**
+   * `append` of a batch of one event, from its parts: the same frame and record, byte for byte,
+   * without the batch, event, text arrays and meta objects a caller would make for each (a bulk load
+   * is mostly one-event frames: an input, or a handler call's one output). `version` undefined: the
+   * event has no meta; else its meta is `{"v":version,"m":m,"in":[in0,in1]}` (OutputMeta).
+   */
+  appendEvent(cell: BulkShardCell | undefined, stream: string, key: string, seq: number, position: number, time: number, type: string, dataText: string, data: unknown, version: string | undefined, m: number, in0: number, in1: number): void {
+    assert(!this.finished, 'BulkWriter: append after finish');
+    const metaHead = version === undefined ? undefined : this.versionOf(version, m, in0, in1);
+    const shard = this.cellEntry(cell, stream, key);
+    if (position !== this.lastPosition + 1) assert(false, `BulkWriter: position ${position} does not follow ${this.lastPosition}`);
+    if (seq !== shard.seq + 1) assert(false, `BulkWriter: ${stream}/${key} seq ${seq} does not follow ${shard.seq}`);
+    if (!Number.isSafeInteger(time)) throw new InvalidInputError('time', 'an integer event time in ms since the epoch', time);
+    shard.seq = seq;
+    this.lastPosition = position;
+    this.events++;
+    const typeEntry = this.typeOf(type);
+    const outputMetaBytes = metaHead === undefined ? 0 : OUTPUT_META_FIXED_BYTES + metaHead.length;
+    this.reserve(FRAME_HEADER_BYTES + 5 + META_FIXED_BYTES + shard.prefix.length + outputMetaBytes + 3 * (36 + typeEntry.json.length + dataText.length));
+    const chunk = this.chunk as RawBuffer;
+    const o = this.used;
+    const bodyStart = o + FRAME_HEADER_BYTES;
+    chunk[bodyStart] = RecordKind.Events;
+    // The events meta (writeEventsMeta's bytes for one event: lo, hi and lt are its time).
+    // The time's digits, once (putTime), then copied four times.
+    if (time !== this.lastTime) {
+      this.lastTime = time;
+      this.timeLength = putInteger(this.timeDigits, 0, time);
+    }
+    const digits = this.timeDigits;
+    const timeLength = this.timeLength;
+    let p = bodyStart + 5;
+    p += putBytes(chunk, p, shard.prefix);
+    p += putInteger(chunk, p, seq);
+    p += putBytes(chunk, p, META_P);
+    p += putInteger(chunk, p, position);
+    p += putBytes(chunk, p, META_ONE_LO);
+    p += putPrefix(chunk, p, digits, timeLength);
+    p += putBytes(chunk, p, META_HI);
+    p += putPrefix(chunk, p, digits, timeLength);
+    p += putBytes(chunk, p, META_LT);
+    p += putPrefix(chunk, p, digits, timeLength);
+    chunk[p++] = 0x7d; // }
+    const metaBytes = p - (bodyStart + 5);
+    chunk[p++] = 0x5b; // [
+    chunk[p++] = 0x5b;
+    p += putPrefix(chunk, p, digits, timeLength);
+    chunk[p++] = 0x2c; // ,
+    p += putBytes(chunk, p, typeEntry.bytes);
+    chunk[p++] = 0x2c;
+    const dataStart = p;
+    p += chunk.utf8Write(dataText, p);
+    const dataLength = p - dataStart;
+    let metaStart = 0;
+    let metaLength = -1;
+    if (metaHead !== undefined) {
+      chunk[p++] = 0x2c;
+      metaStart = p;
+      p += writeMetaParts(chunk, p, metaHead, m, in0, in1);
+      metaLength = p - metaStart;
+    }
+    chunk[p++] = 0x5d; // ]
+    chunk[p++] = 0x5d;
+    this.sealFrame(chunk, o, bodyStart, p - bodyStart, metaBytes);
+    const records = this.records;
+    if (records !== undefined) {
+      const base = this.segmentSize - this.lastFrameLength - o;
+      addRecord(records, shard.streamId, shard.id, typeEntry.id, seq, position, time, base + dataStart, dataLength, base + (metaLength < 0 ? o : metaStart), metaLength, data);
+    }
+  }
+
+  /** The writer's entry for a shard, through the caller's cell when it gives one (`BulkBatch.cell`). */
+  private cellEntry(cell: BulkShardCell | undefined, stream: string, key: string): ShardEntry {
+    let shard = cell?.bulk as ShardEntry | undefined;
+    if (shard === undefined) {
+      shard = this.shardEntry(stream, key);
+      if (cell !== undefined) cell.bulk = shard;
+    } else if (shard.streamName !== stream || shard.key !== key) assert(false, `BulkWriter: the cell of ${shard.stream.name}/${shard.key} came with a batch of ${stream}/${key}`);
+    return shard;
+  }
+
   /** The writer's entry for a shard, made (names validated) when the shard first appears. */
   private shardEntry(stream: string, key: string): ShardEntry {
     let streamEntry = this.shards.get(stream);
@@ -248,7 +330,9 @@ export class BulkWriter {
     let shard = streamEntry.keys.get(key);
     if (shard === undefined) {
       validateKey(key);
-      streamEntry.keys.set(key, (shard = { stream: streamEntry, key, seq: 0, json: utf8.encode(JSON.stringify(key)), id: this.records?.id(key) ?? -1 }));
+      // The constant start of its events frames' meta: one copy per frame instead of four.
+      const prefix = utf8.encode(`{"s":${JSON.stringify(stream)},"k":${JSON.stringify(key)},"q":`);
+      streamEntry.keys.set(key, (shard = { stream: streamEntry, streamName: stream, streamId: streamEntry.id, key, seq: 0, json: utf8.encode(JSON.stringify(key)), prefix, id: this.records?.id(key) ?? -1 }));
     }
     return shard;
   }
@@ -260,19 +344,63 @@ export class BulkWriter {
     this.snapshots++;
   }
 
-  /** `putSnapshot` with the data as JSON text, encoded to UTF-8 straight into the frame. */
-  putSnapshotText(snapshot: Omit<Snapshot, 'sizeBytes' | 'data'>, text: string): void {
+  /**
+   * `putSnapshot` with the data as JSON text, encoded to UTF-8 straight into the frame, and its meta
+   * — `JSON.stringify(snapshotInfo(...))` — written in place from its parts (a bulk load has about one
+   * snapshot for every two inputs).
+   */
+  putSnapshotText(process: string, version: string, shard: string, position: number, time: number, text: string): void {
     assert(!this.finished, 'BulkWriter: putSnapshot after finish');
-    const { process, version, shard, position, time } = snapshot;
-    // snapshotInfo's checks and JSON.stringify(snapshotInfo(...)), without the intermediate objects.
+    // snapshotInfo's checks.
     checkName('process', process);
     checkName('version', version);
     checkName('shard', shard);
     if (!Number.isSafeInteger(position) || position < 0) throw new InvalidInputError('snapshot.position', 'an integer position >= 0', position);
     if (!Number.isSafeInteger(time)) throw new InvalidInputError('snapshot.time', 'an integer time', time);
-    const meta = `{"process":${JSON.stringify(process)},"version":${JSON.stringify(version)},"shard":${JSON.stringify(shard)},"position":${position},"time":${this.timeText(time)},"sizeBytes":${Buffer.byteLength(text)}}`;
-    this.writeFrame(RecordKind.Snapshot, meta, text);
+    const head = this.snapshotHead(process, version);
+    this.reserve(FRAME_HEADER_BYTES + 5 + head.length + 6 * shard.length + SNAPSHOT_META_FIXED_BYTES + 3 * text.length);
+    const chunk = this.chunk as RawBuffer;
+    const o = this.used;
+    const bodyStart = o + FRAME_HEADER_BYTES;
+    chunk[bodyStart] = RecordKind.Snapshot;
+    let p = bodyStart + 5;
+    p += putBytes(chunk, p, head);
+    const shardBytes = putAsciiJsonString(chunk, p, shard);
+    p += shardBytes >= 0 ? shardBytes : chunk.utf8Write(JSON.stringify(shard), p);
+    p += putBytes(chunk, p, SNAPSHOT_POSITION);
+    p += putInteger(chunk, p, position);
+    p += putBytes(chunk, p, SNAPSHOT_TIME);
+    p += this.putTime(chunk, p, time);
+    p += putBytes(chunk, p, SNAPSHOT_SIZE);
+    // sizeBytes (the text's UTF-8 length) precedes the text: the text is written where a size with
+    // as many digits as its UTF-16 length leaves it, and moved on in the rare case its UTF-8 length
+    // has more (measuring it first, Buffer.byteLength, cost a pass over the text and an allocation).
+    const guess = decimalDigits(text.length);
+    let at = p + guess + 1;
+    const sizeBytes = chunk.utf8Write(text, at);
+    const digits = decimalDigits(sizeBytes);
+    if (digits !== guess) {
+      chunk.copyWithin(p + digits + 1, at, at + sizeBytes);
+      at = p + digits + 1;
+    }
+    p += putInteger(chunk, p, sizeBytes);
+    chunk[p++] = 0x7d; // }
+    const metaBytes = p - (bodyStart + 5);
+    p = at + sizeBytes;
+    this.sealFrame(chunk, o, bodyStart, p - bodyStart, metaBytes);
     this.snapshots++;
+  }
+
+  /** `{"process":process,"version":version,"shard":` in UTF-8 (cached: a load has a few processes and versions). */
+  private snapshotHead(process: string, version: string): Uint8Array {
+    let versions = this.snapshotHeads.get(process);
+    if (versions === undefined) this.snapshotHeads.set(process, (versions = new Map()));
+    let head = versions.get(version);
+    if (head === undefined) {
+      head = utf8.encode(`{"process":${JSON.stringify(process)},"version":${JSON.stringify(version)},"shard":`);
+      if (versions.size < 64) versions.set(version, head);
+    }
+    return head;
   }
 
   /**
@@ -334,44 +462,46 @@ export class BulkWriter {
   }
 
   /**
-   * An event time as text, the last one remembered: times are ms since the epoch, beyond small
-   * integers, so each conversion is a slow double-to-string one; and consecutive frames mostly share
-   * a time (an input and the outputs it caused).
+   * Writes `String(time)` at `at`; returns its length. The digits of the last time are kept: a frame
+   * holds its time up to four times (lo, hi, lt, the event's), and consecutive frames mostly share
+   * one (an input and the outputs it caused); a time in a scratch array, not a string or an array per
+   * time (one of each per input was a tenth of the folding thread's allocation).
    */
-  private timeText(time: number): string {
+  private putTime(chunk: Uint8Array, at: number, time: number): number {
     if (time !== this.lastTime) {
       this.lastTime = time;
-      this.lastTimeText = String(time);
-      this.lastTimeBytes = asciiBytes(this.lastTimeText);
+      this.timeLength = putInteger(this.timeDigits, 0, time);
     }
-    return this.lastTimeText;
+    return putPrefix(chunk, at, this.timeDigits, this.timeLength);
   }
 
-  /** `timeText` as bytes (written three times in most events frames' meta). */
-  private timeBytes(time: number): Uint8Array {
-    this.timeText(time);
-    return this.lastTimeBytes;
-  }
-
-  /** An output meta's version as JSON in UTF-8 (cached: a load has a version per process), its numbers checked. */
+  /** The start of an output meta's JSON up to its `m`, in UTF-8 (cached: a load has a version per process), its numbers checked. */
   private versionJson(meta: OutputMeta): Uint8Array {
-    const { v: version, m, in: consumed } = meta;
-    // Integers, or the text would not be the meta's JSON (putInteger writes String(n)).
-    if (!(Number.isSafeInteger(m) && Number.isSafeInteger(consumed[0]) && Number.isSafeInteger(consumed[1]))) throw new InvalidInputError('outputMeta', 'integers m and in', meta);
-    let json = this.versions.get(version);
-    if (json === undefined) {
-      if (typeof version !== 'string' || version === '') throw new InvalidInputError('outputMeta.v', 'a non-empty string', version);
-      json = utf8.encode(JSON.stringify(version));
-      if (this.versions.size < 4096) this.versions.set(version, json);
-    }
-    return json;
+    return this.versionOf(meta.v, meta.m, meta.in[0], meta.in[1]);
   }
 
-  /** JSON and record id of an event type (cached: a load has a few types and millions of events; bounded, in case it has not). */
-  private typeOf(type: string): { readonly json: string; readonly id: number } {
+  /** `versionJson` from the meta's parts. */
+  private versionOf(version: string, m: number, in0: number, in1: number): Uint8Array {
+    // Integers, or the text would not be the meta's JSON (putInteger writes String(n)).
+    if (!(Number.isSafeInteger(m) && Number.isSafeInteger(in0) && Number.isSafeInteger(in1))) throw new InvalidInputError('outputMeta', 'integers m and in', { v: version, m, in: [in0, in1] });
+    if (version === this.lastVersion) return this.lastVersionHead;
+    let head = this.versions.get(version);
+    if (head === undefined) {
+      if (typeof version !== 'string' || version === '') throw new InvalidInputError('outputMeta.v', 'a non-empty string', version);
+      head = utf8.encode(`{"v":${JSON.stringify(version)},"m":`);
+      if (this.versions.size < 4096) this.versions.set(version, head);
+    }
+    this.lastVersion = version;
+    this.lastVersionHead = head;
+    return head;
+  }
+
+  /** JSON (text and UTF-8) and record id of an event type (cached: a load has a few types and millions of events; bounded, in case it has not). */
+  private typeOf(type: string): TypeEntry {
     let entry = this.typeCache.get(type);
     if (entry === undefined) {
-      entry = { json: JSON.stringify(type), id: this.records?.id(type) ?? -1 };
+      const json = JSON.stringify(type);
+      entry = { json, bytes: utf8.encode(json), id: this.records?.id(type) ?? -1 };
       if (this.typeCache.size < 4096) this.typeCache.set(type, entry);
     }
     return entry;
@@ -404,12 +534,7 @@ export class BulkWriter {
       chunk.set(payload, bodyStart + 5 + metaBytes);
       payloadBytes = payload.byteLength;
     }
-    const bodyLength = 5 + metaBytes + payloadBytes;
-    chunk.writeUInt32LE(metaBytes, bodyStart + 1);
-    chunk.writeUInt32LE(FRAME_MAGIC, o);
-    chunk.writeUInt32LE(bodyLength, o + 4);
-    chunk.writeUInt32LE(0, o + 8);
-    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
+    this.sealFrame(chunk, o, bodyStart, 5 + metaBytes + payloadBytes, metaBytes);
   }
 
   /**
@@ -427,7 +552,7 @@ export class BulkWriter {
     dataTexts: readonly string[],
     metaTexts: ReadonlyArray<string | undefined> | undefined,
     outputMeta: OutputMeta | undefined,
-    /** `outputMeta`'s version as JSON (versionJson). */
+    /** The start of `outputMeta`'s JSON up to its m (versionJson). */
     version: Uint8Array | undefined,
   ): void {
     const n = events.length;
@@ -451,11 +576,11 @@ export class BulkWriter {
       const e = events[i] as StoredEvent;
       if (i > 0) chunk[p++] = 0x2c; // ,
       chunk[p++] = 0x5b;
-      p += chunk.latin1Write(this.timeText(e.time), p);
+      p += this.putTime(chunk, p, e.time);
       chunk[p++] = 0x2c;
       const type = this.typeOf(e.type);
       types.push(type.id);
-      p += chunk.utf8Write(type.json, p);
+      p += putBytes(chunk, p, type.bytes);
       chunk[p++] = 0x2c;
       const dataStart = p;
       p += chunk.utf8Write(dataTexts[i] as string, p);
@@ -471,12 +596,7 @@ export class BulkWriter {
       chunk[p++] = 0x5d; // ]
     }
     chunk[p++] = 0x5d;
-    const bodyLength = p - bodyStart;
-    chunk.writeUInt32LE(metaBytes, bodyStart + 1);
-    chunk.writeUInt32LE(FRAME_MAGIC, o);
-    chunk.writeUInt32LE(bodyLength, o + 4);
-    chunk.writeUInt32LE(0, o + 8);
-    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
+    this.sealFrame(chunk, o, bodyStart, p - bodyStart, metaBytes);
   }
 
   /**
@@ -488,24 +608,18 @@ export class BulkWriter {
     const first = events[0] as StoredEvent;
     const n = events.length;
     let p = at;
-    p += putBytes(chunk, p, META_S);
-    p += putBytes(chunk, p, shard.stream.json);
-    p += putBytes(chunk, p, META_K);
-    p += putBytes(chunk, p, shard.json);
-    p += putBytes(chunk, p, META_Q);
+    p += putBytes(chunk, p, shard.prefix);
     p += putInteger(chunk, p, first.seq);
     p += putBytes(chunk, p, META_P);
     p += putInteger(chunk, p, first.position);
     p += putBytes(chunk, p, META_N);
     p += putInteger(chunk, p, n);
     p += putBytes(chunk, p, META_LO);
-    p += putBytes(chunk, p, this.timeBytes(lo));
+    p += this.putTime(chunk, p, lo);
     p += putBytes(chunk, p, META_HI);
-    if (n === 1) p += putBytes(chunk, p, this.timeBytes(lo));
-    else p += putAsciiText(chunk, p, String(hi));
+    p += n === 1 ? this.putTime(chunk, p, lo) : putInteger(chunk, p, hi);
     p += putBytes(chunk, p, META_LT);
-    if (n === 1) p += putBytes(chunk, p, this.timeBytes(lo));
-    else p += putAsciiText(chunk, p, String((events[n - 1] as StoredEvent).time));
+    p += n === 1 ? this.putTime(chunk, p, lo) : putInteger(chunk, p, (events[n - 1] as StoredEvent).time);
     chunk[p++] = 0x7d; // }
     return p - at;
   }
@@ -520,6 +634,15 @@ export class BulkWriter {
   }
 
   /** Accounts for the frame just encoded at `used`: it opens a new segment when this one is full (the store's rule). */
+  /** Writes the header of the frame at `o` (magic, body length, a zero word) and its body's meta length, and places it. */
+  private sealFrame(chunk: Buffer, o: number, bodyStart: number, bodyLength: number, metaBytes: number): void {
+    chunk.writeUInt32LE(metaBytes, bodyStart + 1);
+    chunk.writeUInt32LE(FRAME_MAGIC, o);
+    chunk.writeUInt32LE(bodyLength, o + 4);
+    chunk.writeUInt32LE(0, o + 8);
+    this.placeFrame(FRAME_HEADER_BYTES + bodyLength);
+  }
+
   private placeFrame(length: number): void {
     this.lastFrameLength = length;
     if (this.segmentSize > 0 && this.segmentSize + length > (this.options.segmentBytes ?? 64 * 1024 * 1024)) this.endSegment();
@@ -562,42 +685,63 @@ interface StreamEntry {
 /** A shard as the writer knows it: its last seq, its key as JSON (UTF-8), its key's record id (-1 without records). */
 interface ShardEntry {
   readonly stream: StreamEntry;
+  /** `stream.name` and `stream.id`, here too: one object less to reach per event (a load has many shards, met at random). */
+  readonly streamName: string;
+  readonly streamId: number;
   readonly key: string;
   seq: number;
   readonly json: Uint8Array;
+  /** `{"s":stream,"k":key,"q":` in UTF-8. */
+  readonly prefix: Uint8Array;
   readonly id: number;
 }
 
-// The constant pieces of an events frame's meta (writeEventsMeta).
-const META_S = asciiBytes('{"s":');
-const META_K = asciiBytes(',"k":');
-const META_Q = asciiBytes(',"q":');
+/** An event type as the writer knows it. */
+interface TypeEntry {
+  readonly json: string;
+  /** `json` in UTF-8. */
+  readonly bytes: Uint8Array;
+  /** Its record id (-1 without records). */
+  readonly id: number;
+}
+
+// The constant pieces of an events frame's meta (writeEventsMeta; it starts with ShardEntry.prefix).
 const META_P = asciiBytes(',"p":');
 const META_N = asciiBytes(',"n":');
 const META_LO = asciiBytes(',"lo":');
+/** `,"n":1,"lo":`: the count and the next name of a one-event frame's meta (appendEvent). */
+const META_ONE_LO = asciiBytes(',"n":1,"lo":');
 const META_HI = asciiBytes(',"hi":');
 const META_LT = asciiBytes(',"lt":');
-const OUTPUT_META_V = asciiBytes('{"v":');
-const OUTPUT_META_M = asciiBytes(',"m":');
 const OUTPUT_META_IN = asciiBytes(',"in":[');
 /** Bound on an output meta's bytes besides its version's JSON: its constants and three integers of at most 24 characters. */
 const OUTPUT_META_FIXED_BYTES = 24 + 3 * 24;
 
-/** `{"v":v,"m":m,"in":[a,b]}` at `at` (`version`: v's JSON); returns the bytes written. */
-function writeOutputMeta(chunk: Uint8Array, at: number, version: Uint8Array, meta: OutputMeta): number {
+/** `{"v":v,"m":m,"in":[a,b]}` at `at` (`head`: `{"v":v,"m":`, versionJson); returns the bytes written. */
+function writeOutputMeta(chunk: Uint8Array, at: number, head: Uint8Array, meta: OutputMeta): number {
+  return writeMetaParts(chunk, at, head, meta.m, meta.in[0], meta.in[1]);
+}
+
+/** `writeOutputMeta` from the meta's parts. */
+function writeMetaParts(chunk: Uint8Array, at: number, head: Uint8Array, m: number, in0: number, in1: number): number {
   let p = at;
-  p += putBytes(chunk, p, OUTPUT_META_V);
-  p += putBytes(chunk, p, version);
-  p += putBytes(chunk, p, OUTPUT_META_M);
-  p += putInteger(chunk, p, meta.m);
+  p += putBytes(chunk, p, head);
+  p += putInteger(chunk, p, m);
   p += putBytes(chunk, p, OUTPUT_META_IN);
-  p += putInteger(chunk, p, meta.in[0]);
+  p += putInteger(chunk, p, in0);
   chunk[p++] = 0x2c; // ,
-  p += putInteger(chunk, p, meta.in[1]);
+  p += putInteger(chunk, p, in1);
   chunk[p++] = 0x5d; // ]
   chunk[p++] = 0x7d; // }
   return p - at;
 }
+
+// The constant pieces of a snapshot frame's meta after its shard (putSnapshotText).
+const SNAPSHOT_POSITION = asciiBytes(',"position":');
+const SNAPSHOT_TIME = asciiBytes(',"time":');
+const SNAPSHOT_SIZE = asciiBytes(',"sizeBytes":');
+/** Bound on a snapshot meta's bytes besides its head and shard: the constants, the shard's quotes and three integers of at most 24 characters. */
+const SNAPSHOT_META_FIXED_BYTES = 64 + 3 * 24;
 
 /** Bound on an events meta's bytes besides the stream and key JSON: its constants, five integers and three times of at most 24 characters each. */
 const META_FIXED_BYTES = 64 + 8 * 24;
@@ -608,6 +752,13 @@ type RawBuffer = Buffer & {
 };
 
 const utf8 = new TextEncoder();
+
+/** Digits of a non-negative integer below 2^31. */
+function decimalDigits(n: number): number {
+  let digits = 1;
+  for (let t = n; t >= 10; t = (t / 10) | 0) digits++;
+  return digits;
+}
 
 function checkName(field: string, value: unknown): void {
   if (typeof value !== 'string' || value === '') throw new InvalidInputError(`snapshot.${field}`, 'a non-empty string', value);

@@ -70,46 +70,52 @@ export interface LedgerState {
   overdraftLimit: number;
   /** What the payer may spend: deposits minus debits (incoming transfers are not counted: conservative). */
   available: number;
-  /** Request ids applied in the window (see DEDUPE_HOUR_MS): a retried request is not applied twice. */
-  seen: Record<string, true>;
-  /** The ids in `seen` by the hour they were remembered (none yet: the window starts at the first id). */
-  seenWindow?: HourWindow<string[]>;
-  /** The window as states of earlier versions kept it, by hour; moved into `seenWindow` when next used. */
+  /**
+   * Request ids applied in the window (see DEDUPE_HOUR_MS), by the hour they came in: a retried
+   * request is not applied twice. None yet: the window starts at the first id.
+   */
+  ids?: HourWindow<Record<string, true>>;
+  /** How versions before Dec 2026 kept the window (every id in `seen`, and by hour); moved into `ids` when next used. */
+  seen?: Record<string, true>;
   seenHours?: Record<string, string[]>;
 }
 
+/** Whether request `id` was applied within the window. */
+export function seenBefore(state: LedgerState, id: string, time: number): boolean {
+  const ids = idWindow(state, Math.floor(time / DEDUPE_HOUR_MS));
+  return ids.latest[id] === true || ids.before[id] === true;
+}
+
 /**
- * Remembers a request id (in place) and forgets the ids of hours before the window. An id older
+ * Remembers a request id (in place); the ids of hours before the window are forgotten. An id older
  * than the window is not remembered: a retry comes soon, so a request that old is not a retry.
  */
 export function remember(state: LedgerState, id: string, time: number): void {
   const hour = Math.floor(time / DEDUPE_HOUR_MS);
-  if (state.seenWindow === undefined) {
-    const earlier = state.seenHours === undefined ? undefined : windowFromHours(state.seenHours, noIds, forget, state);
-    delete state.seenHours;
-    state.seenWindow = earlier ?? { hour, latest: [], before: [] };
-  }
-  const slot = slotFor(state.seenWindow, hour, noIds, forget, state);
-  if (slot === undefined) return;
-  state.seen[id] = true;
-  slot.push(id);
+  const slot = slotFor(idWindow(state, hour), hour, emptyRecord<true>);
+  if (slot !== undefined) slot[id] = true;
 }
 
-// Named functions rather than arrows made per call: a handler's closures each cost an allocation
-// (and, loaded through tsx, a `__name` call).
-function noIds(): string[] {
-  return [];
-}
-
-function forget(ids: string[], state: LedgerState): void {
-  for (const old of ids) delete state.seen[old];
+/** The window of ids; a state of an earlier version is moved over on first use (one without hours starts the window now). */
+function idWindow(state: LedgerState, hour: number): HourWindow<Record<string, true>> {
+  if (state.ids !== undefined) return state.ids;
+  const ids: HourWindow<Record<string, true>> = { hour, latest: emptyRecord(), before: emptyRecord() };
+  const hours = state.seenHours === undefined ? undefined : windowFromHours(state.seenHours);
+  if (hours !== undefined) {
+    ids.hour = hours.hour;
+    for (const id of hours.latest ?? []) ids.latest[id] = true;
+    for (const id of hours.before ?? []) ids.before[id] = true;
+  } else if (state.seen !== undefined) for (const id of Object.keys(state.seen)) ids.latest[id] = true;
+  delete state.seen;
+  delete state.seenHours;
+  return (state.ids = ids);
 }
 
 export const ledger = defineProcess({
   name: 'ledger',
   inputs: { transfers },
   output: ledgerStream,
-  initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: emptyRecord() }),
+  initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0 }),
   on: {
     transfers: {
       AccountOpened(state, e, ctx) {
@@ -118,9 +124,9 @@ export const ledger = defineProcess({
         return { ...state, opened: true, overdraftLimit: e.data.overdraftLimit };
       },
       // Handlers may update the shard's state in place and return it (the fast path): no copying of
-      // the `seen` record on every event.
+      // the window of ids on every event.
       Deposited(state, e, ctx) {
-        if (state.seen[e.data.id]) return state;
+        if (seenBefore(state, e.data.id, e.time)) return state;
         ctx.emit('Credited', { account: e.data.account, amount: e.data.amount, id: e.data.id });
         state.available += e.data.amount;
         remember(state, e.data.id, e.time);
@@ -128,7 +134,7 @@ export const ledger = defineProcess({
       },
       TransferRequested(state, e, ctx) {
         const { id, from, to, amount } = e.data;
-        if (state.seen[id]) return state;
+        if (seenBefore(state, id, e.time)) return state;
         remember(state, id, e.time);
         const reason = !state.opened
           ? 'no such account'
@@ -158,14 +164,14 @@ export interface BalanceState {
   /** Money that entered the bank through this account (for the conservation invariant). */
   deposited: number;
   /**
-   * Ledger entries applied, by id and side, in the latest hour of event time and the one before
-   * (DEDUPE_HOUR_MS; none yet: the window starts at the first entry). An entry seen again is a platform
-   * bug (a redelivery), counted in `appliedTwice`. Entries are filed under their own time, so the state
-   * is the same whatever order entries from different payers arrive in; the platform's duplicates come
-   * soon after the original.
+   * Ledger entries applied in the latest hour of event time and the one before (DEDUPE_HOUR_MS; none
+   * yet: the window starts at the first entry), by payer account and request id: the sides applied
+   * (SIDES). An entry seen again is a platform bug (a redelivery), counted in `appliedTwice`. Entries
+   * are filed under their own time, so the state is the same whatever order entries from different
+   * payers arrive in; the platform's duplicates come soon after the original.
    */
-  entries?: HourWindow<Record<string, true>>;
-  /** The window as states of earlier versions kept it, by hour; moved into `entries` when next used. */
+  entries?: HourWindow<EntrySlot>;
+  /** How versions before Dec 2026 kept the window (by hour, entries named `${id}@${payer}:${side}`); moved into `entries` when next used. */
   applied?: Record<string, Record<string, true>>;
   appliedTwice: number;
 }
@@ -182,7 +188,7 @@ export const balances = defineProcess({
     ledger: {
       Opened: (state, e) => ({ ...state, overdraftLimit: e.data.overdraftLimit }),
       Credited(state, e, ctx) {
-        const next = applyEntry(state, `${e.data.id}@${e.data.account}:credit`, e.time, e.data.amount);
+        const next = applyEntry(state, e.data.account, e.data.id, 'credit', e.time, e.data.amount);
         next.deposited += e.data.amount;
         ctx.emit('BalanceChanged', { account: ctx.key, balance: next.balance });
         return next;
@@ -193,7 +199,7 @@ export const balances = defineProcess({
         // Request ids are unique per payer account (the ledger dedupes per account), so entries are named
         // by both. (A request resent after the ledger's window is a new one; entries are filed by time,
         // so by then the balances have forgotten the first.)
-        const next = applyEntry(state, `${e.data.id}@${e.data.account}:${payer ? 'out' : 'in'}`, e.time, payer ? -e.data.amount : e.data.amount);
+        const next = applyEntry(state, e.data.account, e.data.id, payer ? 'out' : 'in', e.time, payer ? -e.data.amount : e.data.amount);
         if (payer && next.balance < 0 && before >= 0) {
           ctx.effect(notifications, { account: ctx.key, message: `account ${ctx.key} is overdrawn: ${next.balance}` });
         }
@@ -204,29 +210,48 @@ export const balances = defineProcess({
   },
 });
 
-function noEntries(): Record<string, true> {
-  return emptyRecord();
-}
+/** The sides of a ledger entry a balance applies, as bits: a credit, a debit of the payer, a debit's payee. */
+export const SIDES = { credit: 1, out: 2, in: 4 } as const;
+export type Side = keyof typeof SIDES;
+
+/**
+ * One hour of applied entries: payer → request id → the sides applied (bits of SIDES). Nested rather
+ * than one name per entry: the ids and accounts are strings the events already carry, where a name
+ * built per entry was a new string to hash on every call. Under LEGACY, entries a version before Dec
+ * 2026 applied, by their old names (no account is named '').
+ */
+export type EntrySlot = Record<string, Record<string, number>>;
+const LEGACY = '';
 
 /**
  * Applies a ledger entry once (in place); an entry seen again within the window is counted, not
  * applied. Hours before the window are dropped; an entry older than the window cannot be checked and
  * is applied.
  */
-export function applyEntry(state: BalanceState, entry: string, time: number, delta: number): BalanceState {
+export function applyEntry(state: BalanceState, payer: string, id: string, side: Side, time: number, delta: number): BalanceState {
   const hour = Math.floor(time / DEDUPE_HOUR_MS);
-  if (state.entries === undefined) {
-    const earlier = state.applied === undefined ? undefined : windowFromHours(state.applied, noEntries);
-    delete state.applied;
-    state.entries = earlier ?? { hour, latest: noEntries(), before: noEntries() };
-  }
-  const filed = slotFor(state.entries, hour, noEntries);
-  if (filed?.[entry]) state.appliedTwice++;
+  const filed = slotFor((state.entries ??= entryWindow(state, hour)), hour, emptyRecord<Record<string, number>>);
+  const byId = filed?.[payer];
+  const sides = byId?.[id] ?? 0;
+  const bit = SIDES[side];
+  if ((sides & bit) !== 0 || (filed?.[LEGACY] !== undefined && filed[LEGACY][`${id}@${payer}:${side}`] !== undefined)) state.appliedTwice++;
   else {
     state.balance += delta;
-    if (filed !== undefined) filed[entry] = true;
+    if (filed !== undefined) (byId ?? (filed[payer] = emptyRecord()))[id] = sides | bit;
   }
   return state;
+}
+
+/** A new window; a state of an earlier version keeps its last two hours, by their old names, under LEGACY. */
+function entryWindow(state: BalanceState, hour: number): HourWindow<EntrySlot> {
+  const hours = state.applied === undefined ? undefined : windowFromHours(state.applied);
+  delete state.applied;
+  const slot = (old: Record<string, true> | undefined): EntrySlot => {
+    const s = emptyRecord<Record<string, number>>();
+    if (old !== undefined) s[LEGACY] = Object.fromEntries(Object.keys(old).map((name) => [name, 1]));
+    return s;
+  };
+  return hours === undefined ? { hour, latest: slot(undefined), before: slot(undefined) } : { hour: hours.hour, latest: slot(hours.latest), before: slot(hours.before) };
 }
 
 // ---------------------------------------------------------------- the app

@@ -15,31 +15,25 @@ export interface HourWindow<T> {
 }
 
 /**
- * Moves `window` on to `hour` if that is later, handing what falls out of it to `drop` (with `owner`:
- * no closure per call). Returns the slot for `hour`: the latest or the one before, or undefined for an
- * hour before the window (it can no longer be checked).
+ * Moves `window` on to `hour` if that is later (what falls out of it is dropped). Returns the slot for
+ * `hour`: the latest or the one before, or undefined for an hour before the window (it can no longer
+ * be checked).
  */
-export function slotFor<T, O>(window: HourWindow<T>, hour: number, empty: () => T, drop?: (old: T, owner: O) => void, owner?: O): T | undefined {
+export function slotFor<T>(window: HourWindow<T>, hour: number, empty: () => T): T | undefined {
   if (hour > window.hour) {
-    drop?.(window.before, owner as O);
-    if (hour === window.hour + 1) window.before = window.latest;
-    else {
-      drop?.(window.latest, owner as O);
-      window.before = empty();
-    }
+    window.before = hour === window.hour + 1 ? window.latest : empty();
     window.latest = empty();
     window.hour = hour;
   }
   return hour === window.hour ? window.latest : hour === window.hour - 1 ? window.before : undefined;
 }
 
-/** A window by hour as earlier versions kept it (`Record<hour, T>`), as a two-slot window; hours before it go to `drop`. */
-export function windowFromHours<T, O>(hours: Record<string, T>, empty: () => T, drop?: (old: T, owner: O) => void, owner?: O): HourWindow<T> | undefined {
+/** The last two hours of a map by hour (`Record<hour, T>`, as versions before Dec 2026 kept the window); none if it is empty. */
+export function windowFromHours<T>(hours: Record<string, T>): { hour: number; latest: T | undefined; before: T | undefined } | undefined {
   const keys = Object.keys(hours);
   if (keys.length === 0) return undefined;
   const hour = Math.max(...keys.map(Number));
-  for (const h of keys) if (Number(h) < hour - 1) drop?.(hours[h] as T, owner as O);
-  return { hour, latest: hours[hour] ?? empty(), before: hours[hour - 1] ?? empty() };
+  return { hour, latest: hours[hour], before: hours[hour - 1] };
 }
 
 /**

@@ -11,8 +11,7 @@
  *     --process ledger --since 2024-01-06T00:00:00Z --out plan.json
  */
 import { defineApp, defineProcess } from 'spive';
-import { balances, balancesStream, ledgerStream, notifications, remember, transfers, type LedgerState } from './app.ts';
-import { emptyRecord } from './hour-window.ts';
+import { balances, balancesStream, ledgerStream, notifications, remember, seenBefore, transfers, type LedgerState } from './app.ts';
 
 export const TRANSFER_LIMIT = 100;
 
@@ -31,7 +30,7 @@ export function bankWithTransferLimit(o: TransferLimitOptions) {
     inputs: { transfers },
     output: ledgerStream,
     snapshots: { everyEvents: o.snapshotEvery ?? 1000 },
-    initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0, seen: emptyRecord() }),
+    initial: (): LedgerState => ({ opened: false, overdraftLimit: 0, available: 0 }),
     on: {
       transfers: {
         AccountOpened(state, e, ctx) {
@@ -40,7 +39,7 @@ export function bankWithTransferLimit(o: TransferLimitOptions) {
           return { ...state, opened: true, overdraftLimit: e.data.overdraftLimit };
         },
         Deposited(state, e, ctx) {
-          if (state.seen[e.data.id]) return state;
+          if (seenBefore(state, e.data.id, e.time)) return state;
           ctx.emit('Credited', { account: e.data.account, amount: e.data.amount, id: e.data.id });
           state.available += e.data.amount;
           remember(state, e.data.id, e.time);
@@ -48,7 +47,7 @@ export function bankWithTransferLimit(o: TransferLimitOptions) {
         },
         TransferRequested(state, e, ctx) {
           const { id, from, to, amount } = e.data;
-          if (state.seen[id]) return state;
+          if (seenBefore(state, id, e.time)) return state;
           remember(state, id, e.time);
           const reason = !state.opened
             ? 'no such account'

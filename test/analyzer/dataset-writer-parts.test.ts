@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { StoredEvent } from 'spive';
 import { putAsciiJsonString, putInteger } from '../../src/store/embedded/bulk-ascii.ts';
 import { BulkWriter } from '../../src/store/embedded/bulk-writer.ts';
-import { storeFiles } from '../helpers/store-files.ts';
+import { expectSameStoreFiles } from '../helpers/store-files.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const name = fc.constantFrom('a', 'ü-ñ', 'k/1', 'q"uote', 'back\\slash', '日本');
@@ -76,10 +76,7 @@ describe('bulk writer from parts', () => {
           // Each on a sink thread of its own: Arrow's dictionary ids count per thread (bulk-sink.test.ts).
           await write(`${d.path}/general`, ops, false);
           await write(`${d.path}/parts`, ops, true);
-          const a = storeFiles(`${d.path}/general`);
-          const b = storeFiles(`${d.path}/parts`);
-          expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
-          for (const [path, bytes] of a) expect((b.get(path) as Buffer).equals(bytes), path).toBe(true);
+          expectSameStoreFiles(`${d.path}/parts`, `${d.path}/general`);
         } finally {
           d.cleanup();
         }

@@ -1,6 +1,7 @@
 /** Every file of a store folder but the lock, by path relative to it, as bytes (to compare stores byte for byte). */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { expect } from 'vitest';
 
 export function storeFiles(dir: string): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -13,4 +14,13 @@ export function storeFiles(dir: string): Map<string, Buffer> {
   };
   walk(dir);
   return out;
+}
+
+/** Asserts that the store folder `actual` holds exactly the files of `expected`, byte for byte; returns its files. */
+export function expectSameStoreFiles(actual: string, expected: string, label = ''): Map<string, Buffer> {
+  const a = storeFiles(actual);
+  const e = storeFiles(expected);
+  expect([...a.keys()].sort(), `${label}files`).toEqual([...e.keys()].sort());
+  for (const [path, bytes] of e) expect((a.get(path) as Buffer).equals(bytes), `${label}${path}`).toBe(true);
+  return a;
 }

@@ -23,7 +23,7 @@ import { InvalidInputError } from '../../model/errors.ts';
 import type { Snapshot, StoredEvent } from '../../model/event.ts';
 import { realClock, type Clock } from '../../time/clock.ts';
 import { assert } from '../../util/assert.ts';
-import { snapshotInfo } from '../memory/memory-store.ts';
+import { checkSnapshotPlace, snapshotInfo } from '../memory/memory-store.ts';
 import { validateKey, validateStream } from '../validate.ts';
 import { SegmentSink, type SinkItem } from './bulk-sink.ts';
 import { SinkThread } from './bulk-sink-thread.ts';
@@ -351,12 +351,7 @@ export class BulkWriter {
    */
   putSnapshotText(process: string, version: string, shard: string, position: number, time: number, text: string): void {
     assert(!this.finished, 'BulkWriter: putSnapshot after finish');
-    // snapshotInfo's checks.
-    checkName('process', process);
-    checkName('version', version);
-    checkName('shard', shard);
-    if (!Number.isSafeInteger(position) || position < 0) throw new InvalidInputError('snapshot.position', 'an integer position >= 0', position);
-    if (!Number.isSafeInteger(time)) throw new InvalidInputError('snapshot.time', 'an integer time', time);
+    checkSnapshotPlace(process, version, shard, position, time); // snapshotInfo's checks
     const head = this.snapshotHead(process, version);
     this.reserve(FRAME_HEADER_BYTES + 5 + head.length + 6 * shard.length + SNAPSHOT_META_FIXED_BYTES + 3 * text.length);
     const chunk = this.chunk as RawBuffer;
@@ -758,8 +753,4 @@ function decimalDigits(n: number): number {
   let digits = 1;
   for (let t = n; t >= 10; t = (t / 10) | 0) digits++;
   return digits;
-}
-
-function checkName(field: string, value: unknown): void {
-  if (typeof value !== 'string' || value === '') throw new InvalidInputError(`snapshot.${field}`, 'a non-empty string', value);
 }

@@ -252,15 +252,7 @@ export class MemoryStore implements EventStore {
 
 /** Validates a snapshot and returns its metadata. Shared with other stores. */
 export function snapshotInfo(snapshot: Omit<Snapshot, 'sizeBytes'>): SnapshotInfo {
-  for (const field of ['process', 'version', 'shard'] as const) {
-    if (typeof snapshot[field] !== 'string' || snapshot[field] === '') {
-      throw new InvalidInputError(`snapshot.${field}`, 'a non-empty string', snapshot[field]);
-    }
-  }
-  if (!Number.isSafeInteger(snapshot.position) || snapshot.position < 0) {
-    throw new InvalidInputError('snapshot.position', 'an integer position >= 0', snapshot.position);
-  }
-  if (!Number.isSafeInteger(snapshot.time)) throw new InvalidInputError('snapshot.time', 'an integer time', snapshot.time);
+  checkSnapshotPlace(snapshot.process, snapshot.version, snapshot.shard, snapshot.position, snapshot.time);
   if (!(snapshot.data instanceof Uint8Array)) throw new InvalidInputError('snapshot.data', 'a Uint8Array');
   return {
     process: snapshot.process,
@@ -270,6 +262,15 @@ export function snapshotInfo(snapshot: Omit<Snapshot, 'sizeBytes'>): SnapshotInf
     time: snapshot.time,
     sizeBytes: snapshot.data.byteLength,
   };
+}
+
+/** A snapshot's place as every store checks it: non-empty names, an integer position >= 0, an integer time. */
+export function checkSnapshotPlace(process: unknown, version: unknown, shard: unknown, position: number, time: number): void {
+  if (typeof process !== 'string' || process === '') throw new InvalidInputError('snapshot.process', 'a non-empty string', process);
+  if (typeof version !== 'string' || version === '') throw new InvalidInputError('snapshot.version', 'a non-empty string', version);
+  if (typeof shard !== 'string' || shard === '') throw new InvalidInputError('snapshot.shard', 'a non-empty string', shard);
+  if (!Number.isSafeInteger(position) || position < 0) throw new InvalidInputError('snapshot.position', 'an integer position >= 0', position);
+  if (!Number.isSafeInteger(time)) throw new InvalidInputError('snapshot.time', 'an integer time', time);
 }
 
 function push<T>(map: Map<string, T[]>, id: string, items: readonly T[]): void {

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { EmbeddedStore, type JsonValue, type StoredEvent } from 'spive';
 import { BulkWriter } from '../../../src/store/embedded/bulk-writer.ts';
 import { tempDir } from '../../helpers/temp-dir.ts';
-import { storeFiles } from '../../helpers/store-files.ts';
+import { expectSameStoreFiles, storeFiles } from '../../helpers/store-files.ts';
 
 interface Batch {
   stream: string;
@@ -80,9 +80,7 @@ describe('bulk sink', () => {
       await bulk(`${d.path}/inline`, false);
       const expected = storeFiles(`${d.path}/appended`);
       expect([...expected.keys()].filter((p) => p.endsWith('.parquet')).length).toBeGreaterThan(4); // several segments, both streams
-      const thread = storeFiles(`${d.path}/thread`);
-      expect([...thread.keys()].sort()).toEqual([...expected.keys()].sort());
-      for (const [path, bytes] of expected) expect((thread.get(path) as Buffer).equals(bytes), `thread: ${path}`).toBe(true);
+      expectSameStoreFiles(`${d.path}/thread`, `${d.path}/appended`, 'thread: ');
       const inline = storeFiles(`${d.path}/inline`);
       expect([...inline.keys()].sort()).toEqual([...expected.keys()].sort());
       for (const [path, bytes] of expected) {

@@ -109,8 +109,8 @@ export class ColumnFold {
   private readonly outputs: ShardRun['outputs'][];
   private readonly effects: CollectedShardEffect[][];
   private readonly cursor = newCursor();
-  /** The rows of this fold's shards in the batch at hand, when it has rows of other shards too. */
-  private rows = new Int32Array(0);
+  /** Runs of rows of this fold's shards in the batch at hand: [from, to) pairs (ownRuns). */
+  private runs = new Int32Array(2);
   private readonly view: ColumnEvent;
   private readonly ctx: HandlerCallContext;
 
@@ -134,15 +134,22 @@ export class ColumnFold {
   }
 
   /**
-   * Folds the first `n` rows of a batch whose first row is input event `g0`. `picked`: the rows among
-   * them of this fold's shards, in order, when the caller has picked them (worker-pool.ts).
+   * Folds the first `n` rows of a batch whose first row is input event `g0`. `keyRuns`: where its
+   * runs of one key start among those rows (keyRuns below), when the caller has found them.
    */
-  batch(batch: ColumnBatch, n: number, g0: number, picked?: Int32Array): void {
+  batch(batch: ColumnBatch, n: number, g0: number, keyRuns?: Int32Array): void {
     const slots = Int32Array.from(batch.keys, (k) => this.slotOf.get(k) ?? -1);
-    // A fold of some of the shards (a worker's share) runs only over its rows, picked first in a loop
-    // of its own (unless given): skipping a row in the main loop below costs several times more.
-    const rows = picked ?? (slots.includes(-1) ? this.rowsOf(batch.keyIndex, slots, n) : null);
-    const count = rows === null ? n : rows.length;
+    // A fold of some of the shards (a worker's share) runs only over its rows, found first in a loop
+    // of its own: skipping a row in the main loop below costs several times more. They are found as
+    // runs (rows often come in runs of a key: an append of several events), walked without an index.
+    if (this.runs.length < n + 2) this.runs = new Int32Array(n + 2);
+    const runs = this.runs;
+    let spans = 2;
+    if (slots.includes(-1)) spans = keyRuns === undefined ? ownRuns(batch.keyIndex, slots, n, runs) : ownRunsOfKeyRuns(keyRuns, batch.keyIndex, slots, n, runs);
+    else {
+      runs[0] = 0;
+      runs[1] = n;
+    }
     const byType: Array<AnyHandler | undefined> = batch.types.map((t) => (t.startsWith('$') ? undefined : this.handlers[t]));
     const cursor = this.cursor;
     cursorAt(cursor, batch, this.reads.map((f) => batch.fields[f] ?? new Float64Array(batch.length).fill(Number.NaN)));
@@ -150,47 +157,42 @@ export class ColumnFold {
     const { dead, afterM, counts, firstTime, states, keys, view, ctx, check } = this;
     const mOf = this.o.m;
     view.stream = batch.stream;
-    for (let r = 0; r < count; r++) {
-      const i = rows === null ? r : (rows[r] as number);
-      const slot = slots[keyIndex[i] as number] as number;
-      if (slot < 0 || dead[slot] === 1) continue;
-      const m = mOf === null ? g0 + i + 1 : (mOf[g0 + i] as number);
-      if (m === 0 || m <= (afterM[slot] as number)) continue; // never taken, or reflected by the snapshot
-      if ((counts[slot] = (counts[slot] as number) + 1) === 1) firstTime[slot] = time[i] as number;
-      const handler = byType[typeIndex[i] as number];
-      if (handler === undefined) continue; // platform events and types without a handler only count
-      const key = keys[slot] as string;
-      const t = time[i] as number;
-      cursor.i = i;
-      cursor.missed = false;
-      view.key = key;
-      view.time = t;
-      view.type = types[typeIndex[i] as number] as string;
-      ctx.reset(key, t, m);
-      let next: unknown;
-      if (check) next = this.callChecked(handler, slot);
-      else {
-        try {
-          next = handler(states[slot], view, ctx);
-        } catch {
-          next = undefined; // the object path reruns the shard: same outcome with the real payload, or the runner's error
+    for (let q = 0; q < spans; q += 2) {
+      const to = runs[q + 1] as number;
+      for (let i = runs[q] as number; i < to; i++) {
+        const slot = slots[keyIndex[i] as number] as number;
+        if (slot < 0 || dead[slot] === 1) continue;
+        const m = mOf === null ? g0 + i + 1 : (mOf[g0 + i] as number);
+        if (m === 0 || m <= (afterM[slot] as number)) continue; // never taken, or reflected by the snapshot
+        if ((counts[slot] = (counts[slot] as number) + 1) === 1) firstTime[slot] = time[i] as number;
+        const handler = byType[typeIndex[i] as number];
+        if (handler === undefined) continue; // platform events and types without a handler only count
+        const key = keys[slot] as string;
+        const t = time[i] as number;
+        cursor.i = i;
+        cursor.missed = false;
+        view.key = key;
+        view.time = t;
+        view.type = types[typeIndex[i] as number] as string;
+        ctx.reset(key, t, m);
+        let next: unknown;
+        if (check) next = this.callChecked(handler, slot);
+        else {
+          try {
+            next = handler(states[slot], view, ctx);
+          } catch {
+            next = undefined; // the object path reruns the shard: same outcome with the real payload, or the runner's error
+          }
         }
+        if (cursor.missed || next === undefined) {
+          if (cursor.failure !== undefined) throw cursor.failure; // the store could not read seq/position: not the handler's doing
+          this.fallBack(slot);
+          continue;
+        }
+        states[slot] = next;
+        if (ctx.outputs.length !== 0 || ctx.effects.length !== 0) this.collect(slot, m);
       }
-      if (cursor.missed || next === undefined) {
-        if (cursor.failure !== undefined) throw cursor.failure; // the store could not read seq/position: not the handler's doing
-        this.fallBack(slot);
-        continue;
-      }
-      states[slot] = next;
-      if (ctx.outputs.length !== 0 || ctx.effects.length !== 0) this.collect(slot, m);
     }
-  }
-
-  /** The rows among the first `n` whose key is one of this fold's shards, in order (a view of a reused array). */
-  private rowsOf(keyIndex: Int32Array, slots: Int32Array, n: number): Int32Array {
-    if (this.rows.length < n) this.rows = new Int32Array(n);
-    const count = pickRows(keyIndex, slots.map((s) => (s < 0 ? -1 : 0)), n, this.rows, 1)[0] as number;
-    return this.rows.subarray(0, count);
   }
 
   /** Checking mode: a guarded event; a broken declaration or a failing handler is an error. */
@@ -256,18 +258,65 @@ export class ColumnFold {
 }
 
 /**
- * Picks the first `n` rows of a batch for the folds they belong to: fold w's rows, in order, at
- * `rows[w * n …]`; returns how many each got. `ownerOf`: the fold of each of the batch's keys (-1:
- * none). The worker pool picks for all its workers at once; a fold of some shards, for itself.
+ * The rows among the first `n` of a batch whose key is one of a fold's (`slots[keyIndex] >= 0`), as
+ * maximal runs: [from, to) pairs at `into[0 …)`, in order; returns the number of entries written (two
+ * per run). Runs are separated by at least one other row, so there are at most ceil(n / 2).
  */
-export function pickRows(keyIndex: Int32Array, ownerOf: Int32Array, n: number, rows: Int32Array, folds: number): Int32Array {
-  assert(rows.length >= n * folds, 'room for every fold to take every row');
-  const counts = new Int32Array(folds);
-  for (let i = 0; i < n; i++) {
-    const w = ownerOf[keyIndex[i] as number] as number;
-    if (w >= 0) rows[w * n + (counts[w] as number)++] = i;
+export function ownRuns(keyIndex: Int32Array, slots: Int32Array, n: number, into: Int32Array): number {
+  assert(into.length >= n + 1, 'room for every run of the rows');
+  let at = 0;
+  let i = 0;
+  while (i < n) {
+    while (i < n && (slots[keyIndex[i] as number] as number) < 0) i++;
+    if (i === n) break;
+    into[at++] = i;
+    while (i < n && (slots[keyIndex[i] as number] as number) >= 0) i++;
+    into[at++] = i;
   }
-  return counts;
+  return at;
+}
+
+/**
+ * ownRuns, from the runs of one key among the rows (`starts`: where each begins, ascending, the
+ * first 0; the last ends at `n`): one step per run instead of one per row.
+ */
+export function ownRunsOfKeyRuns(starts: Int32Array, keyIndex: Int32Array, slots: Int32Array, n: number, into: Int32Array): number {
+  assert(into.length >= n + 1, 'room for every run of the rows');
+  assert(n === 0 || starts[0] === 0, 'the first run starts at the first row');
+  let at = 0;
+  for (let r = 0; r < starts.length; r++) {
+    const from = starts[r] as number;
+    if ((slots[keyIndex[from] as number] as number) < 0) continue;
+    const to = r + 1 < starts.length ? (starts[r + 1] as number) : n;
+    if (at > 0 && into[at - 1] === from) into[at - 1] = to; // joins the run before: the rows are adjacent
+    else {
+      into[at++] = from;
+      into[at++] = to;
+    }
+  }
+  return at;
+}
+
+/**
+ * Where the runs of one key start among the first `n` rows (into `into`), or -1 when there are more
+ * than `most`: rows of a batch often come in runs of a key (an append of several events), and then
+ * one pass finds them for every worker's fold (ownRunsOfKeyRuns); with short runs, each worker is
+ * better off finding its rows itself (ownRuns).
+ */
+export function keyRuns(keyIndex: Int32Array, n: number, into: Int32Array, most: number): number {
+  assert(into.length >= Math.min(n, most), 'room for the runs wanted');
+  if (n === 0) return 0;
+  let at = 0;
+  let key = keyIndex[0] as number;
+  into[at++] = 0;
+  for (let i = 1; i < n; i++) {
+    const k = keyIndex[i] as number;
+    if (k === key) continue;
+    if (at === most) return -1;
+    into[at++] = i;
+    key = k;
+  }
+  return at;
 }
 
 /** A checking-mode payload proxy, revoked after its call: any use of it throws a TypeError. */

@@ -41,7 +41,7 @@ try {
           return reply({ kind: 'ok' });
         case 'fold.batch':
           assert(fold !== undefined, 'fold.batch after fold.start');
-          fold.batch(withLazyColumns(request.batch), request.n, request.g0, request.rows);
+          fold.batch(withLazyColumns(request.batch), request.n, request.g0, request.keyRuns);
           return reply({ kind: 'ok' });
         case 'fold.end': {
           assert(fold !== undefined, 'fold.end after fold.start');

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { ColumnBatch } from '../store/event-store.ts';
 import { ScanBuffers } from '../store/scan-buffers.ts';
 import { assert } from '../util/assert.ts';
-import { pickRows, type FoldedShard, type FoldResult, type FoldStart } from './columnar-fold.ts';
+import { keyRuns, type FoldedShard, type FoldResult, type FoldStart } from './columnar-fold.ts';
 import type { ShardInput, ShardRun } from './shard-run.ts';
 import type { ProcessRef, WorkerReply, WorkerRequest, WorkerSetup } from './worker-protocol.ts';
 
@@ -76,9 +76,9 @@ export class ReplayWorkers {
    * time and a fold returns only after every worker is done with every batch (ScanBuffers' rule).
    */
   readonly scanBuffers = new ScanBuffers(true);
-  /** Where each batch's rows are picked for the workers (shared memory, kept between folds like scanBuffers). */
-  private readonly picks = new RowPicks();
   private folding = false;
+  /** Where each batch's runs of a key start (shared memory, kept between folds like scanBuffers). */
+  private readonly runs = new KeyRunStarts();
 
   private constructor(private readonly workers: readonly ReplayWorker[]) {}
 
@@ -120,10 +120,6 @@ export class ReplayWorkers {
     const parts = shareOut(o.shards, o.weights, this.workers.length);
     const m = o.m === null ? null : sharedCopy(o.m);
     await Promise.all(this.workers.map((w, i) => w.request({ kind: 'fold.start', process: o.process, version: o.version, shards: parts[i] as Map<string, FoldStart>, m, check: o.check })));
-    const ownerOf = new Map<string, number>();
-    parts.forEach((part, w) => {
-      for (const key of part.keys()) ownerOf.set(key, w);
-    });
     let g0 = 0;
     // Folds of the batches posted, by batch number. Workers take their requests in order, so a batch is
     // posted while the one before is still folding: a worker that finishes one goes on with the next
@@ -139,11 +135,14 @@ export class ReplayWorkers {
         if (next.done === true || g0 >= o.limit) break;
         const batch = next.value;
         const n = Math.min(batch.length, o.limit - g0);
-        // Each worker's rows, picked here in one pass (the workers would each pass over every row);
-        // in the picks of batch j - 3, which every worker is done with (see above).
-        const rows = this.picks.rowsFor(j % 3, n, this.workers.length);
-        const counts = pickRows(batch.keyIndex, Int32Array.from(batch.keys, (k) => ownerOf.get(k) ?? -1), n, rows, this.workers.length);
-        const folding = Promise.all(this.workers.map((w, i) => w.request({ kind: 'fold.batch', batch, n, g0, rows: rows.subarray(i * n, i * n + (counts[i] as number)) }))).then(() => o.onEvents?.(n));
+        // Each worker folds its rows as runs (ColumnFold.batch). Where the batch has long runs of a key,
+        // they are found here once for all (in the runs of batch j - 3, which every worker is done
+        // with: see above); otherwise each worker finds its own, in parallel. Rows picked here for
+        // all cost this thread a pass that writes every row, and the workers an index per row.
+        const runs = this.runs.take(j % 3, n);
+        const count = keyRuns(batch.keyIndex, n, runs, Math.ceil(n / MIN_RUN));
+        const request = { kind: 'fold.batch', batch, n, g0, ...(count < 0 ? {} : { keyRuns: runs.subarray(0, count) }) } as const;
+        const folding = Promise.all(this.workers.map((w) => w.request(request))).then(() => o.onEvents?.(n));
         // Awaited later; until then a worker's failure must not count as unhandled.
         folding.catch(() => undefined);
         folds.push(folding);
@@ -193,16 +192,23 @@ export function shareOut<T>(shards: ReadonlyMap<string, T>, weights: ReadonlyMap
   return out;
 }
 
-/** Row lists in shared memory, three in turn (a batch's picks stay valid while two more batches are posted). */
-class RowPicks {
+/**
+ * The shortest mean run of a key worth finding on the main thread: below it, the workers find their
+ * rows themselves (each one pass over the batch's keys, in parallel). 16: the main thread's pass stops
+ * early, and the runs it sends cost a worker at most one step per 16 rows.
+ */
+const MIN_RUN = 16;
+
+/** Run starts in shared memory, three in turn (a batch's stay valid while two more batches are posted). */
+class KeyRunStarts {
   private readonly turns: Int32Array[] = [];
 
-  /** Room for `workers` lists of `n` rows in turn `turn` (0..2). */
-  rowsFor(turn: number, n: number, workers: number): Int32Array {
-    const size = Math.max(1, n) * workers;
-    let rows = this.turns[turn];
-    if (rows === undefined || rows.length < size) rows = this.turns[turn] = new Int32Array(new SharedArrayBuffer(size * 4));
-    return rows.subarray(0, size);
+  /** Room for the run starts of `n` rows at most MIN_RUN apart, in turn `turn` (0..2). */
+  take(turn: number, n: number): Int32Array {
+    const size = Math.max(1, Math.ceil(n / MIN_RUN));
+    let starts = this.turns[turn];
+    if (starts === undefined || starts.length < size) starts = this.turns[turn] = new Int32Array(new SharedArrayBuffer(size * 4));
+    return starts.subarray(0, size);
   }
 }
 

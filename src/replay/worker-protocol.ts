@@ -22,8 +22,11 @@ export interface ProcessRef {
 export type WorkerRequest =
   /** Starts a columnar fold of these shards (the worker's share); `m` is shared memory when it can be. */
   | (ProcessRef & { readonly kind: 'fold.start'; readonly shards: ReadonlyMap<string, FoldStart>; readonly m: Float64Array | null; readonly check: boolean })
-  /** Folds the worker's `rows` (picked by the main thread) among the first `n` of a batch whose first row is input event `g0` (0-based). */
-  | { readonly kind: 'fold.batch'; readonly batch: ColumnBatch; readonly n: number; readonly g0: number; readonly rows: Int32Array }
+  /**
+   * Folds the worker's shards' rows among the first `n` of a batch whose first row is input event
+   * `g0` (0-based); `keyRuns`: where its runs of one key start, when the main thread found them.
+   */
+  | { readonly kind: 'fold.batch'; readonly batch: ColumnBatch; readonly n: number; readonly g0: number; readonly keyRuns?: Int32Array }
   /** Ends the fold and returns its shards. */
   | { readonly kind: 'fold.end' }
   /** Runs one shard over its inputs (the object path). */

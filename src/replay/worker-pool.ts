@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ColumnBatch } from '../store/event-store.ts';
-import { ScanBuffers } from '../store/scan-buffers.ts';
+import { ScanBuffers, SHARED_SCAN_SLOTS } from '../store/scan-buffers.ts';
 import { assert } from '../util/assert.ts';
 import { keyRuns, type FoldedShard, type FoldResult, type FoldStart } from './columnar-fold.ts';
 import type { ShardInput, ShardRun } from './shard-run.ts';
@@ -128,18 +128,18 @@ export class ReplayWorkers {
     const batches = o.batches[Symbol.asyncIterator]();
     try {
       for (let j = 0; ; j++) {
-        // The j-th batch's read starts the next one's into the buffer of batch j - 2 (a shared scan
-        // keeps a batch valid until two more have been read): that batch must be folded by then.
-        if (j >= 2) await folds[j - 2];
+        // The j-th batch's read starts the next one's into the buffer of batch j - AHEAD (a shared
+        // scan keeps a batch valid until AHEAD more have been read): that batch must be folded by then.
+        if (j >= AHEAD) await folds[j - AHEAD];
         const next = await batches.next();
         if (next.done === true || g0 >= o.limit) break;
         const batch = next.value;
         const n = Math.min(batch.length, o.limit - g0);
         // Each worker folds its rows as runs (ColumnFold.batch). Where the batch has long runs of a key,
-        // they are found here once for all (in the runs of batch j - 3, which every worker is done
-        // with: see above); otherwise each worker finds its own, in parallel. Rows picked here for
+        // they are found here once for all (in the runs of batch j - SHARED_SCAN_SLOTS, which every
+        // worker is done with: see above); otherwise each worker finds its own, in parallel. Rows picked here for
         // all cost this thread a pass that writes every row, and the workers an index per row.
-        const runs = this.runs.take(j % 3, n);
+        const runs = this.runs.take(j % SHARED_SCAN_SLOTS, n);
         const count = keyRuns(batch.keyIndex, n, runs, Math.ceil(n / MIN_RUN));
         const request = { kind: 'fold.batch', batch, n, g0, ...(count < 0 ? {} : { keyRuns: runs.subarray(0, count) }) } as const;
         const folding = Promise.all(this.workers.map((w) => w.request(request))).then(() => o.onEvents?.(n));
@@ -192,6 +192,9 @@ export function shareOut<T>(shards: ReadonlyMap<string, T>, weights: ReadonlyMap
   return out;
 }
 
+/** Batches posted ahead of the oldest one still folding (a shared scan keeps a batch valid until this many more are read). */
+const AHEAD = SHARED_SCAN_SLOTS - 1;
+
 /**
  * The shortest mean run of a key worth finding on the main thread: below it, the workers find their
  * rows themselves (each one pass over the batch's keys, in parallel). 16: the main thread's pass stops
@@ -199,11 +202,11 @@ export function shareOut<T>(shards: ReadonlyMap<string, T>, weights: ReadonlyMap
  */
 const MIN_RUN = 16;
 
-/** Run starts in shared memory, three in turn (a batch's stay valid while two more batches are posted). */
+/** Run starts in shared memory, in turn like the scan's buffers (a batch's stay valid while AHEAD more batches are posted). */
 class KeyRunStarts {
   private readonly turns: Int32Array[] = [];
 
-  /** Room for the run starts of `n` rows at most MIN_RUN apart, in turn `turn` (0..2). */
+  /** Room for the run starts of `n` rows at most MIN_RUN apart, in turn `turn` (0 … SHARED_SCAN_SLOTS - 1). */
   take(turn: number, n: number): Int32Array {
     const size = Math.max(1, Math.ceil(n / MIN_RUN));
     let starts = this.turns[turn];

@@ -142,7 +142,7 @@ export interface ScanColumnsOptions {
   readonly fields?: readonly string[];
   /**
    * For handing batches to worker threads: columns read from files land in SharedArrayBuffers (posted
-   * to a worker without a copy), two in turn, so a batch stays valid until two more have been read
+   * to a worker without a copy), four in turn, so a batch stays valid until three more have been read
    * (the consumer reads the next batch while workers fold this one). A store may ignore it; its
    * batches are then copied when posted. The embedded store may leave seq and position out of a
    * shared batch's enumerable columns, with where they lie in its file: a worker passes the batch it

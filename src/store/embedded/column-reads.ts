@@ -13,7 +13,7 @@
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import type { ColumnBatch } from '../event-store.ts';
-import type { ScanBuffer, ScanBuffers } from '../scan-buffers.ts';
+import { SCAN_SLOTS, SHARED_SCAN_SLOTS, type ScanBuffer, type ScanBuffers } from '../scan-buffers.ts';
 import { ColumnFileBlocks } from './column-blocks.ts';
 import { readColumnLayout, type ColumnLayoutCache } from './column-layout.ts';
 import { decodeColumnFile, type ColumnFileInfo } from './columnar-segment.ts';
@@ -51,8 +51,8 @@ export class ColumnFileReads {
   private failed = false;
 
   /**
-   * `shared`: SharedArrayBuffers, three in turn (the batch being folded, the one handed out next, the
-   * one being read), so a batch stays valid until two more have been handed out. Otherwise two: the
+   * `shared`: SharedArrayBuffers, SHARED_SCAN_SLOTS in turn (batches being folded, the one handed out
+   * next, the one being read), so a batch stays valid until three more have been read. Otherwise two: the
    * batch handed out and the one being read, so a batch is valid until the next one is handed out.
    * They are the consumer's `lent` buffers, filled in place so that its next scan finds them; or else
    * they come from and go back to `pool` (not shared ones: see release).
@@ -65,9 +65,9 @@ export class ColumnFileReads {
     private readonly lent?: ScanBuffers,
   ) {
     this.shared = shared;
-    this.slots = lent?.slots ?? new Array<ScanBuffer | undefined>(shared ? 3 : 2).fill(undefined);
+    this.slots = lent?.slots ?? new Array<ScanBuffer | undefined>(shared ? SHARED_SCAN_SLOTS : SCAN_SLOTS).fill(undefined);
     assert(lent === undefined || lent.shared === shared, 'lent scan buffers are shared exactly when the scan is');
-    assert(this.slots.length === (shared ? 3 : 2), 'a shared scan takes three buffers in turn, any other two');
+    assert(this.slots.length === (shared ? SHARED_SCAN_SLOTS : SCAN_SLOTS), 'a shared scan takes SHARED_SCAN_SLOTS buffers in turn, any other SCAN_SLOTS');
     this.lean = fs === nodeFileSystem;
   }
 

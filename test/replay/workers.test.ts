@@ -154,6 +154,10 @@ describe('replay on worker threads', () => {
       const running = fold();
       await expect(fold()).rejects.toThrow(/one fold at a time/);
       await running;
+      // The batches follow a start without waiting for its reply: a start that fails is what the fold
+      // reports (not the batches the worker then could not fold), and the pool folds on after it.
+      await expect(workers.fold({ process: 'no-such-process', version: 'v2', batches: store.scanColumns('payments', { fields: ['amount'], buffers: workers.scanBuffers }), m: null, limit: 700, shards: new Map(), check: false })).rejects.toThrow(/has no process no-such-process/);
+      expect([...(await fold()).shards].map(([k, s]) => [k, s.state])).toEqual([...first.shards].map(([k, s]) => [k, s.state]));
     } finally {
       await workers.close();
       await store.close();

@@ -21,6 +21,7 @@ import type {
 } from '../src/store/event-store.ts';
 import { MemoryStore } from '../src/store/memory/memory-store.ts';
 import type { LinkOrder, NodeState, SimNetwork } from './network.ts';
+import { AppendCall } from './network-call.ts';
 
 export class Link implements EventStore, LinkOrder {
   lastArrival = 0;
@@ -37,7 +38,7 @@ export class Link implements EventStore, LinkOrder {
   }
 
   append(stream: string, key: string, events: readonly NewEvent<unknown>[], options?: AppendOptions): Promise<AppendResult> {
-    return this.net.call(this.node, this, 'append', (s) => (s instanceof MemoryStore ? s.appendNow(stream, key, events, options) : s.append(stream, key, events, options)));
+    return this.net.send(this.node, this, 'append', new AppendCall(stream, key, events, options)) as Promise<AppendResult>;
   }
 
   head(stream: string, key: string): Promise<ShardHead> {

@@ -11,8 +11,48 @@ import type { EventStore } from '../src/store/event-store.ts';
 import { Link } from './network-link.ts';
 import { timersFrom, type Timers, type TimerHandle } from '../src/time/timers.ts';
 import { draw, type FaultKind, type FaultOptions } from './faults.ts';
-import type { Scheduler } from './scheduler.ts';
-import { NetworkCall } from './network-call.ts';
+import type { Scheduler, Step } from './scheduler.ts';
+import { InvokeCall, IteratorSource, NextCall, type NetworkCall } from './network-call.ts';
+
+/** The call whose promise is being made (a Promise executor runs at once, inside `send`). */
+let sending: NetworkCall | undefined;
+
+/** The one Promise executor of every store call: hands the settlers to the call being sent. */
+function takeSettlers(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+  const call = sending as NetworkCall;
+  call.resolve = resolve;
+  call.reject = reject;
+}
+
+/**
+ * The UNAVAILABLE a caller sees when its call times out, without a stack: where it was made says
+ * nothing (always here), and capturing one was most of an error's cost (one per timed-out call).
+ */
+function timeoutError(method: string, node: string, why: string): UnavailableError {
+  const stackLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new UnavailableError(`${method} from ${node}`, why);
+  } finally {
+    Error.stackTraceLimit = stackLimit;
+  }
+}
+
+/** A node's timer as a scheduler step (an object, not a named closure per timer): it waits while the node is paused, and dies with it. */
+class NodeTimer implements Step {
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly node: NodeState,
+    private readonly label: string,
+    private readonly fn: () => void,
+  ) {}
+
+  run(): void {
+    if (this.node.dead) return;
+    if (this.scheduler.now < this.node.pausedUntil) this.scheduler.at(this.node.pausedUntil, this, this.label);
+    else this.fn();
+  }
+}
 
 export interface FaultCounter {
   count(kind: FaultKind, detail: string): void;
@@ -26,6 +66,9 @@ export interface NodeState {
   pausedUntil: number;
   /** Set when the node crashed: every pending reply to it is dropped. */
   dead: boolean;
+  /** Step labels of its replies and (by method) its requests, built once: one is needed per request and reply. */
+  readonly replyLabel: string;
+  readonly requestLabels: Map<string, string>;
 }
 
 /** The order kept on one node's connection: requests arrive, and replies return, in the order sent. */
@@ -63,7 +106,7 @@ export class SimNetwork {
   }
 
   node(name: string): NodeState {
-    return { name, partitionedUntil: 0, pausedUntil: 0, dead: false };
+    return { name, partitionedUntil: 0, pausedUntil: 0, dead: false, replyLabel: `net.reply ${name}`, requestLabels: new Map() };
   }
 
   /** The store as `node` reaches it over the network. */
@@ -71,17 +114,8 @@ export class SimNetwork {
     return new Link(this, node, this.store);
   }
 
-  /** Step labels of a node's requests (by method) and replies, built once: a label is needed for every request and reply. */
-  private readonly labels = new WeakMap<NodeState, { readonly reply: string; readonly requests: Map<string, string> }>();
-
-  private labelsOf(node: NodeState): { readonly reply: string; readonly requests: Map<string, string> } {
-    let labels = this.labels.get(node);
-    if (labels === undefined) this.labels.set(node, (labels = { reply: `net.reply ${node.name}`, requests: new Map() }));
-    return labels;
-  }
-
   private requestLabel(node: NodeState, method: string): string {
-    const requests = this.labelsOf(node).requests;
+    const requests = node.requestLabels;
     let label = requests.get(method);
     if (label === undefined) requests.set(method, (label = `net.request ${node.name} ${method}`));
     return label;
@@ -94,6 +128,11 @@ export class SimNetwork {
    * throw: the memory store's synchronous calls) or with a promise (any other store).
    */
   call<T>(node: NodeState, link: LinkOrder, method: string, invoke: (store: EventStore) => T | Promise<T>): Promise<T> {
+    return this.send(node, link, method, new InvokeCall(invoke)) as Promise<T>;
+  }
+
+  /** `call`, for a call object made by the caller (an append keeps its arguments in it: no closure per call). */
+  send(node: NodeState, link: LinkOrder, method: string, call: NetworkCall): Promise<unknown> {
     const now = this.scheduler.now;
     const f = this.faults;
     const on = this.faultsOn;
@@ -101,16 +140,26 @@ export class SimNetwork {
     const down = now < this.outageUntil || now < node.partitionedUntil;
     const lostRequest = !down && on && this.draws.requestLost.chance(f.requestLost);
     const lostReply = !down && !lostRequest && on && this.draws.replyLost.chance(f.replyLost);
-    // No named closures here: this runs for every store call of every node (and tsx names each one).
-    return new Promise<T>((resolve, reject) => {
-      if (down) return this.timeOut(node, method, now, reject, now < this.outageUntil ? 'the store is unavailable' : 'partitioned from the store');
-      if (lostRequest) {
-        this.count('requestLost', `${node.name} ${method}`);
-        return this.timeOut(node, method, now, reject, 'the request was lost');
-      }
-      // Requests on one connection arriving together are one step.
-      this.scheduler.at(arrival, new NetworkCall(this, node, link, method, invoke as (store: EventStore) => unknown, now, on, lostReply, resolve as (value: unknown) => void, reject), this.requestLabel(node, method), link);
-    });
+    call.net = this;
+    call.node = node;
+    call.link = link;
+    call.method = method;
+    call.sentAt = now;
+    call.on = on;
+    call.lostReply = lostReply;
+    // The executor is one shared function (the call's resolve and reject go into the call), not a
+    // closure per call: this runs for every store call of every node.
+    sending = call;
+    const promise = new Promise<unknown>(takeSettlers);
+    sending = undefined;
+    if (down) this.timeOut(node, method, now, call.reject, now < this.outageUntil ? 'the store is unavailable' : 'partitioned from the store');
+    else if (lostRequest) {
+      this.count('requestLost', `${node.name} ${method}`);
+      this.timeOut(node, method, now, call.reject, 'the request was lost');
+    }
+    // Requests on one connection arriving together are one step.
+    else this.scheduler.at(arrival, call, this.requestLabel(node, method), link);
+    return promise;
   }
 
   /** The store the network reaches now. */
@@ -122,7 +171,7 @@ export class SimNetwork {
   timeOut(node: NodeState, method: string, sentAt: number, reject: (e: unknown) => void, why: string): void {
     const at = Math.max(sentAt + this.faults.timeoutMs, node.pausedUntil);
     this.scheduler.at(at, () => {
-      if (!node.dead) reject(new UnavailableError(`${method} from ${node.name}`, why));
+      if (!node.dead) reject(timeoutError(method, node.name, why));
     }, `net.timeout ${node.name}`);
   }
 
@@ -136,7 +185,7 @@ export class SimNetwork {
 
   /** The step label of replies to `node`. */
   replyLabel(node: NodeState): string {
-    return this.labelsOf(node).reply;
+    return node.replyLabel;
   }
 
   /** One-way latency of a call: the base draw, plus the slow-store extra now and then (while faults are on). */
@@ -154,7 +203,7 @@ export class SimNetwork {
     const call = `${method}.next`;
     return {
       [Symbol.asyncIterator]() {
-        let inner: AsyncIterator<T> | undefined;
+        const source = new IteratorSource(open);
         let repeat: T | undefined;
         return {
           next: async () => {
@@ -163,7 +212,7 @@ export class SimNetwork {
               repeat = undefined;
               return { done: false as const, value };
             }
-            const r = await net.call(node, link, call, (store) => (inner ??= open(store)[Symbol.asyncIterator]()).next());
+            const r = (await net.send(node, link, call, new NextCall(source))) as IteratorResult<T>;
             if (!r.done && net.faultsOn && net.draws.duplicateDelivery.chance(net.faults.duplicateDelivery)) {
               net.count('duplicateDelivery', `${node.name} ${method}`);
               repeat = r.value;
@@ -171,7 +220,7 @@ export class SimNetwork {
             return r;
           },
           return: async () => {
-            await inner?.return?.();
+            await source.inner?.return?.();
             return { done: true, value: undefined };
           },
         };
@@ -182,16 +231,9 @@ export class SimNetwork {
   /** Timers of a node: they run at the node's clock rate and never fire while it is paused. */
   timersFor(node: NodeState, rate: number): Timers {
     const scheduler = this.scheduler;
-    const at = (delayMs: number, fn: () => void): number => {
-      const fire = () => {
-        if (node.dead) return;
-        if (scheduler.now < node.pausedUntil) scheduler.at(node.pausedUntil, fire, `timer ${node.name}`);
-        else fn();
-      };
-      return scheduler.after(Math.max(0, delayMs) / rate, fire, `timer ${node.name}`);
-    };
+    const label = `timer ${node.name}`;
     return timersFrom((delayMs, fn): TimerHandle => {
-      const id = at(delayMs, fn);
+      const id = scheduler.at(scheduler.now + Math.max(0, Math.max(0, delayMs) / rate), new NodeTimer(scheduler, node, label, fn), label);
       return { cancel: () => scheduler.cancel(id) };
     });
   }

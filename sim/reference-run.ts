@@ -138,7 +138,17 @@ class StreamLog {
     const seq = (this.seqs.get(stream, key) ?? 0) + 1;
     this.seqs.set(stream, key, seq);
     const position = ++this.events;
-    const copy = copyJson(data, () => `${stream}/${key}#${seq} data`) as StoredEvent['data'];
+    naming.stream = stream;
+    naming.key = key;
+    naming.seq = seq;
+    const copy = copyJson(data, namedField) as StoredEvent['data'];
     this.stream(stream).push(Object.freeze({ stream, key, seq, position, type, time, data: copy }));
   }
+}
+
+/** The event being copied, for the field name copyJson reports (copyJson runs at once): no closure per appended event. */
+const naming = { stream: '', key: '', seq: 0 };
+
+function namedField(): string {
+  return `${naming.stream}/${naming.key}#${naming.seq} data`;
 }

@@ -73,12 +73,7 @@ export class Zipf {
 }
 
 /** An append the driver has yet to see acknowledged. */
-interface PendingAppend {
-  readonly stream: string;
-  readonly key: string;
-  readonly type: string;
-  readonly data: unknown;
-  readonly time: number;
+interface PendingAppend extends WorkloadInput {
   /** A workload input (acknowledged inputs are checked by the oracles), not an idle event. */
   readonly input: boolean;
 }
@@ -156,8 +151,10 @@ export class WorkloadDriver {
     const shardKey = event.key ?? event.stream.key?.({ type: event.type, time, data: event.data } as never);
     if (shardKey === undefined) throw new Error(`workload event ${i}: stream ${stream} has no key function and the event no key`);
     this.lastInputTimeMs = Math.max(this.lastInputTimeMs, time);
-    this.inputs.push({ stream, key: shardKey, type: event.type, time, data: event.data });
-    this.chain({ stream, key: shardKey, type: event.type, data: event.data, time, input: true });
+    // One object is both the input kept for the reference run and the append queued.
+    const input: PendingAppend = { stream, key: shardKey, type: event.type, data: event.data, time, input: true };
+    this.inputs.push(input);
+    this.chain(input);
   }
 
   /**

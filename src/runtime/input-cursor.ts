@@ -71,7 +71,10 @@ export class InputCursor {
         if (r.done) this.ended = true;
         else {
           // Deliveries may repeat (a retried read, a duplicated message): keep only what is new.
-          const fresh = r.value.filter((e) => e.position > this.seenPosition);
+          // Batches come in position order, so a batch whose first event is new is all new, and is
+          // kept as it is (the cursor only reads it): no copy per batch.
+          const batch = r.value;
+          const fresh = batch.length === 0 || (batch[0] as StoredEvent).position > this.seenPosition && ascending(batch) ? batch : batch.filter((e) => e.position > this.seenPosition);
           if (fresh.length > 0) this.seenPosition = (fresh[fresh.length - 1] as StoredEvent).position;
           this.buffer = fresh;
           this.index = 0;
@@ -90,4 +93,10 @@ export class InputCursor {
   async close(): Promise<void> {
     await this.iterator.return?.();
   }
+}
+
+/** True when positions rise through `batch` (what a subscription delivers; checked, as it is cheap). */
+function ascending(batch: readonly StoredEvent[]): boolean {
+  for (let i = 1; i < batch.length; i++) if ((batch[i] as StoredEvent).position <= (batch[i - 1] as StoredEvent).position) return false;
+  return true;
 }

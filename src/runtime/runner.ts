@@ -16,17 +16,17 @@
  */
 import type { InputEvent, ProcessDef } from '../app/define.ts';
 import { isConflict, isFenced, isLeaseHeld, isUnavailable, UnavailableError } from '../model/errors.ts';
-import type { StoredEvent } from '../model/event.ts';
+import type { NewEvent, StoredEvent } from '../model/event.ts';
 import { ALL_SHARDS, bucketOf, rangeContains, type ShardRange } from '../model/shard.ts';
 import type { Random } from '../random/random.ts';
-import type { AppendOptions, EventStore, Lease } from '../store/event-store.ts';
+import type { AppendOptions, AppendResult, EventStore, Lease } from '../store/event-store.ts';
 import type { Clock } from '../time/clock.ts';
 import type { TimerHandle, Timers } from '../time/timers.ts';
 import { assert, AssertionError } from '../util/assert.ts';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { EffectBugError, type GatewayRuntime } from './gateway-runtime.ts';
 import { HandlerCallContext, type CollectedEffect } from './handler-context.ts';
-import { InFlight } from './in-flight.ts';
+import { InFlight, type Tracked } from './in-flight.ts';
 import { InputCursor } from './input-cursor.ts';
 import type { RuntimeLog } from './log.ts';
 import type { RuntimeMutation } from './mutations.ts';
@@ -56,6 +56,9 @@ export function isRoundShard(shard: string): boolean {
 }
 
 const NO_KEYS: readonly string[] = [];
+
+/** A continuation that does nothing (one shared function, not a closure per use). */
+function nothing(): void {}
 
 /** What the runner's loop awaits after an event handled without waiting (see `incarnation`). */
 const HANDLED: Promise<void> = Promise.resolve();
@@ -539,6 +542,8 @@ export class ProcessRunner {
   }
 
   private waitForInput(): Promise<void> {
+    // One input, no shadow limit, no idle events (most processes): its fill, with no arrays.
+    if (this.cursors.length === 1 && !this.capped && this.options.idle === false) return (this.cursors[0] as InputCursor).fill();
     const waiting = this.cursors.filter((c) => c.head() === undefined).map((c) => c.fill());
     // A shadow held back by its limit looks again shortly: the old runner moves on without telling it.
     if (this.capped) waiting.push(this.options.timers.sleep(SHADOW_POLL_MS, this.incarnationAbort.signal).catch(() => undefined));
@@ -572,7 +577,14 @@ export class ProcessRunner {
     const handler = this.def.handlers[inputIndex]?.[event.type];
     assert(input !== undefined, 'inputs and cursors line up');
     if (handler === undefined) return undefined;
-    return this.handleKeys(inputIndex, event, handler, this.keysOf(inputIndex, event), 0);
+    const keys = this.keysOf(inputIndex, event);
+    if (typeof keys !== 'string') return this.handleKeys(inputIndex, event, handler, keys, 0);
+    // One key (the common case): as handleKeys over [key], without the array.
+    const shard = this.shards.get(keys);
+    if (shard === undefined) return this.shard(keys).then(() => this.handleKeys(inputIndex, event, handler, [keys], 0));
+    const wait = this.handleShard(inputIndex, event, handler, keys, shard);
+    // The same continuation as handleKeys' (a `then` whose callback finds no key left).
+    return wait === undefined ? undefined : wait.then(nothing);
   }
 
   /** Handles `keys[from..]` of one input event, in order (see `handle`). */
@@ -641,14 +653,13 @@ export class ProcessRunner {
     return this.ctx;
   }
 
-  /** The shards of this runner's range an input event goes to, each once, in order. */
-  private keysOf(inputIndex: number, event: StoredEvent): readonly string[] {
+  /** The shards of this runner's range an input event goes to, each once, in order: one key as itself (no array). */
+  private keysOf(inputIndex: number, event: StoredEvent): string | readonly string[] {
     const keyFn = this.def.inputs[inputIndex]?.key;
     const k = keyFn === undefined ? event.key : keyFn(event as never);
     if (typeof k === 'string') {
-      // One key (the common case): no array but the result.
       if (k === '') throw new HandlerBugError(this.def.name, k, event, `its input key function returned ${JSON.stringify(k)}, not a non-empty string`);
-      return rangeContains(this.range, bucketOf(k)) ? [k] : NO_KEYS;
+      return rangeContains(this.range, bucketOf(k)) ? k : NO_KEYS;
     }
     const out: string[] = [];
     for (const key of k) {
@@ -672,10 +683,16 @@ export class ProcessRunner {
   /** Submits the outputs of one input; returns a promise only when too many appends are in flight (wait for one). */
   private appendOutputs(key: string, shard: Shard, inputIndex: number, event: StoredEvent, ctx: HandlerCallContext): Promise<void> | undefined {
     const meta = { v: this.options.version, m: this.m, in: [inputIndex, event.position] };
-    const events =
-      ctx.outputs.length > 0
-        ? ctx.outputs.map((o) => ({ type: o.type, time: event.time, data: o.data, meta }))
-        : [{ type: PROGRESS_EVENT, time: event.time, data: null, meta }];
+    const outputs = ctx.outputs;
+    let events: NewEvent<unknown>[];
+    if (outputs.length === 0) events = [{ type: PROGRESS_EVENT, time: event.time, data: null, meta }];
+    else {
+      events = new Array<NewEvent<unknown>>(outputs.length);
+      for (let i = 0; i < outputs.length; i++) {
+        const o = outputs[i] as { type: string; data: unknown };
+        events[i] = { type: o.type, time: event.time, data: o.data, meta };
+      }
+    }
     const token = this.lease?.token;
     // Pipelined: the append is submitted now and acknowledged later; the store commits in submission
     // order and groups concurrent appends into one fsync. The shard's head advances optimistically;
@@ -693,28 +710,30 @@ export class ProcessRunner {
     if (mutations?.has('blind-retry')) {
       attempt = attempt.catch((e: unknown) => (isUnavailable(e) ? this.options.store.append(this.def.output.name, key, events, token === undefined ? {} : { token }) : Promise.reject(e)));
     }
-    this.inFlight.add(
-      attempt,
-      (result) => {
-        // An invariant, checked where a throw would go unobserved: the runner stops with it.
-        if (result.lastSeq !== expectSeq + events.length) {
-          this.inFlightError ??= new AssertionError(`invariant violated: output ${this.def.output.name}/${key} landed at seq ${result.lastSeq - events.length + 1}, planned ${expectSeq + 1} (an append was lost or duplicated)`);
-        }
-      },
-      (e: unknown) => {
-        if (isConflict(e) && e.conflict.actual.lastSeq < expectSeq) {
-          // The shard is behind what this runner planned: an earlier append of its own never landed
-          // (a lost request). A fault, not a bug: restart from the store.
-          this.inFlightError ??= new UnavailableError(`append to ${this.def.output.name}/${key}`, `an earlier append did not land (${e.message})`);
-        } else {
-          this.inFlightError ??= isConflict(e)
-            ? new Error(`process ${this.def.name}: output shard ${key} changed underneath its single writer (${(e as Error).message}); another writer must be running without a lease`)
-            : e;
-        }
-      },
-    );
+    this.inFlight.add(attempt, new OutputAppend(this, key, expectSeq, events.length));
     if (this.inFlightError !== undefined) throw this.inFlightError;
     return this.inFlight.size >= MAX_IN_FLIGHT ? this.inFlight.below(MAX_IN_FLIGHT) : undefined;
+  }
+
+  /** How an output append of shard `key`, planned to follow seq `expectSeq`, settled (see OutputAppend). */
+  outputLanded(key: string, expectSeq: number, count: number, result: AppendResult): void {
+    // An invariant, checked where a throw would go unobserved: the runner stops with it.
+    if (result.lastSeq !== expectSeq + count) {
+      this.inFlightError ??= new AssertionError(`invariant violated: output ${this.def.output.name}/${key} landed at seq ${result.lastSeq - count + 1}, planned ${expectSeq + 1} (an append was lost or duplicated)`);
+    }
+  }
+
+  /** An output append of shard `key`, planned to follow seq `expectSeq`, failed with `e`. */
+  outputFailed(key: string, expectSeq: number, e: unknown): void {
+    if (isConflict(e) && e.conflict.actual.lastSeq < expectSeq) {
+      // The shard is behind what this runner planned: an earlier append of its own never landed
+      // (a lost request). A fault, not a bug: restart from the store.
+      this.inFlightError ??= new UnavailableError(`append to ${this.def.output.name}/${key}`, `an earlier append did not land (${e.message})`);
+    } else {
+      this.inFlightError ??= isConflict(e)
+        ? new Error(`process ${this.def.name}: output shard ${key} changed underneath its single writer (${(e as Error).message}); another writer must be running without a lease`)
+        : e;
+    }
   }
 
   /** Waits until every submitted output is durable; rethrows the first failure. */
@@ -902,6 +921,24 @@ export class ProcessRunner {
     }
     this.lastOutputAtMs = this.options.clock.monotonicMs();
     this.idleSpacingMs = Math.min(policy.capMs, (this.idleSpacingMs === 0 ? policy.baseMs : this.idleSpacingMs) * 2);
+  }
+}
+
+/** An output append in flight: what its outcome is checked against, as fields of one object (one per append). */
+class OutputAppend implements Tracked<AppendResult> {
+  constructor(
+    private readonly runner: ProcessRunner,
+    private readonly key: string,
+    private readonly expectSeq: number,
+    private readonly count: number,
+  ) {}
+
+  landed(result: AppendResult): void {
+    this.runner.outputLanded(this.key, this.expectSeq, this.count, result);
+  }
+
+  failed(error: unknown): void {
+    this.runner.outputFailed(this.key, this.expectSeq, error);
   }
 }
 

@@ -58,7 +58,16 @@ export class MemoryStore implements EventStore {
   private readonly shards = new ShardMap<StoredEvent[]>();
   private readonly streams = new Map<string, StoredEvent[]>();
   private readonly snapshots = new SnapshotIndex<Uint8Array>();
+  /** Wakes subscriptions to every stream (and all of them when the store closes). */
   private readonly commits = new CommitSignal();
+  /**
+   * Per stream: wakes the subscriptions to that stream alone. A commit used to wake every waiting
+   * subscription, and each then read its own stream to find nothing new and waited again (a promise,
+   * a search and a slice per idle subscription per commit, in the simulator about one per platform event).
+   */
+  private readonly streamCommits = new Map<string, CommitSignal>();
+  /** Set once a subscription to every stream has waited on `commits` (until then a commit has no one to wake there). */
+  private everyStreamWaited = false;
   private closed = false;
   private readonly onAppend: MemoryStoreOptions['onAppend'];
 
@@ -66,6 +75,15 @@ export class MemoryStore implements EventStore {
     this.clock = options.clock ?? realClock;
     this.onAppend = options.onAppend;
     this.state = new StoreState({ skipFencing: options.unsafeSkipFencing === true });
+  }
+
+  /** Stream names that passed `validateStream` (a regex test): a store sees a few names, each on every call. */
+  private readonly validStreams = new Set<string>();
+
+  private checkStream(stream: string): void {
+    if (this.validStreams.has(stream)) return;
+    validateStream(stream);
+    this.validStreams.add(stream);
   }
 
   private ensureOpen(): void {
@@ -83,19 +101,28 @@ export class MemoryStore implements EventStore {
    */
   appendNow(stream: string, key: string, events: readonly NewEvent<unknown>[], options?: AppendOptions): AppendResult {
     this.ensureOpen();
-    validateStream(stream);
+    this.checkStream(stream);
     validateKey(key);
     validateEvents(events);
     validateAppendOptions(options);
     // Copies first: a value that is not JSON fails with INVALID_INPUT before any CONFLICT or FENCED.
     // Data and meta of event i at 2i and 2i + 1: one array per append, not two (every append the
-    // simulator makes comes through here).
+    // simulator makes comes through here); none for the one-event append, the usual one.
     const n = events.length;
-    const copies = new Array<unknown>(2 * n);
-    for (let i = 0; i < n; i++) {
-      const e = events[i] as NewEvent<unknown>;
-      copies[2 * i] = copyJson(e.data, () => `events[${i}].data`);
-      copies[2 * i + 1] = e.meta === undefined ? undefined : copyJson(e.meta, () => `events[${i}].meta`);
+    let copies: unknown[] | undefined;
+    let data0: unknown;
+    let meta0: unknown;
+    if (n === 1) {
+      const e = events[0] as NewEvent<unknown>;
+      data0 = copyJson(e.data, fieldName(0, 'data'));
+      meta0 = e.meta === undefined ? undefined : copyJson(e.meta, fieldName(0, 'meta'));
+    } else {
+      copies = new Array<unknown>(2 * n);
+      for (let i = 0; i < n; i++) {
+        const e = events[i] as NewEvent<unknown>;
+        copies[2 * i] = copyJson(e.data, fieldName(i, 'data'));
+        copies[2 * i + 1] = e.meta === undefined ? undefined : copyJson(e.meta, fieldName(i, 'meta'));
+      }
     }
     const plan = this.state.planAppend(stream, key, events, options);
     let maxTime = Number.NEGATIVE_INFINITY;
@@ -105,8 +132,8 @@ export class MemoryStore implements EventStore {
       if (e.time > maxTime) maxTime = e.time;
       const seq = plan.firstSeq + i;
       const position = plan.firstPosition + i;
-      const data = copies[2 * i] as StoredEvent['data'];
-      const meta = copies[2 * i + 1] as StoredEvent['meta'];
+      const data = (copies === undefined ? data0 : copies[2 * i]) as StoredEvent['data'];
+      const meta = (copies === undefined ? meta0 : copies[2 * i + 1]) as StoredEvent['meta'];
       stored[i] = Object.freeze(
         meta === undefined
           ? { stream, key, seq, position, type: e.type, time: e.time, data }
@@ -121,7 +148,8 @@ export class MemoryStore implements EventStore {
     else for (let i = 0; i < n; i++) shard.push(stored[i] as StoredEvent);
     push(this.streams, stream, stored);
     this.onAppend?.(stored, options);
-    this.commits.notify();
+    this.streamCommits.get(stream)?.notify();
+    if (this.everyStreamWaited) this.commits.notify();
     return {
       firstSeq: plan.firstSeq,
       lastSeq: plan.firstSeq + plan.count - 1,
@@ -136,13 +164,13 @@ export class MemoryStore implements EventStore {
 
   /** `head`, done at once (see `appendNow`). */
   headNow(stream: string, key: string): ShardHead {
-    validateStream(stream);
+    this.checkStream(stream);
     validateKey(key);
     return this.state.head(stream, key);
   }
 
   async *readShard(stream: string, key: string, options?: ReadShardOptions): AsyncIterable<StoredEvent[]> {
-    validateStream(stream);
+    this.checkStream(stream);
     validateKey(key);
     const batchSize = validateBatchSize(options?.batchSize);
     const events = this.shards.get(stream, key) ?? [];
@@ -152,7 +180,7 @@ export class MemoryStore implements EventStore {
   }
 
   async *readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent[]> {
-    validateStream(stream);
+    this.checkStream(stream);
     const batchSize = validateBatchSize(options?.batchSize);
     const events = this.streams.get(stream) ?? [];
     const fromTime = options?.fromTime ?? Number.NEGATIVE_INFINITY;
@@ -169,6 +197,21 @@ export class MemoryStore implements EventStore {
     return new MemorySubscription(options, this.commits, this);
   }
 
+  /** The signal a subscription waits on: its stream's, or every commit's (no stream). */
+  commitSignal(stream: string | undefined): CommitSignal {
+    if (stream === undefined) {
+      this.everyStreamWaited = true;
+      return this.commits;
+    }
+    let signal = this.streamCommits.get(stream);
+    if (signal === undefined) {
+      signal = new CommitSignal();
+      if (this.commits.isClosed) signal.close();
+      this.streamCommits.set(stream, signal);
+    }
+    return signal;
+  }
+
   /** Up to `batchSize` events of `stream` (all streams when undefined) from `fromPosition` on, read synchronously. */
   readBatch(stream: string | undefined, fromPosition: number, batchSize: number): StoredEvent[] {
     const events = stream === undefined ? this.all : (this.streams.get(stream) ?? []);
@@ -181,7 +224,7 @@ export class MemoryStore implements EventStore {
   }
 
   async *scanColumns(stream: string, options?: ScanColumnsOptions): AsyncIterable<ColumnBatch> {
-    validateStream(stream);
+    this.checkStream(stream);
     const events = this.streams.get(stream) ?? [];
     const chunk = 65536;
     for (let i = 0; i < events.length; i += chunk) {
@@ -246,8 +289,18 @@ export class MemoryStore implements EventStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const signal of this.streamCommits.values()) signal.close();
     this.commits.close();
   }
+}
+
+/** `events[i].data` / `.meta` as copyJson names a field it rejects: one function per index and part, made once (not two closures per append). */
+const FIELD_NAMES: { data: Array<() => string>; meta: Array<() => string> } = { data: [], meta: [] };
+
+function fieldName(i: number, part: 'data' | 'meta'): () => string {
+  if (i >= 64) return () => `events[${i}].${part}`; // large batches: not kept
+  const names = FIELD_NAMES[part];
+  return names[i] ?? (names[i] = () => `events[${i}].${part}`);
 }
 
 /** Validates a snapshot and returns its metadata. Shared with other stores. */
@@ -313,6 +366,8 @@ class MemorySubscription implements AsyncIterableIterator<StoredEvent[]> {
   private batchSize = 0;
   private readonly stream: string | undefined;
   private readonly signal: AbortSignal | undefined;
+  /** Where it waits for commits: its stream's signal (looked up at the first wait). */
+  private waitOn: CommitSignal | undefined;
   /** Wakes a `next` waiting for a commit, abort, close or `return`. */
   private wake: (() => void) | undefined;
   private readonly onAbort = (): void => this.wakeUp();
@@ -372,7 +427,7 @@ class MemorySubscription implements AsyncIterableIterator<StoredEvent[]> {
       }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
-        this.commits.wait(this.wakeUp);
+        (this.waitOn ??= this.store.commitSignal(this.stream)).wait(this.wakeUp);
       });
     }
   }

@@ -4,7 +4,7 @@
  * ends every waiting subscription.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/store/memory/memory-store.ts';
+import { MemoryStore } from '../../../src/store/memory/memory-store.ts';
 
 const event = (n: number) => ({ type: 'E', time: n, data: { n } });
 

@@ -44,8 +44,14 @@ export class RecordWriter {
   private records: Float64Array;
   length = 0;
 
-  /** `initialSlots`: room for that many numbers before the buffer grows (small in tests, to make it grow). */
-  constructor(initialSlots = 1 << 16) {
+  /**
+   * `initialSlots`: room for that many numbers before the buffer grows (small in tests, to make it grow).
+   * `spare`: a used buffer of that many slots to fill again instead of a new one (bulk-spares.ts), if any.
+   */
+  constructor(
+    initialSlots = 1 << 16,
+    private readonly spare?: (slots: number) => Float64Array | undefined,
+  ) {
     this.records = new Float64Array(initialSlots);
   }
 
@@ -79,7 +85,7 @@ export class RecordWriter {
   cut(): RecordPiece {
     const small = 4 * this.length < this.records.length;
     const piece = { records: small ? this.records.slice(0, this.length) : this.records.subarray(0, this.length), strings: this.fresh };
-    if (!small) this.records = new Float64Array(this.records.length);
+    if (!small) this.records = this.spare?.(this.records.length) ?? new Float64Array(this.records.length);
     this.length = 0;
     this.fresh = [];
     return piece;

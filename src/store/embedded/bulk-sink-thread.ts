@@ -13,15 +13,27 @@ export interface SinkThreadSetup {
 }
 
 export type SinkRequest = { readonly kind: 'items'; readonly items: readonly SinkItem[] } | { readonly kind: 'finish' } | { readonly kind: 'abort' };
-export type SinkReply = { readonly kind: 'done' } | { readonly kind: 'error'; readonly name: string; readonly message: string };
+/** `released`: buffers of earlier items the thread is done with, moved back for the writer to encode into again (SinkOptions.release). */
+export type SinkReply = { readonly kind: 'done'; readonly released?: Released } | { readonly kind: 'error'; readonly name: string; readonly message: string };
+
+export interface Released {
+  /** Buffers that held frames. */
+  readonly bytes: readonly ArrayBuffer[];
+  /** Buffers that held column records. */
+  readonly records: readonly ArrayBuffer[];
+}
 
 export class SinkThread {
   private readonly pending: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   private failed: unknown;
   private exited = false;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly onReleased: ((released: Released) => void) | undefined,
+  ) {
     worker.on('message', (reply: SinkReply) => {
+      if (reply.kind === 'done' && reply.released !== undefined) this.onReleased?.(reply.released);
       const waiting = this.pending.shift();
       if (waiting === undefined) return;
       if (reply.kind === 'error') waiting.reject(Object.assign(new Error(reply.message), { name: reply.name }));
@@ -34,8 +46,9 @@ export class SinkThread {
     });
   }
 
-  static start(setup: SinkThreadSetup): SinkThread {
-    return new SinkThread(new Worker(new URL('./bulk-sink-boot.mjs', import.meta.url), { workerData: setup }));
+  /** `onReleased`: buffers handed back by the thread (each answer may carry some). */
+  static start(setup: SinkThreadSetup, onReleased?: (released: Released) => void): SinkThread {
+    return new SinkThread(new Worker(new URL('./bulk-sink-boot.mjs', import.meta.url), { workerData: setup }), onReleased);
   }
 
   /** Sends a request; the buffers of `items` (bytes and records) are transferred: unusable here afterwards. */

@@ -12,14 +12,18 @@ const port = parentPort;
 if (port === null) throw new Error('bulk-sink-worker.ts runs as a worker thread');
 const setup = workerData as SinkThreadSetup;
 let sink: SegmentSink | undefined;
-let queue: Promise<unknown> = SegmentSink.open({ fs: nodeFileSystem, ...setup }).then((s) => (sink = s));
+/** Buffers the sink is done with, handed back with the next answer (moved, not copied). */
+let released: { bytes: ArrayBuffer[]; records: ArrayBuffer[] } = { bytes: [], records: [] };
+const release = (buffer: ArrayBuffer, kind: 'bytes' | 'records'): void => {
+  released[kind].push(buffer);
+};
+let queue: Promise<unknown> = SegmentSink.open({ fs: nodeFileSystem, ...setup, release }).then((s) => (sink = s));
 
 async function handle(request: SinkRequest): Promise<void> {
   const s = sink as SegmentSink;
   switch (request.kind) {
     case 'items':
-      for (const item of request.items) await s.take(item);
-      return;
+      return s.takeAll(request.items);
     case 'finish':
       // The thread is stopped next: its DuckDB instance goes now rather than with the thread.
       return s.finish().finally(closeParquetSession);
@@ -32,7 +36,11 @@ port.on('message', (request: SinkRequest) => {
   // Requests run one after another; a failure fails every later request too (the load is lost anyway).
   queue = queue.then(() => handle(request));
   queue.then(
-    () => port.postMessage({ kind: 'done' } satisfies SinkReply),
+    () => {
+      const buffers = released;
+      released = { bytes: [], records: [] };
+      port.postMessage({ kind: 'done', released: buffers } satisfies SinkReply, [...buffers.bytes, ...buffers.records]);
+    },
     (e: unknown) => port.postMessage({ kind: 'error', name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) } satisfies SinkReply),
   );
 });

@@ -27,6 +27,7 @@ import { checkSnapshotPlace, snapshotInfo } from '../memory/memory-store.ts';
 import { validateKey, validateStream } from '../validate.ts';
 import { SegmentSink, type SinkItem } from './bulk-sink.ts';
 import { SinkThread } from './bulk-sink-thread.ts';
+import { SpareBuffers } from './bulk-spares.ts';
 import { EmbeddedStore } from './embedded-store.ts';
 import type { FileSystem } from './file-system.ts';
 import { LockFile } from './lock-file.ts';
@@ -51,6 +52,8 @@ export interface BulkWriterOptions {
   readonly warn?: (message: string) => void;
   /** Checksum, write and seal on a worker thread (default true; the real file system only). */
   readonly thread?: boolean;
+  /** Bytes of the buffers frames are encoded into (default 8 MiB; small in tests, so that they go round). */
+  readonly chunkBytes?: number;
 }
 
 /** One append: events already placed, with their payloads (and metas) serialized. */
@@ -107,7 +110,8 @@ const CHUNK_BYTES = 8 * 1024 * 1024;
 const IN_FLIGHT_BYTES = 48 * 1024 * 1024;
 
 export class BulkWriter {
-  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private readonly chunkBytes: number;
+  private chunk: Buffer;
   private used = 0;
   private pieceStart = 0;
   private readonly pending: SinkItem[] = [];
@@ -160,9 +164,19 @@ export class BulkWriter {
     /** Exactly one of them: the sink in this thread, or the thread running it. */
     private readonly sink: SegmentSink | undefined,
     private readonly thread: SinkThread | undefined,
+    /** With the thread: the buffers it handed back, encoded into again. */
+    private readonly spares: SpareBuffers | undefined,
   ) {
     this.seal = options.seal !== false;
-    this.records = this.seal ? new RecordWriter() : undefined;
+    this.chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+    // Never a slice of Node's shared pool (allocUnsafe's, for small sizes): a chunk's whole ArrayBuffer moves to the sink thread.
+    this.chunk = Buffer.allocUnsafeSlow(this.chunkBytes);
+    this.records = this.seal ? new RecordWriter(undefined, spares === undefined ? undefined : (slots) => spares.recordBuffer(slots)) : undefined;
+  }
+
+  /** Buffers encoded into again after the sink thread handed them back (frames and column records; for tests and benchmarks). */
+  get reusedBuffers(): number {
+    return this.spares?.reused ?? 0;
   }
 
   /** Creates a store at `dir`, which must not exist yet or be an empty folder. */
@@ -170,6 +184,9 @@ export class BulkWriter {
     const fs = options.fs ?? nodeFileSystem;
     if (options.segmentBytes !== undefined && !(Number.isSafeInteger(options.segmentBytes) && options.segmentBytes >= 4096)) {
       throw new InvalidInputError('segmentBytes', 'an integer >= 4096', options.segmentBytes);
+    }
+    if (options.chunkBytes !== undefined && !(Number.isSafeInteger(options.chunkBytes) && options.chunkBytes >= 1024)) {
+      throw new InvalidInputError('chunkBytes', 'an integer >= 1024', options.chunkBytes);
     }
     const existing = await fs.list(dir);
     if (existing.length > 0) throw new InvalidInputError('dir', `a new or empty folder for the store (${dir} holds ${existing.slice(0, 3).join(', ')})`, dir);
@@ -182,8 +199,11 @@ export class BulkWriter {
       const seal = options.seal !== false;
       const parquet = options.parquet ?? fs === nodeFileSystem;
       // A worker thread opens files by path itself, so it needs the real file system.
-      if (fs === nodeFileSystem && options.thread !== false) return new BulkWriter(dir, options, lock, undefined, SinkThread.start({ dir, seal, parquet }));
-      return new BulkWriter(dir, options, lock, await SegmentSink.open({ fs, dir, seal, parquet }), undefined);
+      if (fs === nodeFileSystem && options.thread !== false) {
+        const spares = new SpareBuffers(options.chunkBytes ?? CHUNK_BYTES);
+        return new BulkWriter(dir, options, lock, undefined, SinkThread.start({ dir, seal, parquet }, (released) => spares.add(released)), spares);
+      }
+      return new BulkWriter(dir, options, lock, await SegmentSink.open({ fs, dir, seal, parquet }), undefined, undefined);
     } catch (e) {
       lock?.release();
       throw e;
@@ -412,8 +432,8 @@ export class BulkWriter {
       for (const item of items) await (this.sink as SegmentSink).take(item);
       return;
     }
-    // The chunk's memory moves to the thread with the pieces cut from it: encode on in a fresh one.
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    // The chunk's memory moves to the thread with the pieces cut from it: encode on in another one.
+    this.chunk = (this.spares as SpareBuffers).chunk();
     this.used = 0;
     this.pieceStart = 0;
     const done = this.thread.request({ kind: 'items', items });
@@ -623,7 +643,7 @@ export class BulkWriter {
   private reserve(bytes: number): void {
     if (this.used + bytes <= this.chunk.byteLength) return;
     this.cutPiece();
-    this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+    this.chunk = bytes <= this.chunkBytes && this.spares !== undefined ? this.spares.chunk() : Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, bytes));
     this.used = 0;
     this.pieceStart = 0;
   }

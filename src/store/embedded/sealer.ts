@@ -10,7 +10,7 @@ import type { ColumnBatch } from '../event-store.ts';
 import { ColumnBuilder } from './column-builder.ts';
 import { blockCrcs, encodeColumnBatch, type ColumnFileInfo } from './columnar-segment.ts';
 import { writeFileAtomic, type FileSystem } from './file-system.ts';
-import { writeParquet, type EventTexts } from './parquet-writer.ts';
+import { writeParquet, type ParquetTexts } from './parquet-writer.ts';
 
 export interface SegmentManifest {
   readonly format: 1;
@@ -27,10 +27,8 @@ export interface SealRequest {
   readonly events: () => AsyncIterable<StoredEvent[]>;
 }
 
-/** One stream's events of a segment, already in columns, with each event's payload and meta JSON (for Parquet). */
-export interface StreamColumns extends EventTexts {
-  readonly batch: ColumnBatch;
-}
+/** One stream's events of a segment, already in columns, with each event's payload and meta JSON (for Parquet: as strings, or as bytes of the segment). */
+export type StreamColumns = { readonly batch: ColumnBatch } & ParquetTexts;
 
 export async function sealSegment(request: SealRequest): Promise<SegmentManifest> {
   const byStream = new Map<string, { events: StoredEvent[]; dataTexts: string[]; metaTexts: Array<string | undefined> }>();
@@ -110,7 +108,7 @@ export async function sealColumns(request: SealColumnsRequest): Promise<SegmentM
 }
 
 /** DuckDB writes the file itself, so durability is done here: write aside, fsync, rename, fsync folder. */
-async function writeParquetDurably(path: string, batch: ColumnBatch, texts: EventTexts): Promise<void> {
+async function writeParquetDurably(path: string, batch: ColumnBatch, texts: ParquetTexts): Promise<void> {
   const folder = dirname(path);
   await mkdir(folder, { recursive: true });
   const temp = `${path}.tmp`;

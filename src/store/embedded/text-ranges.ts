@@ -2,11 +2,10 @@
  * Where each event's payload and meta JSON lie in its WAL segment, row by row (from the column records
  * of bulk-records.ts): the texts Parquet needs are already in the segment's bytes, so a bulk load keeps
  * four numbers per event instead of the strings until the segment is sealed, and the sink
- * (bulk-sink.ts) reads them back out.
- * The texts come from JSON.stringify (well-formed UTF-16), so decoding their UTF-8 gives them back
- * exactly.
+ * (bulk-sink.ts) hands Parquet the bytes and these ranges (parquet-writer.ts `SegmentTexts`): no
+ * string is made per text. The texts were written by JSON.stringify and UTF-8 encoding (well-formed),
+ * so their bytes are exactly what the strings would have given DuckDB.
  */
-import type { EventTexts } from './parquet-writer.ts';
 
 const INITIAL_ROWS = 1024;
 
@@ -32,31 +31,4 @@ export class TextRanges {
   view(): Float64Array {
     return this.ranges.subarray(0, 4 * this.rows);
   }
-}
-
-/**
- * The texts of `ranges` (a `TextRanges.view()`) from the segment's bytes, given as the pieces it was
- * written in, in order (a text never spans two: pieces hold whole frames).
- */
-export function textsOf(pieces: readonly Buffer[], ranges: Float64Array): EventTexts {
-  const rows = ranges.length / 4;
-  const dataTexts = new Array<string>(rows);
-  const metaTexts = new Array<string | undefined>(rows);
-  // A stream's rows lie in increasing offsets: walk the pieces along with them.
-  let piece = 0;
-  let start = 0;
-  const at = (offset: number): Buffer => {
-    while (offset >= start + (pieces[piece] as Buffer).byteLength) start += (pieces[piece++] as Buffer).byteLength;
-    return pieces[piece] as Buffer;
-  };
-  for (let r = 0; r < rows; r++) {
-    const i = 4 * r;
-    const data = ranges[i] as number;
-    const bytes = at(data);
-    dataTexts[r] = bytes.toString('utf8', data - start, data - start + (ranges[i + 1] as number));
-    const metaLength = ranges[i + 3] as number;
-    const meta = ranges[i + 2] as number;
-    metaTexts[r] = metaLength < 0 ? undefined : at(meta).toString('utf8', meta - start, meta - start + metaLength);
-  }
-  return { dataTexts, metaTexts };
 }

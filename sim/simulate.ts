@@ -9,7 +9,7 @@ import type { Clock } from '../src/time/clock.ts';
 import { DeterminismViolationError, installDeterminismGuard } from './real-world-guard.ts';
 import { resolveFaults, type FaultOptions, type FaultPreset } from './faults.ts';
 import { checkAckedInputs } from './oracles/acked-inputs.ts';
-import { checkEffects } from './oracles/effects.ts';
+import { checkEffects, digitsOnly } from './oracles/effects.ts';
 import { compareReflections, reflections, type Reflections } from './oracles/exactly-once.ts';
 import { canonical, foldProcessOver, inputName, readStreamsFully, sameJson, type ExpectedEffect } from './oracles/final-state.ts';
 import { checkSingleWriter } from './oracles/single-writer.ts';
@@ -256,20 +256,10 @@ function effectInput(idempotencyKey: unknown): { key: string; position: number }
   const first = s.indexOf('/');
   const last = s.lastIndexOf('/');
   const before = last > 0 ? s.lastIndexOf('/', last - 1) : -1;
-  if (first < 0 || before <= first || !digits(s, last + 1, s.length)) return none;
+  if (first < 0 || before <= first || !digitsOnly(s, last + 1, s.length)) return none;
   const at = s.lastIndexOf('@', last - 1);
-  if (at <= before || !digits(s, at + 1, last)) return none;
+  if (at <= before || !digitsOnly(s, at + 1, last)) return none;
   return { key: s.slice(first + 1, before), position: Number(s.slice(at + 1, last)) };
-}
-
-/** True when `s[from..to)` is one or more ASCII digits. */
-function digits(s: string, from: number, to: number): boolean {
-  if (from >= to) return false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
 }
 
 /** Runtime log kinds that mark a path of interest, and the names fuzzing reports them under. */

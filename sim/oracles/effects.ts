@@ -101,7 +101,7 @@ export function parseIdempotencyKey(id: string): ParsedKey | null {
 }
 
 /** True when `s[from..to)` is one or more ASCII digits. */
-function digitsOnly(s: string, from: number, to: number): boolean {
+export function digitsOnly(s: string, from: number, to: number): boolean {
   if (from >= to) return false;
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
